@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package that kube-grpc's build, tests and benchmarks need.
+# Idempotent: safe to run again. Debian 12 (bookworm), as root (or with sudo).
+# Usage: sudo tools/setup.sh
+set -euo pipefail
+
+PACKAGES=(
+  # Build system: Bazel 4.2.3 and the platform definitions it needs offline.
+  bazel-bootstrap bazel-platforms
+  # Compilers: g++ (default) and clang 14 (thread-safety analysis, sanitizers, fuzzing).
+  build-essential g++ clang-14 libclang-rt-14-dev llvm-14 lld-14
+  # gRPC / protobuf, with protoc and grpc_cpp_plugin.
+  libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
+  libabsl-dev libre2-dev libc-ares-dev
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # HTTP/JSON/YAML for the Kubernetes client and fakek8s (TLS via OpenSSL).
+  libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev openssl
+  zlib1g-dev libbrotli-dev
+  # Interop tests: the official python client and grpcio, and tooling.
+  python3 python3-kubernetes python3-grpcio python3-yaml ca-certificates
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages already installed"
+else
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# kubectl is used by the interop tests when present; Debian 12 does not package it.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "setup: note: kubectl not found; the kubectl interop tests will be skipped"
+fi
+echo "setup: done"
