@@ -1,0 +1,93 @@
+// File: fakek8s/endpoint_controller.h
+// -----------------------------------------------------------------------------
+// fakek8s's endpoint controller: derives each Service's EndpointSlices
+// (discovery.k8s.io/v1) and legacy Endpoints (core/v1) from its selector and the
+// Pods, the way kube-controller-manager's EndpointSlice and Endpoints controllers
+// do (see shared/K8S_API.md §1):
+//
+// - a Pod backs a Service when its labels match `spec.selector`, it has a
+//   `status.podIP` and it has not finished (phase Succeeded/Failed);
+// - serving = the Pod's Ready condition; terminating = it has a deletionTimestamp;
+//   ready = publishNotReadyAddresses || (serving && !terminating);
+// - each Service port maps to the endpoint port named like it, numbered by its
+//   targetPort: a number as is, a name resolved per Pod to the first container port
+//   with that name and protocol (a Pod without it gets no port for it);
+// - slices hold at most `max_endpoints_per_slice` endpoints, grouped by address
+//   type and port set; endpoints stay in the slice they are in while they exist;
+//   a Service without endpoints keeps one empty placeholder slice;
+// - the Endpoints object drops terminating Pods (unless publishNotReadyAddresses),
+//   lists not-ready ones under notReadyAddresses, and is truncated at 1000
+//   addresses with the over-capacity annotation.
+// Services without a selector are left to their owner. The zone of an endpoint is
+// the Pod's `topology.kubernetes.io/zone` label (fakek8s has no Node objects).
+//
+// The controller runs as the ObjectStore's reconciler: inside the write that
+// changed a Pod or Service, so derived objects follow in the same step.
+//
+// Thread-safety: Attach() once; afterwards the store serializes all calls.
+
+#ifndef FAKEK8S_ENDPOINT_CONTROLLER_H_
+#define FAKEK8S_ENDPOINT_CONTROLLER_H_
+
+#include <string>
+#include <vector>
+
+#include "fakek8s/object_store.h"
+#include "nlohmann/json.hpp"
+
+namespace fakek8s {
+
+// Labels the controllers put on what they manage.
+inline constexpr char kServiceNameLabel[] = "kubernetes.io/service-name";
+inline constexpr char kSliceManagedByLabel[] = "endpointslice.kubernetes.io/managed-by";
+inline constexpr char kSliceControllerName[] = "endpointslice-controller.k8s.io";
+inline constexpr char kEndpointsManagedByLabel[] = "endpoints.kubernetes.io/managed-by";
+inline constexpr char kEndpointsControllerName[] = "endpoint-controller";
+inline constexpr char kHeadlessLabel[] = "service.kubernetes.io/headless";
+inline constexpr char kOverCapacityAnnotation[] = "endpoints.kubernetes.io/over-capacity";
+
+struct EndpointControllerOptions {
+  int max_endpoints_per_slice = 100;
+  int max_endpoints_addresses = 1000;
+};
+
+// One Pod as an EndpointSlice endpoint of a Service.
+struct DerivedEndpoint {
+  std::string id;            // the Pod's uid (its IP if it has none)
+  std::string address_type;  // IPv4 or IPv6
+  nlohmann::json ports;      // the slice ports it resolves, an array
+  nlohmann::json endpoint;   // the slice endpoint object
+};
+
+// The endpoints `service` gets from `pods` (those of its namespace).
+std::vector<DerivedEndpoint> DeriveSliceEndpoints(
+    const nlohmann::json& service, const std::vector<const nlohmann::json*>& pods);
+
+// The core/v1 Endpoints object (without uid/resourceVersion) for `service`.
+nlohmann::json DeriveLegacyEndpoints(const nlohmann::json& service,
+                                     const std::vector<const nlohmann::json*>& pods,
+                                     const EndpointControllerOptions& options);
+
+class EndpointController {
+ public:
+  explicit EndpointController(EndpointControllerOptions options = {})
+      : options_(options) {}
+
+  // Makes this controller `store`'s reconciler and reconciles every namespace
+  // now. The controller must outlive the store's use.
+  void Attach(ObjectStore& store);
+
+  // Brings the slices and Endpoints of every Service in `ns` up to date, and
+  // removes those of Services that are gone.
+  void ReconcileNamespace(ObjectStore::Transaction& txn, const std::string& ns) const;
+
+ private:
+  void ReconcileService(ObjectStore::Transaction& txn, const nlohmann::json& service,
+                        const std::vector<const nlohmann::json*>& pods) const;
+
+  const EndpointControllerOptions options_;
+};
+
+}  // namespace fakek8s
+
+#endif  // FAKEK8S_ENDPOINT_CONTROLLER_H_
