@@ -364,6 +364,19 @@ void EndpointController::ReconcileService(ObjectStore::Transaction& txn,
       }
     }
     if (target == nullptr) {
+      // Reuse an existing slice left empty (such as the placeholder) before
+      // creating one, as the real controller does.
+      for (Slice& slice : slices) {
+        if (slice.endpoints.empty()) {
+          slice.object["addressType"] = d.address_type;
+          slice.object["ports"] = d.ports;
+          slice.group = group;
+          target = &slice;
+          break;
+        }
+      }
+    }
+    if (target == nullptr) {
       slices.push_back({json{{"metadata", json::object()},
                              {"addressType", d.address_type},
                              {"ports", d.ports}},
