@@ -35,12 +35,19 @@ struct ApiServer::PendingRemoval {
 namespace {
 
 constexpr char kJson[] = "application/json";
+constexpr char kWatchContentType[] = "application/json;charset=utf-8";
 constexpr char kEndpointsWarning[] =
     "299 - \"v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 "
     "EndpointSlice\"";
 
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// One watch event as a line: {"type":...,"object":...}, type first as real
+// servers write it.
+std::string EventLine(const std::string& type, const json& object) {
+  return absl::StrCat("{\"type\":\"", type, "\",\"object\":", Dump(object), "}\n");
 }
 
 void WriteJson(httplib::Response& res, int code, const json& body) {
@@ -192,6 +199,42 @@ json DiscoveryGroup() {
           {"name", "discovery.k8s.io"},
           {"versions", json::array({gv})},
           {"preferredVersion", gv}};
+}
+
+// OpenAPI v3, only as far as kubectl needs it: each PATCH operation declares the
+// `fieldValidation` parameter, so kubectl leaves validation to the server
+// (which fakek8s does not do) instead of downloading schemas for it.
+json OpenApiRoot() {
+  json paths = json::object();
+  for (const char* gv : {"api/v1", "apis/discovery.k8s.io/v1"}) {
+    paths[gv] = {{"serverRelativeURL", absl::StrCat("/openapi/v3/", gv, "?hash=fakek8s")}};
+  }
+  return {{"paths", paths}};
+}
+
+json OpenApiGroupVersion(const std::string& group, const std::string& version,
+                         const std::string& git_version) {
+  json paths = json::object();
+  for (const ResourceInfo& info : AllResources()) {
+    if (info.group != group || info.version != version) continue;
+    std::string prefix = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+    std::string path = info.namespaced
+                           ? absl::StrCat(prefix, "/namespaces/{namespace}/", info.plural, "/{name}")
+                           : absl::StrCat(prefix, "/", info.plural, "/{name}");
+    json gvk = {{"group", group}, {"version", version}, {"kind", info.kind}};
+    json params = json::array({{{"name", "fieldValidation"},
+                                {"in", "query"},
+                                {"schema", {{"type", "string"}, {"uniqueItems", true}}}}});
+    json op = {{"x-kubernetes-group-version-kind", gvk},
+               {"parameters", params},
+               {"responses", {{"200", {{"description", "OK"}}}}}};
+    paths[path] = {{"patch", op}, {"put", op}};
+    paths[path]["put"]["x-kubernetes-action"] = "put";
+    paths[path]["patch"]["x-kubernetes-action"] = "patch";
+  }
+  return {{"openapi", "3.0.0"},
+          {"info", {{"title", "Kubernetes (fakek8s)"}, {"version", git_version}}},
+          {"paths", paths}};
 }
 
 // One thread per connection: watch streams hold their connection for minutes,
@@ -513,6 +556,20 @@ void ApiServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
   }
   std::vector<std::string> seg = absl::StrSplit(req.path, '/', absl::SkipEmpty());
   const bool get = req.method == "GET";
+
+  if (get && !seg.empty() && seg[0] == "openapi") {
+    Count("openapi");
+    if (seg.size() == 2 && seg[1] == "v3") return WriteJson(res, 200, OpenApiRoot());
+    if (seg.size() == 4 && seg[1] == "v3" && seg[2] == "api" && seg[3] == "v1") {
+      return WriteJson(res, 200, OpenApiGroupVersion("", "v1", options_.git_version));
+    }
+    if (seg.size() == 5 && seg[1] == "v3" && seg[2] == "apis" && seg[3] == "discovery.k8s.io" &&
+        seg[4] == "v1") {
+      return WriteJson(res, 200,
+                       OpenApiGroupVersion("discovery.k8s.io", "v1", options_.git_version));
+    }
+    return WriteError(res, ApiError(404, "NotFound", "the server could not find the requested resource"));
+  }
 
   // Discovery and version.
   if (seg.empty() || seg[0] == "version" || (seg[0] == "api" && seg.size() <= 2) ||
@@ -848,7 +905,7 @@ void ApiServer::ServeWatch(const httplib::Request& req, httplib::Response& res,
     stream->watch = *std::move(watch);
   } else {
     stream->error_line =
-        Dump({{"type", "ERROR"}, {"object", ToStatusObject(watch.status())}}) + "\n";
+        EventLine("ERROR", ToStatusObject(watch.status()));
   }
   const absl::Time now = absl::Now();
   stream->deadline = now + lifetime;
@@ -860,8 +917,10 @@ void ApiServer::ServeWatch(const httplib::Request& req, httplib::Response& res,
   const std::string api_version = info.ApiVersion();
 
   res.status = 200;
+  // Not plain "application/json": httplib would gzip the stream for clients that
+  // accept it (kubectl does), holding events back in the compressor.
   res.set_chunked_content_provider(
-      kJson,
+      kWatchContentType,
       [this, stream, bookmarks, bookmark_interval, kind, api_version](
           size_t, httplib::DataSink& sink) {
         if (!stream->error_line.empty()) {
@@ -892,8 +951,7 @@ void ApiServer::ServeWatch(const httplib::Request& req, httplib::Response& res,
               while (stalled_.load() && stream_generation_.load() == stream->generation) {
                 absl::SleepFor(absl::Milliseconds(20));
               }
-              std::string line =
-                  Dump({{"type", event.type}, {"object", std::move(event.object)}}) + "\n";
+              std::string line = EventLine(event.type, event.object);
               return sink.write(line.data(), line.size());
             }
             case ObjectStore::Watch::Result::kTimeout:
@@ -903,13 +961,10 @@ void ApiServer::ServeWatch(const httplib::Request& req, httplib::Response& res,
             stream->next_bookmark = absl::Now() + bookmark_interval;
             std::string rv = stream->watch->ProgressResourceVersion();
             if (rv.empty()) continue;
-            std::string line =
-                Dump({{"type", "BOOKMARK"},
-                      {"object",
-                       {{"kind", kind},
-                        {"apiVersion", api_version},
-                        {"metadata", {{"resourceVersion", rv}}}}}}) +
-                "\n";
+            std::string line = EventLine(
+                "BOOKMARK", {{"kind", kind},
+                             {"apiVersion", api_version},
+                             {"metadata", {{"resourceVersion", rv}}}});
             return sink.write(line.data(), line.size());
           }
         }

@@ -1,0 +1,175 @@
+#include "fakek8s/seed.h"
+
+#include <exception>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "yaml-cpp/yaml.h"
+
+namespace fakek8s {
+namespace {
+
+using json = nlohmann::json;
+
+json ScalarToJson(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted: always a string
+  if (text == "null" || text == "~" || text.empty()) return nullptr;
+  if (text == "true" || text == "True") return true;
+  if (text == "false" || text == "False") return false;
+  int64_t i;
+  if (absl::SimpleAtoi(text, &i)) return i;
+  double d;
+  if (text.find_first_of(".eE") != std::string::npos && absl::SimpleAtod(text, &d)) return d;
+  return text;
+}
+
+json NodeToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& kv : node) out[kv.first.as<std::string>()] = NodeToJson(kv.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : node) out.push_back(NodeToJson(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar:
+      return ScalarToJson(node);
+    default:
+      return nullptr;
+  }
+}
+
+std::optional<Resource> ResourceForKind(const std::string& kind) {
+  for (const ResourceInfo& info : AllResources()) {
+    if (info.kind == kind) return info.resource;
+  }
+  return std::nullopt;
+}
+
+absl::Status CreateOne(ObjectStore& store, json object, const std::string& where) {
+  if (!object.is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": not an object"));
+  }
+  const std::string kind = object.value("kind", "");
+  if (kind == "List") {
+    if (!object.contains("items") || !object["items"].is_array()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": a List needs items"));
+    }
+    int i = 0;
+    for (json& item : object["items"]) {
+      if (absl::Status s = CreateOne(store, std::move(item), absl::StrCat(where, " item ", i++));
+          !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  }
+  std::optional<Resource> resource = ResourceForKind(kind);
+  if (!resource) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": kind \"", kind,
+        "\" is not served by fakek8s (Namespace, Service, Pod, Endpoints, EndpointSlice)"));
+  }
+  if (Info(*resource).namespaced) {
+    if (!object.contains("metadata") || !object["metadata"].is_object()) {
+      object["metadata"] = json::object();
+    }
+    std::string ns = object["metadata"].value("namespace", "");
+    if (ns.empty()) ns = "default";
+    object["metadata"]["namespace"] = ns;
+    if (!store.Get(Resource::kNamespaces, "", ns).ok()) {
+      absl::StatusOr<json> created =
+          store.Create(Resource::kNamespaces, {{"metadata", {{"name", ns}}}});
+      if (!created.ok()) return created.status();
+    }
+  }
+  absl::StatusOr<json> created = store.Create(*resource, std::move(object));
+  if (!created.ok()) {
+    return absl::Status(created.status().code(),
+                        absl::StrCat(where, ": ", created.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<json> YamlToJson(const std::string& yaml) {
+  try {
+    return NodeToJson(YAML::Load(yaml));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid YAML: ", e.what()));
+  }
+}
+
+absl::Status SeedFromManifests(ObjectStore& store, const std::string& text) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);  // JSON is YAML too
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid manifest: ", e.what()));
+  }
+  int index = 0;
+  for (const YAML::Node& doc : docs) {
+    ++index;
+    if (doc.IsNull()) continue;
+    json object;
+    try {
+      object = NodeToJson(doc);
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("manifest document ", index, ": ", e.what()));
+    }
+    if (absl::Status s = CreateOne(store, std::move(object), absl::StrCat("manifest document ", index));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SeedDemo(ObjectStore& store, const DemoOptions& o) {
+  if (o.replicas < 0 || o.replicas > 254) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("demo replicas must be 0..254, not ", o.replicas));
+  }
+  if (!store.Get(Resource::kNamespaces, "", o.ns).ok()) {
+    absl::StatusOr<json> ns = store.Create(Resource::kNamespaces, {{"metadata", {{"name", o.ns}}}});
+    if (!ns.ok()) return ns.status();
+  }
+  absl::StatusOr<json> service = store.Create(
+      Resource::kServices,
+      {{"metadata", {{"name", o.service}, {"namespace", o.ns}, {"labels", {{"app", o.service}}}}},
+       {"spec",
+        {{"selector", {{"app", o.service}}},
+         {"ports", json::array({{{"name", "grpc"}, {"port", o.port}, {"targetPort", o.target_port},
+                                 {"protocol", "TCP"}}})}}}});
+  if (!service.ok()) return service.status();
+  for (int i = 0; i < o.replicas; ++i) {
+    absl::StatusOr<json> pod = store.Create(
+        Resource::kPods,
+        {{"metadata",
+          {{"name", absl::StrCat(o.service, "-", i)},
+           {"namespace", o.ns},
+           {"labels", {{"app", o.service}}}}},
+         {"spec",
+          {{"nodeName", "fake-node"},
+           {"containers",
+            json::array({{{"name", o.service},
+                          {"image", "example/echo"},
+                          {"ports", json::array({{{"name", "grpc"},
+                                                  {"containerPort", o.target_port}}})}}})}}},
+         {"status",
+          {{"phase", "Running"},
+           {"podIP", absl::StrCat("127.0.", o.ip_third_octet, ".", i + 1)},
+           {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}});
+    if (!pod.ok()) return pod.status();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fakek8s

@@ -1,0 +1,49 @@
+// File: fakek8s/seed.h
+// -----------------------------------------------------------------------------
+// Filling a fakek8s ObjectStore: from Kubernetes manifests (YAML or JSON, several
+// documents, `kind: List` too) or with a ready-made demo Service and its Pods.
+//
+//   fakek8s::SeedDemo(store, {.ns = "demo", .service = "web", .replicas = 3});
+//   fakek8s::SeedFromManifests(store, yaml_text);
+//
+// Errors are InvalidArgument naming the document and what is wrong with it, or
+// the store's error for the object (AlreadyExists, NotFound namespace, ...).
+
+#ifndef FAKEK8S_SEED_H_
+#define FAKEK8S_SEED_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fakek8s/object_store.h"
+#include "nlohmann/json.hpp"
+
+namespace fakek8s {
+
+// One YAML document as JSON (YAML scalars that read as numbers or booleans
+// become JSON numbers or booleans, as Kubernetes reads them).
+absl::StatusOr<nlohmann::json> YamlToJson(const std::string& yaml);
+
+// Creates every object of `text` (YAML or JSON; `---`-separated documents; a
+// `kind: List` expands to its items). Namespaces that objects name but that do
+// not exist are created first.
+absl::Status SeedFromManifests(ObjectStore& store, const std::string& text);
+
+struct DemoOptions {
+  std::string ns = "demo";
+  std::string service = "web";
+  int replicas = 3;
+  int port = 80;          // the Service port
+  int target_port = 8080; // the container port endpoints carry
+  // Pod i gets IP "127.0.<ip_third_octet>.<i+1>" (loopback: kube-grpc can dial it).
+  int ip_third_octet = 10;
+};
+
+// A namespace, a Service `service` selecting app=<service> with one port named
+// "grpc", and `replicas` Running, Ready pods named <service>-<i>.
+absl::Status SeedDemo(ObjectStore& store, const DemoOptions& options);
+
+}  // namespace fakek8s
+
+#endif  // FAKEK8S_SEED_H_

@@ -1,0 +1,109 @@
+// fakek8s as a standalone process: a fake Kubernetes API server on loopback that
+// kubectl, the python client and kube-grpc can talk to.
+//
+//   bazel run //fakek8s:server -- --kubeconfig_out=/tmp/fakek8s.kubeconfig
+//
+// By default it serves HTTPS on a free port with a demo Service (demo/web, three
+// ready pods on 127.0.10.1-3, port 80 -> 8080); --manifests loads your own
+// objects instead. It writes a kubeconfig and prints how to use it, then serves
+// until interrupted.
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "fakek8s/fake_kubernetes.h"
+#include "fakek8s/seed.h"
+
+ABSL_FLAG(std::string, host, "127.0.0.1", "loopback address to listen on");
+ABSL_FLAG(int, port, 0, "port to listen on (0: any free port)");
+ABSL_FLAG(bool, tls, true, "serve HTTPS with a generated CA (in the kubeconfig)");
+ABSL_FLAG(std::string, token, "", "require this bearer token (written to the kubeconfig)");
+ABSL_FLAG(std::string, kubeconfig_out, "",
+          "where to write a kubeconfig for this server (default: print it)");
+ABSL_FLAG(std::string, manifests, "",
+          "YAML/JSON manifests (Namespaces, Services, Pods, ...) to load instead of the demo");
+ABSL_FLAG(std::string, ns, "demo", "namespace of the demo Service");
+ABSL_FLAG(std::string, service, "web", "name of the demo Service");
+ABSL_FLAG(int, replicas, 3, "ready pods behind the demo Service");
+ABSL_FLAG(int, service_port, 80, "the demo Service's port");
+ABSL_FLAG(int, target_port, 8080, "the demo pods' container port (the endpoints' port)");
+ABSL_FLAG(int, bookmark_interval_seconds, 60, "BOOKMARK interval on idle watches");
+ABSL_FLAG(int, pod_termination_seconds, 0,
+          "how long a deleted pod stays terminating before it is removed");
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  fakek8s::FakeKubernetes::Options options;
+  options.server.host = absl::GetFlag(FLAGS_host);
+  options.server.port = absl::GetFlag(FLAGS_port);
+  options.server.tls = absl::GetFlag(FLAGS_tls);
+  options.server.bookmark_interval = absl::Seconds(absl::GetFlag(FLAGS_bookmark_interval_seconds));
+  options.server.pod_termination_delay =
+      absl::Seconds(absl::GetFlag(FLAGS_pod_termination_seconds));
+  absl::StatusOr<std::unique_ptr<fakek8s::FakeKubernetes>> k8s =
+      fakek8s::FakeKubernetes::Start(options);
+  if (!k8s.ok()) {
+    std::cerr << "fakek8s: " << k8s.status() << "\n";
+    return 1;
+  }
+  fakek8s::FakeKubernetes& cluster = **k8s;
+
+  absl::Status seeded;
+  const std::string manifests = absl::GetFlag(FLAGS_manifests);
+  if (!manifests.empty()) {
+    std::ifstream in(manifests);
+    if (!in) {
+      std::cerr << "fakek8s: cannot read --manifests " << manifests << "\n";
+      return 1;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    seeded = fakek8s::SeedFromManifests(cluster.store(), text.str());
+  } else {
+    seeded = fakek8s::SeedDemo(cluster.store(), {.ns = absl::GetFlag(FLAGS_ns),
+                                                 .service = absl::GetFlag(FLAGS_service),
+                                                 .replicas = absl::GetFlag(FLAGS_replicas),
+                                                 .port = absl::GetFlag(FLAGS_service_port),
+                                                 .target_port = absl::GetFlag(FLAGS_target_port)});
+  }
+  if (!seeded.ok()) {
+    std::cerr << "fakek8s: " << seeded << "\n";
+    return 1;
+  }
+
+  const std::string token = absl::GetFlag(FLAGS_token);
+  if (!token.empty()) cluster.server().AddToken(token, "fakek8s-user");
+  const std::string ns = manifests.empty() ? absl::GetFlag(FLAGS_ns) : "default";
+  const std::string kubeconfig_out = absl::GetFlag(FLAGS_kubeconfig_out);
+  std::cout << "fakek8s: serving the Kubernetes API at " << cluster.server().url() << "\n";
+  if (kubeconfig_out.empty()) {
+    std::cout << "fakek8s: kubeconfig:\n" << cluster.server().Kubeconfig(token, ns);
+  } else if (absl::Status s = cluster.WriteKubeconfig(kubeconfig_out, token, ns); !s.ok()) {
+    std::cerr << "fakek8s: " << s << "\n";
+    return 1;
+  } else {
+    std::cout << "fakek8s: kubeconfig written to " << kubeconfig_out << "\n"
+              << "fakek8s: try   kubectl --kubeconfig=" << kubeconfig_out
+              << " get endpointslices,endpoints,services,pods\n";
+  }
+  std::cout << "fakek8s: Ctrl-C to stop" << std::endl;
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (!g_stop) absl::SleepFor(absl::Milliseconds(100));
+  std::cout << "fakek8s: stopping" << std::endl;
+  return 0;
+}
