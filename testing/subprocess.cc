@@ -108,6 +108,10 @@ std::optional<std::string> Subprocess::ReadLineContaining(const std::string& nee
   }
 }
 
+void Subprocess::Signal(int signal) {
+  if (!exited_) kill(pid_, signal);
+}
+
 int Subprocess::Wait(absl::Duration timeout) {
   if (exited_) return exit_code_;
   const absl::Time deadline = absl::Now() + timeout;

@@ -39,6 +39,8 @@ class Subprocess {
                                                 absl::Duration timeout);
   // Everything read so far.
   const std::string& output() const { return output_; }
+  // Sends `signal` to the process.
+  void Signal(int signal);
   // Waits for the process to exit (killing it after `timeout`); its exit code,
   // or -1 if it was killed.
   int Wait(absl::Duration timeout);
