@@ -297,6 +297,16 @@ TEST_F(ApiServerTest, BadInputGetsStatusErrorsAndTheServerKeepsServing) {
   json odd = GetJson("/api/v1/namespaces/%ff/pods");
   EXPECT_EQ(odd["items"], json::array());
   EXPECT_EQ(client_->Delete("/api/v1/namespaces/demo/pods")->status, 405);
+  // Patches that would break the object's shape are refused.
+  ASSERT_TRUE(client_->Post("/api/v1/namespaces/demo/pods", PodJson("p1", "127.0.1.1", true).dump(),
+                            "application/json"));
+  for (const char* patch : {R"({"metadata":"x"})", R"([{"op":"replace","path":"","value":3}])"}) {
+    httplib::Result r = client_->Patch("/api/v1/namespaces/demo/pods/p1", patch,
+                                       patch[0] == '[' ? "application/json-patch+json"
+                                                       : "application/merge-patch+json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << patch << ": " << r->body;
+  }
   EXPECT_EQ(GetJson("/api/v1/namespaces/demo/services/web")["metadata"]["name"], "web");
 }
 

@@ -287,9 +287,8 @@ absl::StatusOr<json> ObjectStore::CreateLocked(Resource resource, json object) {
   if (!object.is_object()) {
     return BadRequest(absl::StrCat("the body of a ", info.kind, " must be a JSON object"));
   }
-  if (!object.contains("metadata") || !object["metadata"].is_object()) {
-    object["metadata"] = json::object();
-  }
+  if (!object.contains("metadata")) object["metadata"] = json::object();
+  if (!object["metadata"].is_object()) return BadRequest("metadata must be a JSON object");
   json& meta = object["metadata"];
   std::string name = MetaString(object, "name");
   const std::string generate = MetaString(object, "generateName");
@@ -389,6 +388,9 @@ absl::StatusOr<json> ObjectStore::Mutate(
   if (it == objects.end()) return NotFound(info.QualifiedName(), name);
   json copy = it->second;
   if (absl::Status s = mutate(copy); !s.ok()) return s;
+  if (!copy.is_object() || !copy.contains("metadata") || !copy["metadata"].is_object()) {
+    return BadRequest(absl::StrCat("a ", info.kind, " must stay a JSON object with metadata"));
+  }
   // The target is fixed by the arguments, whatever `mutate` did to metadata.
   copy["metadata"]["name"] = name;
   if (info.namespaced) copy["metadata"]["namespace"] = ns;
