@@ -1,0 +1,364 @@
+// ServiceDiscovery on virtual time with a scripted, in-process K8sClient.
+
+#include "kubegrpc/discovery.h"
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/fake_clock.h"
+
+namespace kubegrpc {
+namespace {
+
+using ::kubegrpc::testing::FakeClock;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+EndpointInfo Ep(const std::string& ip, std::optional<bool> ready = std::nullopt,
+                std::optional<bool> serving = std::nullopt,
+                std::optional<bool> terminating = std::nullopt, int port = 8080,
+                const std::string& port_name = "grpc") {
+  EndpointInfo e;
+  e.address = ip;
+  e.ready = ready;
+  e.serving = serving;
+  e.terminating = terminating;
+  e.pod_name = "pod-" + ip;
+  e.ports = {{port_name, port, "TCP"}};
+  return e;
+}
+
+EndpointObject Slice(const std::string& name, std::vector<EndpointInfo> endpoints,
+                     const std::string& rv = "1") {
+  return {name, rv, std::move(endpoints)};
+}
+
+// A K8sClient that answers from a script and advances the fake clock as a real
+// server's streams would take time.
+class ScriptedClient : public K8sClient {
+ public:
+  explicit ScriptedClient(FakeClock* clock) : clock_(clock) {}
+
+  absl::StatusOr<ServiceInfo> GetService(const std::string& ns,
+                                         const std::string& name) override {
+    ++service_reads;
+    return service;
+  }
+  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string&,
+                                                   const std::string&) override {
+    auto& queue = source == EndpointSource::kEndpointSlices ? slice_lists : endpoints_lists;
+    list_log.push_back(source == EndpointSource::kEndpointSlices ? "slices" : "endpoints");
+    if (queue.empty()) return absl::UnavailableError("kube-grpc: test: no list scripted");
+    absl::StatusOr<EndpointObjectList> r = queue.front();
+    if (queue.size() > 1) queue.pop_front();  // the last answer repeats
+    return r;
+  }
+  absl::Status WatchEndpoints(EndpointSource, const std::string&, const std::string&,
+                              const WatchRequest& request,
+                              const std::function<void(const WatchEvent&)>& on_event,
+                              Cancellation*) override {
+    watch_requests.push_back(request);
+    if (sessions.empty()) {  // a quiet stream until the server's timeout
+      clock_->Advance(request.timeout);
+      return absl::OkStatus();
+    }
+    Session s = sessions.front();
+    sessions.pop_front();
+    for (const WatchEvent& e : s.events) on_event(e);
+    clock_->Advance(s.lasts);
+    return s.end;
+  }
+
+  struct Session {
+    std::vector<WatchEvent> events;
+    absl::Status end;
+    absl::Duration lasts = absl::Seconds(30);
+  };
+
+  absl::StatusOr<ServiceInfo> service =
+      ServiceInfo{"demo", "web", {{"grpc", 80, "TCP"}, {"metrics", 9090, "TCP"}}};
+  std::deque<absl::StatusOr<EndpointObjectList>> slice_lists;
+  std::deque<absl::StatusOr<EndpointObjectList>> endpoints_lists;
+  std::deque<Session> sessions;
+  std::vector<WatchRequest> watch_requests;
+  std::vector<std::string> list_log;
+  int service_reads = 0;
+
+ private:
+  FakeClock* clock_;
+};
+
+WatchEvent Event(WatchEvent::Type type, EndpointObject object) {
+  WatchEvent e;
+  e.type = type;
+  e.resource_version = object.resource_version;
+  e.object = std::move(object);
+  return e;
+}
+
+WatchEvent Expired() {
+  WatchEvent e;
+  e.type = WatchEvent::Type::kError;
+  e.error = absl::OutOfRangeError("too old resource version");
+  return e;
+}
+
+class DiscoveryTest : public ::testing::Test {
+ protected:
+  DiscoveryTest() : client_(&clock_) {}
+
+  void Make(DiscoveryOptions options = {}, ServiceTarget target = {"web", "demo", 80, ""}) {
+    options.clock = &clock_;
+    options.seed = 42;
+    discovery_ = std::make_unique<ServiceDiscovery>(
+        &client_, target, options,
+        [this](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
+          published_.push_back(set);
+          deltas_.push_back(delta);
+        });
+  }
+
+  std::vector<std::string> Usable() {
+    std::vector<std::string> out;
+    auto set = discovery_->current();
+    if (set == nullptr) return out;
+    for (const Endpoint& e : set->usable()) out.push_back(e.HostPort());
+    return out;
+  }
+
+  FakeClock clock_;
+  ScriptedClient client_;
+  std::unique_ptr<ServiceDiscovery> discovery_;
+  std::vector<std::shared_ptr<const EndpointSet>> published_;
+  std::vector<EndpointDelta> deltas_;
+};
+
+TEST_F(DiscoveryTest, MergesAllSlicesDedupesAndFollowsWatchEvents) {
+  // 250 endpoints in three slices, one of them also (stale, not ready) in a second slice.
+  std::vector<EndpointObject> slices(3);
+  for (int i = 0; i < 250; ++i) {
+    slices[i / 100].endpoints.push_back(Ep(absl::StrCat("10.1.", i / 100, ".", i % 100)));
+  }
+  slices[2].endpoints.push_back(Ep("10.1.0.7", false));
+  for (int i = 0; i < 3; ++i) slices[i].name = absl::StrCat("web-", i);
+  client_.slice_lists.push_back(EndpointObjectList{slices, "100"});
+  client_.sessions.push_back(
+      {{Event(WatchEvent::Type::kDeleted, Slice("web-2", {}, "101")),
+        Event(WatchEvent::Type::kModified, Slice("web-0", {Ep("10.9.9.9")}, "102"))},
+       absl::OkStatus()});
+  Make();
+
+  discovery_->RunOnce();  // list
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0]->all().size(), 250u);
+  EXPECT_EQ(published_[0]->usable().size(), 250u);  // the ready copy of 10.1.0.7 won
+  EXPECT_EQ(deltas_[0].added.size(), 250u);
+  EXPECT_EQ(discovery_->status().resource_version, "100");
+
+  discovery_->RunOnce();  // one watch stream
+  ASSERT_EQ(client_.watch_requests.size(), 1u);
+  EXPECT_EQ(client_.watch_requests[0].resource_version, "100");
+  EXPECT_TRUE(client_.watch_requests[0].bookmarks);
+  ASSERT_EQ(published_.size(), 3u);
+  EXPECT_EQ(published_[1]->usable().size(), 200u);  // web-2 deleted
+  EXPECT_EQ(deltas_[1].removed.size(), 50u);
+  EXPECT_EQ(published_[2]->usable().size(), 101u);  // web-0 replaced by one endpoint
+  EXPECT_EQ(discovery_->status().resource_version, "102");
+}
+
+TEST_F(DiscoveryTest, ConditionDefaultsAndTerminatingFallback) {
+  client_.slice_lists.push_back(EndpointObjectList{
+      {Slice("s", {Ep("10.0.0.1"),                                // all conditions missing
+                   Ep("10.0.0.2", false, true, true),             // terminating, serving
+                   Ep("10.0.0.3", false, false, false)})},       // not ready
+      "5"});
+  client_.sessions.push_back(
+      {{Event(WatchEvent::Type::kModified,
+              Slice("s", {Ep("10.0.0.2", false, true, true), Ep("10.0.0.3", false, false, true)}, "6"))},
+       absl::OkStatus()});
+  Make();
+  discovery_->RunOnce();
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
+  const Endpoint& first = discovery_->current()->all()[0];
+  EXPECT_TRUE(first.ready && first.serving && !first.terminating);
+  discovery_->RunOnce();
+  // Nothing ready: the serving, terminating endpoint keeps taking calls.
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.2:8080"));
+}
+
+TEST_F(DiscoveryTest, ServicePortMapsToTheEndpointPortByName) {
+  // Service port 80 is named grpc; endpoints carry grpc=8080 and metrics=9090.
+  EndpointInfo both = Ep("10.0.0.1");
+  both.ports.push_back({"metrics", 9090, "TCP"});
+  EndpointInfo no_grpc = Ep("10.0.0.2", std::nullopt, std::nullopt, std::nullopt, 9090, "metrics");
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {both}), Slice("b", {no_grpc})}, "1"});
+  Make();
+  discovery_->RunOnce();
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));  // targetPort 8080, not 80
+
+  Make({}, {"web", "demo", 0, "metrics"});
+  discovery_->RunOnce();
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:9090", "10.0.0.2:9090"));
+}
+
+TEST_F(DiscoveryTest, UnknownPortOrServiceIsAnErrorThatKeepsTheSet) {
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  DiscoveryOptions options;
+  options.resync_interval = absl::Minutes(1);
+  Make(options);
+  discovery_->RunOnce();
+  ASSERT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
+  // The Service loses the port; at the next resync that is an error, and the
+  // last known endpoints stay.
+  client_.service = ServiceInfo{"demo", "web", {{"http", 8000, "TCP"}}};
+  clock_.Advance(absl::Minutes(2));
+  discovery_->RunOnce();
+  DiscoveryStatus status = discovery_->status();
+  EXPECT_EQ(status.last_error.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(status.last_error.message(),
+              HasSubstr("Service demo/web has no port 80 (its ports: 8000/http)"));
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
+  client_.service = absl::NotFoundError("kube-grpc: reading Service demo/web: HTTP 404 NotFound");
+  discovery_->RunOnce();
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
+  EXPECT_EQ(discovery_->status().errors, 2);
+}
+
+TEST_F(DiscoveryTest, ExpiredWatchRelistsAtOnceButAStormBacksOff) {
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "10"});
+  client_.sessions.push_back({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
+  client_.sessions.push_back({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
+  Make();
+  discovery_->RunOnce();  // list
+  discovery_->RunOnce();  // watch -> 410
+  EXPECT_EQ(discovery_->status().expired, 1);
+  EXPECT_TRUE(clock_.sleeps().empty());  // no backoff before the relist
+  discovery_->RunOnce();  // relist
+  EXPECT_THAT(client_.list_log, ElementsAre("slices", "slices"));
+  discovery_->RunOnce();  // watch -> 410 again: now a backoff
+  EXPECT_EQ(discovery_->status().expired, 2);
+  ASSERT_EQ(clock_.sleeps().size(), 1u);
+  EXPECT_GE(clock_.sleeps()[0], absl::Milliseconds(800));
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
+}
+
+TEST_F(DiscoveryTest, BackoffGrowsWithJitterAndResetsAfterAHealthyWatch) {
+  DiscoveryOptions options;
+  options.resync_interval = absl::ZeroDuration();  // watch only: no relists in between
+  Make(options);
+  for (int i = 0; i < 8; ++i) discovery_->RunOnce();  // every list fails
+  std::vector<absl::Duration> sleeps = clock_.sleeps();
+  ASSERT_EQ(sleeps.size(), 8u);
+  absl::Duration expected = absl::Seconds(1);
+  for (absl::Duration d : sleeps) {
+    EXPECT_GE(d, expected * 0.8);
+    EXPECT_LE(d, expected * 1.2);
+    expected = std::min(expected * 1.6, absl::Seconds(120));
+  }
+  EXPECT_EQ(discovery_->status().errors, 8);
+  EXPECT_EQ(discovery_->current(), nullptr);  // never synced: nothing published
+
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  discovery_->RunOnce();                 // list succeeds
+  discovery_->RunOnce();                 // a healthy (quiet, full-length) watch
+  client_.sessions.push_back({{}, absl::UnavailableError("kube-grpc: test: stream broke"),
+                              absl::Seconds(5)});
+  discovery_->RunOnce();                 // a failing watch: backoff starts over at ~1 s
+  sleeps = clock_.sleeps();
+  EXPECT_LE(sleeps.back(), absl::Milliseconds(1200));
+  EXPECT_GE(sleeps.back(), absl::Milliseconds(800));
+}
+
+TEST_F(DiscoveryTest, RetryAfterIsHonoured) {
+  client_.slice_lists.push_back(WithRetryAfter(
+      absl::ResourceExhaustedError("kube-grpc: test: 429"), absl::Seconds(7)));
+  Make();
+  discovery_->RunOnce();
+  ASSERT_EQ(clock_.sleeps().size(), 1u);
+  EXPECT_GE(clock_.sleeps()[0], absl::Seconds(7));
+}
+
+TEST_F(DiscoveryTest, AWatchThatEndsAtOnceWithoutEventsIsAFailure) {
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.sessions.push_back({{}, absl::OkStatus(), absl::Milliseconds(10)});
+  Make();
+  discovery_->RunOnce();
+  discovery_->RunOnce();
+  EXPECT_EQ(discovery_->status().errors, 1);
+  EXPECT_EQ(clock_.sleeps().size(), 1u);
+}
+
+TEST_F(DiscoveryTest, PeriodicResyncRelists) {
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.2")})}, "9"});
+  DiscoveryOptions options;
+  options.resync_interval = absl::Seconds(90);
+  options.watch_timeout = absl::Seconds(60);
+  Make(options);
+  discovery_->RunOnce();  // list at t=0
+  discovery_->RunOnce();  // watch, at most until the resync is due
+  discovery_->RunOnce();
+  discovery_->RunOnce();
+  EXPECT_THAT(client_.list_log, ElementsAre("slices", "slices"));
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.2:8080"));
+  for (const WatchRequest& r : client_.watch_requests) EXPECT_LE(r.timeout, absl::Seconds(90));
+}
+
+TEST_F(DiscoveryTest, PollingModeRelistsOnlyEveryInterval) {
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  DiscoveryOptions options;
+  options.watch = false;
+  options.resync_interval = absl::Seconds(60);
+  Make(options);
+  const absl::Time start = clock_.Now();
+  for (int i = 0; i < 6; ++i) discovery_->RunOnce();
+  EXPECT_EQ(client_.list_log.size(), 3u);
+  EXPECT_TRUE(client_.watch_requests.empty());
+  EXPECT_EQ(clock_.Now() - start, absl::Seconds(180));  // list, sleep 60 s, three times
+}
+
+TEST_F(DiscoveryTest, FallsBackToEndpointsWithoutTheDiscoveryApi) {
+  client_.slice_lists.push_back(absl::NotFoundError("the server could not find the requested resource"));
+  client_.endpoints_lists.push_back(EndpointObjectList{{Slice("web", {Ep("10.0.0.1"), Ep("10.0.0.2", false, false)})}, "3"});
+  Make();
+  discovery_->RunOnce();
+  EXPECT_TRUE(discovery_->status().using_endpoints);
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
+  EXPECT_THAT(client_.list_log, ElementsAre("slices", "endpoints"));
+}
+
+TEST_F(DiscoveryTest, AnOutageKeepsTheLastSetUntilTheApiSaysOtherwise) {
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1"), Ep("10.0.0.2")})}, "1"});
+  DiscoveryOptions options;
+  options.resync_interval = absl::Minutes(1);
+  Make(options);
+  discovery_->RunOnce();
+  ASSERT_EQ(Usable().size(), 2u);
+  // Ten minutes of an unreachable API server: every list and watch fails.
+  client_.slice_lists.clear();
+  client_.slice_lists.push_back(absl::UnavailableError("kube-grpc: test: connection refused"));
+  for (int i = 0; i < 5; ++i) {
+    client_.sessions.push_back({{}, absl::UnavailableError("kube-grpc: test: connection refused"),
+                                absl::ZeroDuration()});
+  }
+  const absl::Time start = clock_.Now();
+  while (clock_.Now() - start < absl::Minutes(10)) discovery_->RunOnce();
+  EXPECT_EQ(Usable().size(), 2u);
+  EXPECT_EQ(published_.size(), 1u);
+  DiscoveryStatus status = discovery_->status();
+  EXPECT_GT(status.errors, 5);
+  EXPECT_EQ(status.last_error.code(), absl::StatusCode::kUnavailable);
+  // The API is back and says there are no endpoints: now the set empties.
+  client_.slice_lists.clear();
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {})}, "50"});
+  for (int i = 0; i < 3 && !Usable().empty(); ++i) discovery_->RunOnce();
+  EXPECT_TRUE(Usable().empty());
+  EXPECT_EQ(deltas_.back().removed.size(), 2u);
+}
+
+}  // namespace
+}  // namespace kubegrpc

@@ -1,0 +1,399 @@
+#include "kubegrpc/http_k8s_client.h"
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "httplib.h"
+#include "kubegrpc/internal/k8s_json.h"
+
+namespace kubegrpc {
+
+struct HttpK8sClient::Endpoint {
+  bool tls = true;
+  std::string host;  // without brackets
+  int port = 443;
+  std::string base_path;  // "" or "/prefix" (no trailing slash)
+};
+
+namespace {
+
+std::string SourceName(EndpointSource source) {
+  return source == EndpointSource::kEndpointSlices ? "EndpointSlices" : "Endpoints";
+}
+
+// PEM text -> a new X509_STORE with every certificate in it (nullptr if none).
+X509_STORE* StoreFromPem(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return nullptr;
+  X509_STORE* store = X509_STORE_new();
+  int added = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    if (X509_STORE_add_cert(store, cert) == 1) ++added;
+    X509_free(cert);
+  }
+  BIO_free(bio);
+  if (added == 0) {
+    X509_STORE_free(store);
+    return nullptr;
+  }
+  return store;
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::UnauthenticatedError("kube-grpc: cannot read the token file " + path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(s.str()));
+}
+
+std::string UrlEncode(absl::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpK8sClient::HttpK8sClient(ClusterConfig config, Options options)
+    : config_(std::move(config)), options_(options), endpoint_(std::make_unique<Endpoint>()) {}
+
+HttpK8sClient::~HttpK8sClient() = default;
+
+absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConfig config,
+                                                                      Options options) {
+  std::unique_ptr<HttpK8sClient> client(new HttpK8sClient(std::move(config), options));
+  Endpoint& ep = *client->endpoint_;
+  absl::string_view url = client->config_.server;
+  auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("kube-grpc: API server URL \"",
+                                                   client->config_.server, "\" (from ",
+                                                   client->config_.source, "): ", why));
+  };
+  if (absl::ConsumePrefix(&url, "https://")) {
+    ep.tls = true;
+    ep.port = 443;
+  } else if (absl::ConsumePrefix(&url, "http://")) {
+    ep.tls = false;
+    ep.port = 80;
+  } else {
+    return invalid("expected https://host[:port]");
+  }
+  size_t slash = url.find('/');
+  absl::string_view hostport = url.substr(0, slash);
+  if (slash != absl::string_view::npos) {
+    ep.base_path = std::string(absl::StripSuffix(url.substr(slash), "/"));
+  }
+  absl::string_view port_text;
+  if (absl::StartsWith(hostport, "[")) {
+    size_t close = hostport.find(']');
+    if (close == absl::string_view::npos) return invalid("unclosed '[' in the host");
+    ep.host = std::string(hostport.substr(1, close - 1));
+    absl::string_view after = hostport.substr(close + 1);
+    if (!after.empty() && !absl::ConsumePrefix(&after, ":")) return invalid("bad port");
+    port_text = after;
+  } else {
+    size_t colon = hostport.rfind(':');
+    ep.host = std::string(hostport.substr(0, colon));
+    if (colon != absl::string_view::npos) port_text = hostport.substr(colon + 1);
+  }
+  if (ep.host.empty()) return invalid("no host");
+  if (!port_text.empty() &&
+      (!absl::SimpleAtoi(port_text, &ep.port) || ep.port < 1 || ep.port > 65535)) {
+    return invalid("the port is not a number from 1 to 65535");
+  }
+  if (ep.tls && !client->config_.ca_pem.empty()) {
+    X509_STORE* probe = StoreFromPem(client->config_.ca_pem);
+    if (probe == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kube-grpc: the CA certificate from ", client->config_.source, " is not valid PEM"));
+    }
+    X509_STORE_free(probe);
+  }
+  if (ep.tls && client->config_.insecure_skip_tls_verify) {
+    std::cerr << "kube-grpc: WARNING: not verifying the TLS certificate of the Kubernetes "
+                 "API server "
+              << client->config_.server << " (insecure-skip-tls-verify is set in "
+              << client->config_.source << ")" << std::endl;
+  }
+  if (!client->config_.token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(client->config_.token_file);
+    if (!token.ok()) return token.status();
+  }
+  // Check the client key and certificate now, not on the first request.
+  std::unique_ptr<httplib::ClientImpl> probe = client->NewConnection(options.request_timeout);
+  if (probe == nullptr || !probe->is_valid()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "kube-grpc: the TLS client certificate or key from ", client->config_.source,
+        " is not valid PEM, or they do not match"));
+  }
+  {
+    absl::MutexLock lock(&client->unary_mu_);
+    client->unary_ = std::move(probe);
+    client->unary_->set_keep_alive(true);
+  }
+  return client;
+}
+
+std::unique_ptr<httplib::ClientImpl> HttpK8sClient::NewConnection(
+    absl::Duration read_timeout) const {
+  const Endpoint& ep = *endpoint_;
+  std::unique_ptr<httplib::ClientImpl> client;
+  if (ep.tls) {
+    // With tls-server-name, connect to the URL's host but verify the other name.
+    const std::string verify_name =
+        config_.tls_server_name.empty() ? ep.host : config_.tls_server_name;
+    std::unique_ptr<httplib::SSLClient> ssl;
+    if (!config_.client_cert_pem.empty()) {
+      BIO* cert_bio = BIO_new_mem_buf(config_.client_cert_pem.data(),
+                                      static_cast<int>(config_.client_cert_pem.size()));
+      BIO* key_bio = BIO_new_mem_buf(config_.client_key_pem.data(),
+                                     static_cast<int>(config_.client_key_pem.size()));
+      X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
+      EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+      BIO_free(cert_bio);
+      BIO_free(key_bio);
+      if (cert == nullptr || key == nullptr) {
+        X509_free(cert);
+        EVP_PKEY_free(key);
+        return nullptr;
+      }
+      ssl = std::make_unique<httplib::SSLClient>(verify_name, ep.port, cert, key);
+      X509_free(cert);
+      EVP_PKEY_free(key);
+    } else {
+      ssl = std::make_unique<httplib::SSLClient>(verify_name, ep.port);
+    }
+    if (verify_name != ep.host) ssl->set_hostname_addr_map({{verify_name, ep.host}});
+    ssl->enable_server_certificate_verification(!config_.insecure_skip_tls_verify);
+    if (!config_.ca_pem.empty()) ssl->set_ca_cert_store(StoreFromPem(config_.ca_pem));
+    client = std::move(ssl);
+  } else {
+    client = std::make_unique<httplib::ClientImpl>(ep.host, ep.port);
+  }
+  client->set_connection_timeout(absl::ToInt64Seconds(options_.connect_timeout),
+                                 absl::ToInt64Microseconds(options_.connect_timeout) % 1000000);
+  client->set_read_timeout(absl::ToInt64Seconds(read_timeout),
+                           absl::ToInt64Microseconds(read_timeout) % 1000000);
+  client->set_write_timeout(absl::ToInt64Seconds(options_.request_timeout), 0);
+  client->set_follow_location(false);
+  client->set_decompress(true);
+  return client;
+}
+
+std::string HttpK8sClient::Token(bool force) {
+  if (config_.token_file.empty()) return config_.token;
+  absl::MutexLock lock(&token_mu_);
+  const absl::Time now = absl::Now();
+  if (force || now - token_read_at_ >= options_.token_reread_interval) {
+    absl::StatusOr<std::string> token = ReadTokenFile(config_.token_file);
+    // A file briefly missing while the kubelet rotates it: keep the last token.
+    if (token.ok()) token_ = *std::move(token);
+    token_read_at_ = now;
+  }
+  return token_;
+}
+
+absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
+                                               const std::string& context) {
+  for (int attempt = 0;; ++attempt) {
+    httplib::Headers headers = {{"Accept", "application/json"}};
+    std::string token = Token(/*force=*/attempt > 0);
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    std::string body;
+    bool too_big = false;
+    int status = 0;
+    std::string retry_after;
+    httplib::Error error;
+    {
+      absl::MutexLock lock(&unary_mu_);
+      httplib::Result r = unary_->Get(
+          (endpoint_->base_path + path).c_str(), headers,
+          [&](const char* data, size_t n) {
+            if (body.size() + n > options_.max_response_bytes) {
+              too_big = true;
+              return false;
+            }
+            body.append(data, n);
+            return true;
+          });
+      error = r.error();
+      if (r) {
+        status = r->status;
+        retry_after = r->get_header_value("Retry-After");
+      }
+    }
+    if (too_big) {
+      return absl::ResourceExhaustedError(absl::StrCat("kube-grpc: ", context,
+                                                       ": the response is larger than ",
+                                                       options_.max_response_bytes, " bytes"));
+    }
+    if (status == 0) {
+      return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
+                                                 ": cannot reach the API server ",
+                                                 config_.server, ": ", httplib::to_string(error)));
+    }
+    if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
+    if (status != 200) return internal::StatusFromHttp(status, body, retry_after, context);
+    return body;
+  }
+}
+
+std::string HttpK8sClient::Path(EndpointSource source, const std::string& ns,
+                                const std::string& service) const {
+  if (source == EndpointSource::kEndpointSlices) {
+    return absl::StrCat("/apis/discovery.k8s.io/v1/namespaces/", UrlEncode(ns),
+                        "/endpointslices?labelSelector=",
+                        UrlEncode("kubernetes.io/service-name=" + service));
+  }
+  return absl::StrCat("/api/v1/namespaces/", UrlEncode(ns),
+                      "/endpoints?fieldSelector=", UrlEncode("metadata.name=" + service));
+}
+
+absl::StatusOr<ServiceInfo> HttpK8sClient::GetService(const std::string& ns,
+                                                      const std::string& name) {
+  const std::string context = absl::StrCat("reading Service ", ns, "/", name);
+  absl::StatusOr<std::string> body = Get(
+      absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/services/", UrlEncode(name)), context);
+  if (!body.ok()) return body.status();
+  nlohmann::json j = nlohmann::json::parse(*body, nullptr, false);
+  absl::StatusOr<ServiceInfo> info = internal::DecodeService(j);
+  if (!info.ok()) {
+    return absl::Status(info.status().code(),
+                        absl::StrCat(info.status().message(), " (", context, ")"));
+  }
+  return info;
+}
+
+absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpoints(EndpointSource source,
+                                                                const std::string& ns,
+                                                                const std::string& service) {
+  const std::string context =
+      absl::StrCat("listing ", SourceName(source), " of Service ", ns, "/", service);
+  absl::StatusOr<std::string> body = Get(Path(source, ns, service), context);
+  if (!body.ok()) return body.status();
+  absl::StatusOr<EndpointObjectList> list = internal::DecodeEndpointList(source, *body);
+  if (!list.ok()) {
+    return absl::Status(list.status().code(),
+                        absl::StrCat(list.status().message(), " (", context, ")"));
+  }
+  return list;
+}
+
+absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::string& ns,
+                                           const std::string& service,
+                                           const WatchRequest& request,
+                                           const std::function<void(const WatchEvent&)>& on_event,
+                                           Cancellation* cancel) {
+  const std::string context =
+      absl::StrCat("watching ", SourceName(source), " of Service ", ns, "/", service);
+  const int64_t timeout_seconds = std::max<int64_t>(1, absl::ToInt64Seconds(request.timeout));
+  const std::string path = absl::StrCat(
+      endpoint_->base_path, Path(source, ns, service), "&watch=1&timeoutSeconds=", timeout_seconds,
+      request.bookmarks ? "&allowWatchBookmarks=true" : "",
+      request.resource_version.empty() ? "" : "&resourceVersion=",
+      UrlEncode(request.resource_version));
+
+  for (int attempt = 0;; ++attempt) {
+    // A stream that stays silent past the server's own deadline has stalled.
+    // Shared with the cancel callback, which may still run after the watch ends.
+    std::shared_ptr<httplib::ClientImpl> client =
+        NewConnection(request.timeout + absl::Seconds(30));
+    if (client == nullptr) {
+      return absl::InvalidArgumentError("kube-grpc: the TLS client certificate is not valid");
+    }
+    if (cancel != nullptr) {
+      cancel->SetCallback([client] { client->stop(); });
+      if (cancel->cancelled()) break;
+    }
+    httplib::Headers headers = {{"Accept", "application/json"}};
+    std::string token = Token(/*force=*/attempt > 0);
+    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+
+    int status = 0;
+    std::string retry_after;
+    std::string buffer;      // a partial line, or an error body
+    absl::Status stream_error;
+    httplib::Result r = client->Get(
+        path.c_str(), headers,
+        [&](const httplib::Response& response) {
+          status = response.status;
+          retry_after = response.get_header_value("Retry-After");
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          if (cancel != nullptr && cancel->cancelled()) return false;
+          if (status != 200) {  // an error body: keep its start for the message
+            if (buffer.size() < 4096) buffer.append(data, std::min<size_t>(n, 4096));
+            return true;
+          }
+          buffer.append(data, n);
+          size_t start = 0;
+          size_t nl;
+          while ((nl = buffer.find('\n', start)) != std::string::npos) {
+            absl::string_view line(buffer.data() + start, nl - start);
+            start = nl + 1;
+            if (absl::StripAsciiWhitespace(line).empty()) continue;
+            absl::StatusOr<WatchEvent> event = internal::DecodeWatchEvent(source, line);
+            if (!event.ok()) {
+              stream_error = absl::Status(event.status().code(),
+                                          absl::StrCat(event.status().message(), " (", context, ")"));
+              return false;
+            }
+            on_event(*event);
+          }
+          buffer.erase(0, start);
+          if (buffer.size() > options_.max_watch_line_bytes) {
+            stream_error = absl::ResourceExhaustedError(
+                absl::StrCat("kube-grpc: ", context, ": a watch event is larger than ",
+                             options_.max_watch_line_bytes, " bytes"));
+            return false;
+          }
+          return true;
+        });
+    if (cancel != nullptr) cancel->SetCallback(nullptr);
+    if (cancel != nullptr && cancel->cancelled()) break;
+    if (!stream_error.ok()) return stream_error;
+    if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
+    if (status != 0 && status != 200) {
+      return internal::StatusFromHttp(status, buffer, retry_after, context);
+    }
+    if (!r) {
+      if (status == 200 && r.error() == httplib::Error::Read) {
+        return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
+                                                   ": the watch stream broke or went silent"));
+      }
+      return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
+                                                 ": cannot reach the API server ",
+                                                 config_.server, ": ",
+                                                 httplib::to_string(r.error())));
+    }
+    if (!absl::StripAsciiWhitespace(buffer).empty()) {
+      return absl::UnavailableError(
+          absl::StrCat("kube-grpc: ", context, ": the watch stream ended in the middle of an event"));
+    }
+    return absl::OkStatus();
+  }
+  return absl::CancelledError(absl::StrCat("kube-grpc: ", context, ": cancelled"));
+}
+
+}  // namespace kubegrpc

@@ -1,0 +1,106 @@
+// File: kubegrpc/http_k8s_client.h
+// -----------------------------------------------------------------------------
+// HttpK8sClient: the K8sClient of a real cluster, over the Kubernetes REST API
+// (HTTPS, JSON) with cpp-httplib.
+//
+//   absl::StatusOr<kubegrpc::ClusterConfig> config = kubegrpc::DefaultConfig();
+//   absl::StatusOr<std::unique_ptr<kubegrpc::HttpK8sClient>> client =
+//       kubegrpc::HttpK8sClient::Create(*config);
+//   auto slices = (*client)->ListEndpoints(kubegrpc::EndpointSource::kEndpointSlices,
+//                                          "prod", "greeter");
+//
+// - TLS is verified against the configured CA (the system roots if none); only
+//   `insecure_skip_tls_verify` turns that off, with a warning on stderr. A
+//   client certificate is presented when configured. Redirects are not followed
+//   (credentials never go to another host).
+// - The bearer token is re-read from its file at most every
+//   `token_reread_interval` and at once after a 401, and the request is retried
+//   once with the new token. Tokens never appear in error messages.
+// - Every request has a connect and a read timeout; a watch's read timeout is its
+//   server-side timeout plus a margin, so a silent, stalled stream fails.
+// - Error responses become absl::Status (see k8s_client.h), JSON Status bodies or
+//   not; Retry-After travels with the status. A watch line longer than
+//   `max_watch_line_bytes` ends the watch with ResourceExhausted.
+//
+// Thread-safety: thread-safe. Unary requests share one keep-alive connection;
+// each watch has its own connection.
+
+#ifndef KUBEGRPC_HTTP_K8S_CLIENT_H_
+#define KUBEGRPC_HTTP_K8S_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "kubegrpc/config.h"
+#include "kubegrpc/k8s_client.h"
+
+namespace httplib {
+class ClientImpl;
+}  // namespace httplib
+
+namespace kubegrpc {
+
+class HttpK8sClient : public K8sClient {
+ public:
+  struct Options {
+    absl::Duration connect_timeout = absl::Seconds(10);
+    absl::Duration request_timeout = absl::Seconds(30);
+    absl::Duration token_reread_interval = absl::Seconds(60);
+    size_t max_watch_line_bytes = 16 << 20;
+    size_t max_response_bytes = 256 << 20;
+  };
+
+  // InvalidArgument for a server URL that is not http(s)://host[:port][/path] or
+  // PEM material that does not parse.
+  static absl::StatusOr<std::unique_ptr<HttpK8sClient>> Create(ClusterConfig config,
+                                                               Options options);
+  static absl::StatusOr<std::unique_ptr<HttpK8sClient>> Create(ClusterConfig config) {
+    return Create(std::move(config), Options());
+  }
+  ~HttpK8sClient() override;
+
+  absl::StatusOr<ServiceInfo> GetService(const std::string& ns,
+                                         const std::string& name) override;
+  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source,
+                                                   const std::string& ns,
+                                                   const std::string& service) override;
+  absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,
+                              const std::string& service, const WatchRequest& request,
+                              const std::function<void(const WatchEvent&)>& on_event,
+                              Cancellation* cancel) override;
+
+  const ClusterConfig& config() const { return config_; }
+
+ private:
+  struct Endpoint;  // the parsed server URL
+  HttpK8sClient(ClusterConfig config, Options options);
+
+  // A new connection to the API server, configured for TLS and timeouts.
+  std::unique_ptr<httplib::ClientImpl> NewConnection(absl::Duration read_timeout) const;
+  // GET `path`; the body of a 200, else the error. Retries once after a 401.
+  absl::StatusOr<std::string> Get(const std::string& path, const std::string& context)
+      ABSL_LOCKS_EXCLUDED(unary_mu_);
+  // The current token ("" if none), re-read from its file when due or `force`d.
+  std::string Token(bool force) ABSL_LOCKS_EXCLUDED(token_mu_);
+  std::string Path(EndpointSource source, const std::string& ns,
+                   const std::string& service) const;
+
+  const ClusterConfig config_;
+  const Options options_;
+  std::unique_ptr<Endpoint> endpoint_;
+
+  absl::Mutex unary_mu_;
+  std::unique_ptr<httplib::ClientImpl> unary_ ABSL_GUARDED_BY(unary_mu_);
+
+  absl::Mutex token_mu_;
+  std::string token_ ABSL_GUARDED_BY(token_mu_);
+  absl::Time token_read_at_ ABSL_GUARDED_BY(token_mu_) = absl::InfinitePast();
+};
+
+}  // namespace kubegrpc
+
+#endif  // KUBEGRPC_HTTP_K8S_CLIENT_H_

@@ -1,0 +1,47 @@
+// File: kubegrpc/internal/backoff.h
+// -----------------------------------------------------------------------------
+// Exponential backoff with jitter, with gRPC's connection-backoff defaults
+// (1 s initial, x1.6, +-20 % jitter, 120 s cap). Reset() after a success.
+// Thread-compatible; the random source is seeded, so sequences are reproducible.
+
+#ifndef KUBEGRPC_INTERNAL_BACKOFF_H_
+#define KUBEGRPC_INTERNAL_BACKOFF_H_
+
+#include <cstdint>
+#include <random>
+
+#include "absl/time/time.h"
+
+namespace kubegrpc::internal {
+
+struct BackoffOptions {
+  absl::Duration initial = absl::Seconds(1);
+  double multiplier = 1.6;
+  double jitter = 0.2;
+  absl::Duration max = absl::Seconds(120);
+};
+
+class Backoff {
+ public:
+  Backoff(BackoffOptions options, uint64_t seed) : options_(options), rng_(seed) { Reset(); }
+
+  // The delay before the next attempt; each call grows the next one.
+  absl::Duration Next() {
+    std::uniform_real_distribution<double> jitter(-options_.jitter, options_.jitter);
+    absl::Duration delay = current_ * (1.0 + jitter(rng_));
+    current_ = std::min(current_ * options_.multiplier, options_.max);
+    return delay;
+  }
+  void Reset() { current_ = options_.initial; }
+  // The un-jittered delay the next call starts from.
+  absl::Duration current() const { return current_; }
+
+ private:
+  BackoffOptions options_;
+  std::mt19937_64 rng_;
+  absl::Duration current_;
+};
+
+}  // namespace kubegrpc::internal
+
+#endif  // KUBEGRPC_INTERNAL_BACKOFF_H_

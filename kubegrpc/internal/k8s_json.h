@@ -1,0 +1,41 @@
+// File: kubegrpc/internal/k8s_json.h
+// -----------------------------------------------------------------------------
+// Decoding the Kubernetes API's JSON into kube-grpc's semantic types, tolerant of
+// what real servers send (null lists, missing optional fields, unknown fields)
+// and never crashing on what they should not send (wrong types, garbage):
+// such input is an Internal error naming what was wrong.
+// Thread-safe (pure functions).
+
+#ifndef KUBEGRPC_INTERNAL_K8S_JSON_H_
+#define KUBEGRPC_INTERNAL_K8S_JSON_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "kubegrpc/k8s_client.h"
+#include "nlohmann/json.hpp"
+
+namespace kubegrpc::internal {
+
+absl::StatusOr<ServiceInfo> DecodeService(const nlohmann::json& object);
+absl::StatusOr<EndpointObject> DecodeEndpointSlice(const nlohmann::json& object);
+absl::StatusOr<EndpointObject> DecodeEndpoints(const nlohmann::json& object);
+absl::StatusOr<EndpointObjectList> DecodeEndpointList(EndpointSource source,
+                                                      absl::string_view body);
+// One line of a watch stream.
+absl::StatusOr<WatchEvent> DecodeWatchEvent(EndpointSource source, absl::string_view line);
+
+// The absl::Status for an HTTP error response: the Status object's message and
+// reason when the body is one, else the start of the body; `context` says what
+// was being done ("listing EndpointSlices of Service demo/web"). A non-empty
+// `retry_after` header (seconds) travels with the status.
+absl::Status StatusFromHttp(int http_code, absl::string_view body,
+                            absl::string_view retry_after, absl::string_view context);
+// The absl code for an HTTP status code (and for a Status object's `code`).
+absl::StatusCode CodeForHttp(int http_code);
+
+}  // namespace kubegrpc::internal
+
+#endif  // KUBEGRPC_INTERNAL_K8S_JSON_H_
