@@ -200,6 +200,22 @@ std::unique_ptr<httplib::ClientImpl> HttpK8sClient::NewConnection(
   return client;
 }
 
+absl::Status HttpK8sClient::ConnectionError(int error, long verify_result,
+                                            const std::string& context) const {
+  const auto e = static_cast<httplib::Error>(error);
+  if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLServerVerification) {
+    std::string why = verify_result != X509_V_OK
+                          ? X509_verify_cert_error_string(verify_result)
+                          : httplib::to_string(e);
+    return absl::UnavailableError(absl::StrCat(
+        "kube-grpc: ", context, ": TLS handshake with the API server ", config_.server,
+        " failed: ", why, " (check the certificate authority from ", config_.source, ")"));
+  }
+  return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
+                                             ": cannot reach the API server ", config_.server,
+                                             ": ", httplib::to_string(e)));
+}
+
 std::string HttpK8sClient::Token(bool force) {
   if (config_.token_file.empty()) return config_.token;
   absl::MutexLock lock(&token_mu_);
@@ -224,6 +240,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
     int status = 0;
     std::string retry_after;
     httplib::Error error;
+    long verify_result = X509_V_OK;
     {
       absl::MutexLock lock(&unary_mu_);
       httplib::Result r = unary_->Get(
@@ -237,6 +254,9 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
             return true;
           });
       error = r.error();
+      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(unary_.get())) {
+        verify_result = ssl->get_openssl_verify_result();
+      }
       if (r) {
         status = r->status;
         retry_after = r->get_header_value("Retry-After");
@@ -247,11 +267,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
                                                        ": the response is larger than ",
                                                        options_.max_response_bytes, " bytes"));
     }
-    if (status == 0) {
-      return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
-                                                 ": cannot reach the API server ",
-                                                 config_.server, ": ", httplib::to_string(error)));
-    }
+    if (status == 0) return ConnectionError(static_cast<int>(error), verify_result, context);
     if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
     if (status != 200) return internal::StatusFromHttp(status, body, retry_after, context);
     return body;
@@ -347,9 +363,16 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
             return true;
           }
           buffer.append(data, n);
+          const auto too_big = [&] {
+            stream_error = absl::ResourceExhaustedError(
+                absl::StrCat("kube-grpc: ", context, ": a watch event is larger than ",
+                             options_.max_watch_line_bytes, " bytes"));
+            return false;
+          };
           size_t start = 0;
           size_t nl;
           while ((nl = buffer.find('\n', start)) != std::string::npos) {
+            if (nl - start > options_.max_watch_line_bytes) return too_big();
             absl::string_view line(buffer.data() + start, nl - start);
             start = nl + 1;
             if (absl::StripAsciiWhitespace(line).empty()) continue;
@@ -362,12 +385,7 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
             on_event(*event);
           }
           buffer.erase(0, start);
-          if (buffer.size() > options_.max_watch_line_bytes) {
-            stream_error = absl::ResourceExhaustedError(
-                absl::StrCat("kube-grpc: ", context, ": a watch event is larger than ",
-                             options_.max_watch_line_bytes, " bytes"));
-            return false;
-          }
+          if (buffer.size() > options_.max_watch_line_bytes) return too_big();
           return true;
         });
     if (cancel != nullptr) cancel->SetCallback(nullptr);
@@ -382,10 +400,11 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
         return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
                                                    ": the watch stream broke or went silent"));
       }
-      return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
-                                                 ": cannot reach the API server ",
-                                                 config_.server, ": ",
-                                                 httplib::to_string(r.error())));
+      long verify_result = X509_V_OK;
+      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(client.get())) {
+        verify_result = ssl->get_openssl_verify_result();
+      }
+      return ConnectionError(static_cast<int>(r.error()), verify_result, context);
     }
     if (!absl::StripAsciiWhitespace(buffer).empty()) {
       return absl::UnavailableError(

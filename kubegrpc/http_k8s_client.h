@@ -86,6 +86,8 @@ class HttpK8sClient : public K8sClient {
       ABSL_LOCKS_EXCLUDED(unary_mu_);
   // The current token ("" if none), re-read from its file when due or `force`d.
   std::string Token(bool force) ABSL_LOCKS_EXCLUDED(token_mu_);
+  // Unavailable for a request that got no response (httplib::Error `error`).
+  absl::Status ConnectionError(int error, long verify_result, const std::string& context) const;
   std::string Path(EndpointSource source, const std::string& ns,
                    const std::string& service) const;
 
