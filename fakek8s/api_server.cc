@@ -326,6 +326,7 @@ absl::Status ApiServer::StartListeningLocked(int port) {
     return absl::InternalError("fakek8s: the HTTP(S) server could not be set up");
   }
   http->new_task_queue = [] { return new ThreadPerConnection(); };
+  http->set_tcp_nodelay(true);  // each watch event goes out at once (no Nagle delay)
   http->set_keep_alive_timeout(1);
   http->set_read_timeout(30);
   http->set_write_timeout(30);

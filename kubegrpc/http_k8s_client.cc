@@ -196,6 +196,7 @@ std::unique_ptr<httplib::ClientImpl> HttpK8sClient::NewConnection(
                            absl::ToInt64Microseconds(read_timeout) % 1000000);
   client->set_write_timeout(absl::ToInt64Seconds(options_.request_timeout), 0);
   client->set_follow_location(false);
+  client->set_tcp_nodelay(true);
   client->set_decompress(true);
   return client;
 }
