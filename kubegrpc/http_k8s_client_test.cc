@@ -159,6 +159,27 @@ TEST_F(HttpK8sClientTest, WrongCaIsAClearTlsError) {
   EXPECT_EQ(HttpK8sClient::Create(config).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(HttpK8sClientTest, ServerNameOverrideAndExplicitInsecureMode) {
+  Start(/*tls=*/true);
+  ClusterConfig config = Config();
+  // Connect to 127.0.0.1 but verify the name the certificate was issued for.
+  config.tls_server_name = "localhost";
+  EXPECT_TRUE(Client(config)->GetService("demo", "web").ok());
+  config.tls_server_name = "kubernetes.example";  // not in the certificate
+  absl::Status s = Client(config)->GetService("demo", "web").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(s.message(), HasSubstr("TLS handshake"));
+
+  // Without the CA the system roots do not trust fakek8s...
+  config = Config();
+  config.ca_pem.clear();
+  EXPECT_EQ(Client(config)->GetService("demo", "web").status().code(),
+            absl::StatusCode::kUnavailable);
+  // ...unless verification is turned off explicitly.
+  config.insecure_skip_tls_verify = true;
+  EXPECT_TRUE(Client(config)->GetService("demo", "web").ok());
+}
+
 TEST_F(HttpK8sClientTest, RotatedTokenFileIsPickedUpAfterA401) {
   Start(/*tls=*/true);
   const std::string token_file = std::string(std::getenv("TEST_TMPDIR")) + "/token";
