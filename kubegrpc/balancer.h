@@ -1,0 +1,269 @@
+// File: kubegrpc/balancer.h
+// -----------------------------------------------------------------------------
+// kube-grpc's public API: one balanced, self-healing pool of gRPC channels per
+// Kubernetes Service.
+//
+//   absl::StatusOr<std::unique_ptr<kubegrpc::Balancer>> balancer =
+//       kubegrpc::Balancer::Create();                 // in-cluster or kubeconfig
+//   auto greeter = (*balancer)->Connect<helloworld::Greeter>(
+//       "greeter.prod.svc.cluster.local:50051");
+//   (*balancer)->WaitForReady("greeter.prod.svc.cluster.local:50051",
+//                             absl::Now() + absl::Seconds(10));
+//   grpc::ClientContext ctx;
+//   auto stub = greeter->Next();                      // round-robin over ready pods
+//   if (stub.ok()) (*stub)->SayHello(&ctx, request, &reply);
+//
+//   // Idempotent calls: on UNAVAILABLE, retry on a different pod.
+//   grpc::Status s = kubegrpc::Call(*greeter, &helloworld::Greeter::Stub::SayHello,
+//                                   request, &reply, {.idempotent = true});
+//
+// One discovery (list + watch of the Service's EndpointSlices) and one pool run
+// per Service however often Connect is called, from however many threads. The
+// Kubernetes client is shared by all Services. Handles are cheap to copy and
+// stay valid after the Balancer is gone (their Next() then fails).
+//
+// Errors (absl::Status): InvalidArgument for a bad target; Unavailable from
+// Next() when the Service has no endpoint to call, naming the Service and why
+// (not discovered yet / the API error since when / no endpoints / none ready /
+// none healthy); DeadlineExceeded from WaitForReady; FailedPrecondition after
+// Shutdown(). An unknown Service or port is reported by discovery (status in
+// Snapshot()) and keeps being retried: the Service may be created later.
+//
+// Thread-safety: thread-safe. Next() takes no lock.
+
+#ifndef KUBEGRPC_BALANCER_H_
+#define KUBEGRPC_BALANCER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <typeindex>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "kubegrpc/channel_pool.h"
+#include "kubegrpc/config.h"
+#include "kubegrpc/discovery.h"
+#include "kubegrpc/k8s_client.h"
+#include "kubegrpc/subchannel.h"
+#include "kubegrpc/target.h"
+
+namespace kubegrpc {
+
+struct BalancerOptions {
+  DiscoveryOptions discovery;  // resync interval, watch, backoff
+  PoolOptions pool;            // drain grace, health checks
+  // For the pods' channels: insecure by default; grpc::SslCredentials(...) for TLS
+  // or mTLS (with GRPC_SSL_TARGET_NAME_OVERRIDE_ARG in `channel_args` when the
+  // pods' certificates name the Service rather than the pod IP).
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  grpc::ChannelArguments channel_args;
+  // Tests: the pods' channels come from here instead of real gRPC channels.
+  std::shared_ptr<SubchannelFactory> subchannel_factory;
+};
+
+namespace internal {
+// Discovery + pool of one Service (shared by its handles).
+struct ServiceState {
+  ServiceTarget target;
+  std::string name;  // "ns/name:port"
+  std::unique_ptr<ChannelPool> pool;
+  std::unique_ptr<ServiceDiscovery> discovery;
+};
+}  // namespace internal
+
+// Hands out the channels of one Service, round-robin.
+class ChannelHandle {
+ public:
+  ChannelHandle() = default;
+  // The next channel; Unavailable (naming the Service and why) if none.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> Next() const;
+  const ServiceTarget& target() const { return state_->target; }
+  ChannelPool& pool() const { return *state_->pool; }
+
+ private:
+  friend class Balancer;
+  explicit ChannelHandle(std::shared_ptr<internal::ServiceState> state)
+      : state_(std::move(state)) {}
+  std::shared_ptr<internal::ServiceState> state_;
+};
+
+// Hands out typed stubs of service S (S::Stub), one per pod, created once and reused.
+template <typename S>
+class StubHandle {
+ public:
+  using Stub = typename S::Stub;
+  StubHandle() = default;
+  explicit StubHandle(ChannelHandle channels) : channels_(std::move(channels)) {}
+
+  absl::StatusOr<std::shared_ptr<Stub>> Next() const {
+    return channels_.pool().WithPick(
+        [](PoolEndpoint* e, const absl::Status& empty) -> absl::StatusOr<std::shared_ptr<Stub>> {
+          if (e == nullptr) return empty;
+          return StubOf(e);
+        });
+  }
+  // The stub of endpoint `e` (kept alive by the returned pointer).
+  static std::shared_ptr<Stub> StubOf(PoolEndpoint* e) {
+    Stub* stub = e->Cached<Stub>([e] { return S::NewStub(e->channel()); });
+    if (stub == nullptr) return std::shared_ptr<Stub>(S::NewStub(e->channel()));
+    return std::shared_ptr<Stub>(e->shared_from_this(), stub);
+  }
+  const ChannelHandle& channels() const { return channels_; }
+
+ private:
+  ChannelHandle channels_;
+};
+
+// Per-Service state for logs, tests and a status page.
+struct ServiceSnapshot {
+  std::string service;  // "ns/name:port"
+  DiscoveryStatus discovery;
+  std::vector<EndpointSnapshot> endpoints;
+};
+
+class Balancer {
+ public:
+  // From the environment: in-cluster config in a pod, else the kubeconfig.
+  static absl::StatusOr<std::unique_ptr<Balancer>> Create(BalancerOptions options = {});
+  static absl::StatusOr<std::unique_ptr<Balancer>> Create(const ClusterConfig& config,
+                                                          BalancerOptions options = {});
+  // Over any K8sClient (tests, or a client you built); `default_namespace` for
+  // targets that name none.
+  static absl::StatusOr<std::unique_ptr<Balancer>> Create(std::shared_ptr<K8sClient> client,
+                                                          std::string default_namespace,
+                                                          BalancerOptions options = {});
+  ~Balancer();  // Shutdown()s
+
+  // The channels of the Service `target` names; starts its discovery on first use.
+  absl::StatusOr<ChannelHandle> Connect(absl::string_view target) ABSL_LOCKS_EXCLUDED(mu_);
+  template <typename S>
+  absl::StatusOr<StubHandle<S>> Connect(absl::string_view target) {
+    absl::StatusOr<ChannelHandle> channels = Connect(target);
+    if (!channels.ok()) return channels.status();
+    return StubHandle<S>(*std::move(channels));
+  }
+
+  // Waits until `target` has a READY endpoint: OK, or DeadlineExceeded naming why not.
+  absl::Status WaitForReady(absl::string_view target, absl::Time deadline);
+
+  std::vector<ServiceSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Stops every discovery and releases every channel. Handles then fail.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  Balancer(std::shared_ptr<K8sClient> client, std::string default_namespace,
+           BalancerOptions options);
+
+  const std::shared_ptr<K8sClient> client_;
+  const std::string default_namespace_;
+  const BalancerOptions options_;
+  std::shared_ptr<SubchannelFactory> factory_;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<internal::ServiceState>> services_ ABSL_GUARDED_BY(mu_);
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// --- The call helper ---------------------------------------------------------------
+
+struct CallOptions {
+  // Retry on a different pod when a call fails with UNAVAILABLE. Only for calls
+  // that are safe to repeat: the first attempt may have reached the server.
+  bool idempotent = false;
+  int max_attempts = 3;
+  // Per-attempt deadline.
+  absl::Duration timeout = absl::Seconds(30);
+  // Sets up each attempt's context (metadata, compression, ...).
+  std::function<void(grpc::ClientContext&)> configure;
+};
+
+// Runs `method` on the next pod's stub; with `options.idempotent`, a failure with
+// UNAVAILABLE is retried on a pod not tried yet (up to max_attempts). Returns the
+// last attempt's status (UNAVAILABLE naming the Service if there was no pod).
+template <typename S, typename Request, typename Response>
+grpc::Status Call(const StubHandle<S>& handle,
+                  grpc::Status (S::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                  const Request& request, Response* response, const CallOptions& options = {}) {
+  std::vector<const PoolEndpoint*> tried;
+  grpc::Status status(grpc::StatusCode::UNAVAILABLE, "kube-grpc: no attempt made");
+  const int attempts = options.idempotent ? std::max(1, options.max_attempts) : 1;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    std::shared_ptr<PoolEndpoint> endpoint;
+    absl::Status empty = handle.channels().pool().WithPickAvoiding(
+        tried, [&](PoolEndpoint* e, const absl::Status& why) {
+          if (e != nullptr) endpoint = e->shared_from_this();
+          return e == nullptr ? why : absl::OkStatus();
+        });
+    if (endpoint == nullptr) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(empty.message()));
+    }
+    tried.push_back(endpoint.get());
+    std::shared_ptr<typename S::Stub> stub = StubHandle<S>::StubOf(endpoint.get());
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+    if (options.configure) options.configure(context);
+    endpoint->in_flight.fetch_add(1);
+    status = ((*stub).*method)(&context, request, response);
+    endpoint->in_flight.fetch_sub(1);
+    if (status.ok()) return status;
+    endpoint->failures.fetch_add(1);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+  }
+  return status;
+}
+
+// --- The original package's interface, in C++ ----------------------------------------
+
+// What a caller provides: how to make its client from a channel, and how to
+// check that a client's pod is healthy (used as the Service's health check).
+template <typename Client>
+class GrpcKubeBalancer {
+ public:
+  virtual ~GrpcKubeBalancer() = default;
+  virtual std::unique_ptr<Client> NewGrpcClient(const std::shared_ptr<grpc::Channel>& channel) = 0;
+  // An error takes the pod out of rotation until a later Ping succeeds.
+  virtual absl::Status Ping(Client& client) = 0;
+};
+
+// The next client for `target`, round-robin; clients are made once per pod by
+// `kube_balancer.NewGrpcClient` and reused. The first call per Service installs
+// `kube_balancer.Ping` as the Service's health check. `kube_balancer` must outlive
+// the Balancer's use of the Service.
+template <typename Client>
+absl::StatusOr<std::shared_ptr<Client>> Connect(Balancer& balancer, absl::string_view target,
+                                                GrpcKubeBalancer<Client>& kube_balancer) {
+  absl::StatusOr<ChannelHandle> channels = balancer.Connect(target);
+  if (!channels.ok()) return channels.status();
+  auto make = [&kube_balancer](PoolEndpoint* e) {
+    return e->Cached<Client>([&] { return kube_balancer.NewGrpcClient(e->channel()); });
+  };
+  HealthCheckOptions health = channels->pool().health_check();
+  health.mode = HealthCheckOptions::Mode::kCustom;
+  health.ping = [&kube_balancer, make](PoolEndpoint& e, absl::Time) {
+    Client* client = make(&e);
+    return client != nullptr ? kube_balancer.Ping(*client)
+                             : absl::InternalError("kube-grpc: NewGrpcClient returned null");
+  };
+  // Once per Service and balancer object: Connect() may run on every call.
+  channels->pool().SetHealthCheckOnce(&kube_balancer, std::move(health));
+  return channels->pool().WithPick(
+      [&](PoolEndpoint* e, const absl::Status& empty) -> absl::StatusOr<std::shared_ptr<Client>> {
+        if (e == nullptr) return empty;
+        Client* client = make(e);
+        if (client == nullptr) return absl::InternalError("kube-grpc: NewGrpcClient returned null");
+        return std::shared_ptr<Client>(e->shared_from_this(), client);
+      });
+}
+
+}  // namespace kubegrpc
+
+#endif  // KUBEGRPC_BALANCER_H_

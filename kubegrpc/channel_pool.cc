@@ -1,0 +1,313 @@
+#include "kubegrpc/channel_pool.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "kubegrpc/proto/health.grpc.pb.h"
+
+namespace kubegrpc {
+
+// --- PoolEndpoint ------------------------------------------------------------------
+
+int PoolEndpoint::NextCacheSlot() {
+  static std::atomic<int> next{0};
+  return next.fetch_add(1);
+}
+
+PoolEndpoint::PoolEndpoint(Endpoint endpoint, std::unique_ptr<Subchannel> subchannel)
+    : host_port_(endpoint.HostPort()),
+      endpoint_(std::move(endpoint)),
+      subchannel_(std::move(subchannel)),
+      channel_(subchannel_->channel()) {}
+
+PoolEndpoint::~PoolEndpoint() {
+  subchannel_->Shutdown();
+  for (int i = 0; i < kCacheSlots; ++i) {
+    void* p = cache_[i].load();
+    if (p != nullptr && cache_deleters_[i] != nullptr) cache_deleters_[i](p);
+  }
+}
+
+// --- ChannelPool -------------------------------------------------------------------
+
+ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory,
+                         PoolOptions options, std::function<std::string()> why_empty)
+    : service_name_(std::move(service_name)),
+      factory_(factory),
+      clock_(options.clock != nullptr ? options.clock : RealClock()),
+      start_worker_(options.start_worker),
+      why_empty_(std::move(why_empty)),
+      picker_(std::make_unique<Picker>(
+          std::vector<std::shared_ptr<PoolEndpoint>>(), 0,
+          absl::UnavailableError(absl::StrCat("kube-grpc: no endpoint to call for Service ",
+                                              service_name_, ": not discovered yet")))),
+      options_(options),
+      rng_(options.seed) {
+  if (start_worker_) worker_ = std::thread([this] { WorkerLoop(); });
+}
+
+ChannelPool::~ChannelPool() { Shutdown(); }
+
+void ChannelPool::Shutdown() {
+  stop_worker_.Cancel();
+  if (worker_.joinable()) worker_.join();
+  std::map<std::string, std::shared_ptr<PoolEndpoint>> released;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return;
+    shutdown_ = true;
+    released.swap(endpoints_);
+    RebuildLocked();
+    // Health-check answers call back into the pool: wait for those in flight
+    // (each has a deadline).
+    auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return outstanding_checks_ == 0; };
+    mu_.Await(absl::Condition(&idle));
+  }
+  for (auto& [key, e] : released) e->subchannel_->Shutdown();
+}
+
+void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set) {
+  std::vector<std::shared_ptr<PoolEndpoint>> created;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return;
+    have_set_ = true;
+    std::map<std::string, const Endpoint*> wanted;
+    for (const Endpoint& e : set->usable()) wanted.emplace(e.HostPort(), &e);
+    const absl::Time now = clock_->Now();
+    for (auto& [key, entry] : endpoints_) {
+      auto it = wanted.find(key);
+      if (it == wanted.end()) {
+        if (!entry->draining_) {
+          entry->draining_ = true;
+          entry->drain_deadline_ = now + options_.drain_grace;
+        }
+      } else {
+        entry->draining_ = false;  // back (a flapping pod): no new channel needed
+        entry->endpoint_ = *it->second;
+      }
+    }
+    for (const auto& [key, e] : wanted) {
+      if (endpoints_.count(key) > 0) continue;
+      auto entry = std::make_shared<PoolEndpoint>(*e, factory_->Create(*e));
+      endpoints_.emplace(key, entry);
+      created.push_back(entry);
+    }
+    RebuildLocked();
+  }
+  // Connect outside the lock: the first state report comes back through OnStateChange.
+  for (const std::shared_ptr<PoolEndpoint>& e : created) {
+    std::weak_ptr<PoolEndpoint> weak = e;
+    e->subchannel_->Start([this, weak](ChannelState state) {
+      if (std::shared_ptr<PoolEndpoint> alive = weak.lock()) OnStateChange(alive.get(), state);
+    });
+    OnStateChange(e.get(), e->subchannel_->state());
+  }
+}
+
+void ChannelPool::OnStateChange(PoolEndpoint* e, ChannelState state) {
+  absl::MutexLock lock(&mu_);
+  e->state_.store(state, std::memory_order_relaxed);
+  if (!shutdown_) RebuildLocked();
+}
+
+void ChannelPool::SetHealthy(PoolEndpoint* e, bool healthy) {
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) return;
+  if (e->healthy_.exchange(healthy) != healthy) RebuildLocked();
+}
+
+void ChannelPool::SetHealthCheck(HealthCheckOptions health) {
+  absl::MutexLock lock(&mu_);
+  const bool off = health.mode == HealthCheckOptions::Mode::kNone;
+  options_.health = std::move(health);
+  next_health_check_ = absl::InfinitePast();  // check soon
+  if (off) {
+    for (auto& [key, e] : endpoints_) e->healthy_.store(true);
+    RebuildLocked();
+  }
+}
+
+void ChannelPool::SetHealthCheckOnce(const void* key, HealthCheckOptions health) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (health_key_ == key) return;
+    health_key_ = key;
+  }
+  SetHealthCheck(std::move(health));
+}
+
+HealthCheckOptions ChannelPool::health_check() const {
+  absl::MutexLock lock(&mu_);
+  return options_.health;
+}
+
+absl::Status ChannelPool::EmptyStatusLocked(size_t candidates, size_t unhealthy) const {
+  std::string why;
+  if (shutdown_) {
+    why = "the balancer is shut down";
+  } else if (candidates == 0 && unhealthy > 0) {
+    why = absl::StrCat("none of its ", unhealthy, " endpoints passes health checks");
+  } else if (why_empty_) {
+    why = why_empty_();
+  } else {
+    why = have_set_ ? "no ready endpoints" : "not discovered yet";
+  }
+  return absl::UnavailableError(
+      absl::StrCat("kube-grpc: no endpoint to call for Service ", service_name_, ": ", why));
+}
+
+void ChannelPool::RebuildLocked() {
+  std::vector<std::shared_ptr<PoolEndpoint>> candidates;
+  size_t unhealthy = 0;
+  for (const auto& [key, e] : endpoints_) {
+    if (e->draining_) continue;
+    if (!e->healthy_.load()) {
+      ++unhealthy;
+      continue;
+    }
+    candidates.push_back(e);
+  }
+  std::vector<std::shared_ptr<PoolEndpoint>> pick;
+  for (const auto& e : candidates) {
+    if (e->state() == ChannelState::kReady) pick.push_back(e);
+  }
+  if (pick.empty()) {
+    for (const auto& e : candidates) {
+      if (e->state() != ChannelState::kTransientFailure) pick.push_back(e);
+    }
+  }
+  if (pick.empty()) pick = candidates;
+
+  std::vector<PoolEndpoint*> raw;
+  for (const auto& e : pick) raw.push_back(e.get());
+  if (raw == picked_ && generation_ > 0) return;  // same endpoints: keep the picker
+  picked_ = raw;
+  ++generation_;
+  absl::Status empty = pick.empty() ? EmptyStatusLocked(candidates.size(), unhealthy)
+                                    : absl::OkStatus();
+  // Start at a random index so that many clients do not all begin on one pod.
+  const uint64_t start = pick.empty() ? 0 : rng_();
+  picker_.Update(std::make_unique<Picker>(std::move(pick), start, std::move(empty)));
+}
+
+bool ChannelPool::WaitForReady(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (shutdown_) return true;
+    for (PoolEndpoint* e : picked_) {
+      if (e->state() == ChannelState::kReady) return true;
+    }
+    return false;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+  return ready() && !shutdown_;
+}
+
+std::vector<EndpointSnapshot> ChannelPool::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<EndpointSnapshot> out;
+  for (const auto& [key, e] : endpoints_) {
+    out.push_back({key, e->endpoint_.pod_name, e->endpoint_.zone, e->state(), e->healthy(),
+                   e->draining_,
+                   std::find(picked_.begin(), picked_.end(), e.get()) != picked_.end(),
+                   e->picks.load(), e->failures.load(), e->in_flight.load()});
+  }
+  return out;
+}
+
+void ChannelPool::RunMaintenance() {
+  std::vector<std::shared_ptr<PoolEndpoint>> due;
+  std::vector<std::shared_ptr<PoolEndpoint>> released;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutdown_) return;
+    const absl::Time now = clock_->Now();
+    for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+      PoolEndpoint& e = *it->second;
+      if (e.draining_ && (e.in_flight.load() == 0 || now >= e.drain_deadline_)) {
+        released.push_back(it->second);
+        it = endpoints_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!released.empty()) RebuildLocked();
+    if (options_.health.mode != HealthCheckOptions::Mode::kNone && now >= next_health_check_) {
+      next_health_check_ = now + options_.health.interval;
+      for (const auto& [key, e] : endpoints_) {
+        if (!e->draining_) due.push_back(e);
+      }
+    }
+  }
+  for (const auto& e : released) e->subchannel_->Shutdown();
+  if (!due.empty()) StartHealthChecks(due);
+}
+
+void ChannelPool::StartHealthChecks(const std::vector<std::shared_ptr<PoolEndpoint>>& due) {
+  HealthCheckOptions health;
+  {
+    absl::MutexLock lock(&mu_);
+    health = options_.health;
+  }
+  const absl::Time deadline = clock_->Now() + health.timeout;
+  if (health.mode == HealthCheckOptions::Mode::kCustom) {
+    // The user's check, one endpoint at a time on this thread, never under a lock.
+    for (const auto& e : due) {
+      absl::Status s;
+      try {
+        s = health.ping ? health.ping(*e, deadline) : absl::OkStatus();
+      } catch (const std::exception& ex) {
+        s = absl::InternalError(absl::StrCat("health check threw: ", ex.what()));
+      } catch (...) {
+        s = absl::InternalError("health check threw");
+      }
+      SetHealthy(e.get(), s.ok());
+    }
+    return;
+  }
+  // grpc.health.v1 Check, asynchronously: answers arrive on gRPC's threads.
+  for (const auto& e : due) {
+    if (e->channel() == nullptr) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      if (shutdown_) return;
+      ++outstanding_checks_;
+    }
+    struct Call {
+      std::shared_ptr<PoolEndpoint> endpoint;
+      std::unique_ptr<grpc::health::v1::Health::Stub> stub;
+      grpc::ClientContext context;
+      grpc::health::v1::HealthCheckRequest request;
+      grpc::health::v1::HealthCheckResponse response;
+    };
+    auto* call = new Call;
+    call->endpoint = e;
+    call->stub = grpc::health::v1::Health::NewStub(e->channel());
+    call->context.set_deadline(absl::ToChronoTime(deadline));
+    call->request.set_service(health.service);
+    call->stub->async()->Check(&call->context, &call->request, &call->response,
+                               [this, call](grpc::Status status) {
+                                 // A server without the health service counts as healthy
+                                 // (as gRPC's own client-side health checking does).
+                                 const bool healthy =
+                                     (status.ok() && call->response.status() ==
+                                                         grpc::health::v1::HealthCheckResponse::SERVING) ||
+                                     status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+                                 SetHealthy(call->endpoint.get(), healthy);
+                                 delete call;
+                                 absl::MutexLock lock(&mu_);
+                                 --outstanding_checks_;
+                               });
+  }
+}
+
+void ChannelPool::WorkerLoop() {
+  while (!stop_worker_.cancelled()) {
+    RunMaintenance();
+    // Often enough for drains and health intervals; cheap when idle.
+    clock_->SleepUntil(clock_->Now() + absl::Milliseconds(100), &stop_worker_);
+  }
+}
+
+}  // namespace kubegrpc
