@@ -37,10 +37,9 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory,
       clock_(options.clock != nullptr ? options.clock : RealClock()),
       start_worker_(options.start_worker),
       why_empty_(std::move(why_empty)),
-      picker_(std::make_unique<Picker>(
-          std::vector<std::shared_ptr<PoolEndpoint>>(), 0,
-          absl::UnavailableError(absl::StrCat("kube-grpc: no endpoint to call for Service ",
-                                              service_name_, ": not discovered yet")))),
+      picker_(std::make_unique<Picker>(std::vector<std::shared_ptr<PoolEndpoint>>(), 0,
+                                       service_name_,
+                                       why_empty_ ? "" : "not discovered yet", why_empty_)),
       options_(options),
       rng_(options.seed) {
   if (start_worker_) worker_ = std::thread([this] { WorkerLoop(); });
@@ -142,19 +141,19 @@ HealthCheckOptions ChannelPool::health_check() const {
   return options_.health;
 }
 
-absl::Status ChannelPool::EmptyStatusLocked(size_t candidates, size_t unhealthy) const {
-  std::string why;
-  if (shutdown_) {
-    why = "the balancer is shut down";
-  } else if (candidates == 0 && unhealthy > 0) {
-    why = absl::StrCat("none of its ", unhealthy, " endpoints passes health checks");
-  } else if (why_empty_) {
-    why = why_empty_();
-  } else {
-    why = have_set_ ? "no ready endpoints" : "not discovered yet";
-  }
+absl::Status Picker::EmptyStatus() const {
+  if (!endpoints_.empty()) return absl::OkStatus();
+  std::string why = reason_;
+  if (why.empty()) why = why_empty_ ? why_empty_() : "no ready endpoints";
   return absl::UnavailableError(
-      absl::StrCat("kube-grpc: no endpoint to call for Service ", service_name_, ": ", why));
+      absl::StrCat("kube-grpc: no endpoint to call for Service ", service_, ": ", why));
+}
+
+std::string ChannelPool::EmptyReasonLocked(size_t unhealthy) const {
+  if (shutdown_) return "the balancer is shut down";
+  if (unhealthy > 0) return absl::StrCat("none of its ", unhealthy, " endpoints passes health checks");
+  if (!why_empty_) return have_set_ ? "no ready endpoints" : "not discovered yet";
+  return "";
 }
 
 void ChannelPool::RebuildLocked() {
@@ -184,11 +183,11 @@ void ChannelPool::RebuildLocked() {
   if (raw == picked_ && generation_ > 0) return;  // same endpoints: keep the picker
   picked_ = raw;
   ++generation_;
-  absl::Status empty = pick.empty() ? EmptyStatusLocked(candidates.size(), unhealthy)
-                                    : absl::OkStatus();
+  std::string reason = pick.empty() ? EmptyReasonLocked(unhealthy) : "";
   // Start at a random index so that many clients do not all begin on one pod.
   const uint64_t start = pick.empty() ? 0 : rng_();
-  picker_.Update(std::make_unique<Picker>(std::move(pick), start, std::move(empty)));
+  picker_.Update(std::make_unique<Picker>(std::move(pick), start, service_name_,
+                                          std::move(reason), why_empty_));
 }
 
 bool ChannelPool::WaitForReady(absl::Time deadline) {

@@ -120,9 +120,15 @@ class PoolEndpoint : public std::enable_shared_from_this<PoolEndpoint> {
 // An immutable snapshot of the endpoints to pick from.
 class Picker {
  public:
+  // When empty, `reason` explains why, or if "" `why_empty()` is asked at pick time
+  // (so that the message follows discovery's state).
   Picker(std::vector<std::shared_ptr<PoolEndpoint>> endpoints, uint64_t start,
-         absl::Status empty_status)
-      : endpoints_(std::move(endpoints)), next_(start), empty_status_(std::move(empty_status)) {}
+         std::string service, std::string reason, std::function<std::string()> why_empty)
+      : endpoints_(std::move(endpoints)),
+        next_(start),
+        service_(std::move(service)),
+        reason_(std::move(reason)),
+        why_empty_(std::move(why_empty)) {}
 
   // The next endpoint, round-robin; null if empty.
   PoolEndpoint* Pick() const {
@@ -133,13 +139,15 @@ class Picker {
     return e;
   }
   const std::vector<std::shared_ptr<PoolEndpoint>>& endpoints() const { return endpoints_; }
-  // Why it is empty (Unavailable naming the Service); OK if not empty.
-  const absl::Status& empty_status() const { return empty_status_; }
+  // Why it is empty: Unavailable naming the Service (OK if not empty).
+  absl::Status EmptyStatus() const;
 
  private:
   const std::vector<std::shared_ptr<PoolEndpoint>> endpoints_;
   mutable std::atomic<uint64_t> next_;
-  const absl::Status empty_status_;
+  const std::string service_;
+  const std::string reason_;
+  const std::function<std::string()> why_empty_;
 };
 
 struct EndpointSnapshot {
@@ -172,7 +180,8 @@ class ChannelPool {
   auto WithPick(F&& f) const {
     internal::RcuPtr<Picker>::ReadGuard picker(picker_);
     PoolEndpoint* e = picker->Pick();
-    return f(e, picker->empty_status());
+    if (e != nullptr) return f(e, absl::OkStatus());
+    return f(e, picker->EmptyStatus());
   }
   // As WithPick, skipping endpoints in `avoid` when another is available.
   template <typename F>
@@ -184,7 +193,8 @@ class ChannelPool {
          ++tries) {
       e = picker->Pick();
     }
-    return f(e, picker->empty_status());
+    if (e != nullptr) return f(e, absl::OkStatus());
+    return f(e, picker->EmptyStatus());
   }
 
   // Installs (or replaces) the health check; kNone turns it off.
@@ -210,8 +220,8 @@ class ChannelPool {
   void SetHealthy(PoolEndpoint* e, bool healthy) ABSL_LOCKS_EXCLUDED(mu_);
   // Rebuilds the picker if the endpoints to pick from changed.
   void RebuildLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status EmptyStatusLocked(size_t candidates, size_t unhealthy) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The fixed reason for an empty picker, or "" to ask why_empty_ at pick time.
+  std::string EmptyReasonLocked(size_t unhealthy) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartHealthChecks(const std::vector<std::shared_ptr<PoolEndpoint>>& due);
   void WorkerLoop();
 

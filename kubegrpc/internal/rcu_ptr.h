@@ -10,7 +10,11 @@
 //
 // Readers touch one counter in a slot chosen by thread (threads rarely share a
 // slot, so readers do not contend on a cache line) and never block. Update waits
-// only for readers that began before it, which hold the guard for one pick.
+// only for readers of the value before the previous one, which are rare: each
+// reader holds the guard for one pick.
+//
+// A reader preempted inside its (short) read section delays the Update() that
+// must reclaim what it reads; readers never wait.
 //
 // Thread-safety: reads are thread-safe and lock-free; Update() calls must be
 // serialized by the caller (the pool's lock).
@@ -32,7 +36,10 @@ class RcuPtr {
   explicit RcuPtr(std::unique_ptr<T> initial) : ptr_(initial.release()) {}
   RcuPtr(const RcuPtr&) = delete;
   RcuPtr& operator=(const RcuPtr&) = delete;
-  ~RcuPtr() { delete ptr_.load(); }
+  ~RcuPtr() {
+    ReclaimRetired();
+    delete ptr_.load();
+  }
 
   class ReadGuard {
    public:
@@ -49,18 +56,14 @@ class RcuPtr {
     const T* value_;
   };
 
-  // Publishes `next`; returns once no reader can still see the previous value,
-  // which it then deletes.
+  // Publishes `next`. The previous value is deleted at the next Update() (or
+  // destruction), by when its readers are long gone; only if one is still
+  // reading does Update() wait for it.
   void Update(std::unique_ptr<T> next) {
-    T* old = ptr_.exchange(next.release());
-    // New readers now go to the other epoch; wait out those in the old one.
-    const int old_epoch = epoch_.fetch_xor(1);
-    for (Slot& slot : slots_) {
-      while (slot.readers[old_epoch].load(std::memory_order_acquire) != 0) {
-        std::this_thread::yield();
-      }
-    }
-    delete old;
+    ReclaimRetired();
+    retired_ = ptr_.exchange(next.release());
+    // New readers go to the other epoch; those in the old one finish with `retired_`.
+    retired_epoch_ = epoch_.fetch_xor(1);
   }
 
  private:
@@ -77,7 +80,21 @@ class RcuPtr {
     return counter;
   }
 
+  // Waits until no reader of the retired value's epoch remains, then deletes it.
+  void ReclaimRetired() {
+    if (retired_ == nullptr) return;
+    for (Slot& slot : slots_) {
+      while (slot.readers[retired_epoch_].load(std::memory_order_acquire) != 0) {
+        std::this_thread::yield();
+      }
+    }
+    delete retired_;
+    retired_ = nullptr;
+  }
+
   std::atomic<T*> ptr_;
+  T* retired_ = nullptr;  // the previous value, until its readers are gone
+  int retired_epoch_ = 0;
   mutable std::atomic<int> epoch_{0};
   mutable Slot slots_[kSlots];
 };
