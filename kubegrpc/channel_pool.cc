@@ -94,14 +94,20 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set) {
     }
     RebuildLocked();
   }
-  // Connect outside the lock: the first state report comes back through OnStateChange.
+  if (created.empty()) return;
+  // Connect outside the lock; later changes come back through OnStateChange.
   for (const std::shared_ptr<PoolEndpoint>& e : created) {
     std::weak_ptr<PoolEndpoint> weak = e;
     e->subchannel_->Start([this, weak](ChannelState state) {
       if (std::shared_ptr<PoolEndpoint> alive = weak.lock()) OnStateChange(alive.get(), state);
     });
-    OnStateChange(e.get(), e->subchannel_->state());
   }
+  // The new endpoints' first states, in one picker update.
+  absl::MutexLock lock(&mu_);
+  for (const std::shared_ptr<PoolEndpoint>& e : created) {
+    e->state_.store(e->subchannel_->state(), std::memory_order_relaxed);
+  }
+  if (!shutdown_) RebuildLocked();
 }
 
 void ChannelPool::OnStateChange(PoolEndpoint* e, ChannelState state) {
