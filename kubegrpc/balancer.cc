@@ -84,8 +84,8 @@ absl::StatusOr<ChannelHandle> Balancer::Connect(absl::string_view target_text) {
         if (!status.synced) {
           return status.last_error.ok()
                      ? "waiting for the first answer from the Kubernetes API"
-                     : absl::StrCat("the Kubernetes API has not answered since start-up (",
-                                    status.last_error.message(), ")");
+                     : absl::StrCat("discovery has not succeeded since start-up; last error: ",
+                                    status.last_error.message());
         }
         if (set == nullptr || set->all().empty()) return "the Service has no endpoints";
         if (set->usable().empty()) {

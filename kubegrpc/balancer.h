@@ -24,8 +24,8 @@
 //
 // Errors (absl::Status): InvalidArgument for a bad target; Unavailable from
 // Next() when the Service has no endpoint to call, naming the Service and why
-// (not discovered yet / the API error since when / no endpoints / none ready /
-// none healthy); DeadlineExceeded from WaitForReady; FailedPrecondition after
+// (discovery has not succeeded yet, with its last error / no endpoints / none
+// ready / none healthy); DeadlineExceeded from WaitForReady; FailedPrecondition after
 // Shutdown(). An unknown Service or port is reported by discovery (status in
 // Snapshot()) and keeps being retried: the Service may be created later.
 //

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/balancer.h"
+#include "kubegrpc/proto/health.grpc.pb.h"
 #include "testing/proto/echo.grpc.pb.h"
 
 namespace kubegrpc {
@@ -36,10 +37,23 @@ class EchoPod final : public Echo::Service {
   std::string name_;
 };
 
+// grpc.health.v1 with a switch.
+class HealthPod final : public grpc::health::v1::Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest*,
+                     grpc::health::v1::HealthCheckResponse* response) override {
+    response->set_status(serving.load() ? grpc::health::v1::HealthCheckResponse::SERVING
+                                        : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+    return grpc::Status::OK;
+  }
+  std::atomic<bool> serving{true};
+};
+
 struct Pod {
   std::string name;
   std::string ip;
   std::unique_ptr<EchoPod> service;
+  std::unique_ptr<HealthPod> health;
   std::unique_ptr<grpc::Server> server;
 };
 
@@ -85,11 +99,13 @@ class BalancerE2ETest : public ::testing::Test {
     pod.name = absl::StrCat("echo-", i);
     pod.ip = absl::StrCat(subnet_, i);
     pod.service = std::make_unique<EchoPod>(pod.name);
+    pod.health = std::make_unique<HealthPod>();
     int bound = 0;
     grpc::ServerBuilder builder;
     builder.AddListeningPort(absl::StrCat(pod.ip, ":", port_), grpc::InsecureServerCredentials(),
                              &bound);
     builder.RegisterService(pod.service.get());
+    builder.RegisterService(pod.health.get());
     pod.server = builder.BuildAndStart();
     ASSERT_NE(pod.server, nullptr) << pod.ip << ":" << port_;
     ASSERT_GT(bound, 0);
@@ -199,6 +215,30 @@ TEST_F(BalancerE2ETest, RoundRobinScaleUpAndDeleteWithoutFailedCalls) {
   EXPECT_GT(ok.load(), 100);
   split = Calls(*handle, 30);  // the deleted pod gets nothing any more
   EXPECT_EQ(split.count("echo-2"), 0u);
+}
+
+TEST_F(BalancerE2ETest, GrpcHealthChecksTakeANotServingPodOutAndBack) {
+  BalancerOptions options;
+  options.pool.health.mode = HealthCheckOptions::Mode::kGrpcHealth;
+  options.pool.health.interval = absl::Milliseconds(100);
+  ClusterConfig config;
+  config.server = k8s_->server().url();
+  config.ca_pem = k8s_->server().ca_pem();
+  config.ns = "demo";
+  auto balancer = Balancer::Create(config, options);
+  ASSERT_TRUE(balancer.ok()) << balancer.status();
+  balancer_ = *std::move(balancer);
+  auto handle = balancer_->Connect<Echo>("echo:grpc");  // the named port, same Service
+  ASSERT_TRUE(handle.ok());
+  ASSERT_TRUE(WaitForPicked(3));
+  pods_["echo-1"].health->serving = false;
+  ASSERT_TRUE(WaitForPicked(2));
+  std::map<std::string, int> split = Calls(*handle, 60);
+  EXPECT_EQ(split.count("echo-1"), 0u);
+  pods_["echo-1"].health->serving = true;
+  ASSERT_TRUE(WaitForPicked(3));
+  split = Calls(*handle, 60);
+  EXPECT_EQ(split["echo-1"], 20);
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ TEST_F(BalancerTest, ApiDownAtStartUpIsReportedByNext) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
-  EXPECT_THAT(s.message(), HasSubstr("the Kubernetes API has not answered since start-up"));
+  EXPECT_THAT(s.message(), HasSubstr("discovery has not succeeded since start-up"));
   EXPECT_THAT(s.message(), HasSubstr("connection refused"));
   EXPECT_EQ(balancer_->Snapshot()[0].discovery.last_error.code(), absl::StatusCode::kUnavailable);
 }
