@@ -147,9 +147,9 @@ absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConf
         " is not valid PEM, or they do not match"));
   }
   {
-    absl::MutexLock lock(&client->unary_mu_);
-    client->unary_ = std::move(probe);
-    client->unary_->set_keep_alive(true);
+    probe->set_keep_alive(true);
+    absl::MutexLock lock(&client->idle_mu_);
+    client->idle_.push_back(std::move(probe));
   }
   return client;
 }
@@ -242,26 +242,40 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
     std::string retry_after;
     httplib::Error error;
     long verify_result = X509_V_OK;
+    std::unique_ptr<httplib::ClientImpl> connection;
     {
-      absl::MutexLock lock(&unary_mu_);
-      httplib::Result r = unary_->Get(
-          (endpoint_->base_path + path).c_str(), headers,
-          [&](const char* data, size_t n) {
-            if (body.size() + n > options_.max_response_bytes) {
-              too_big = true;
-              return false;
-            }
-            body.append(data, n);
-            return true;
-          });
-      error = r.error();
-      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(unary_.get())) {
-        verify_result = ssl->get_openssl_verify_result();
+      absl::MutexLock lock(&idle_mu_);
+      if (!idle_.empty()) {
+        connection = std::move(idle_.back());
+        idle_.pop_back();
       }
-      if (r) {
-        status = r->status;
-        retry_after = r->get_header_value("Retry-After");
+    }
+    if (connection == nullptr) {
+      connection = NewConnection(options_.request_timeout);
+      if (connection == nullptr) {
+        return absl::InvalidArgumentError("kube-grpc: the TLS client certificate is not valid");
       }
+      connection->set_keep_alive(true);
+    }
+    httplib::Result r = connection->Get(
+        (endpoint_->base_path + path).c_str(), headers,
+        [&](const char* data, size_t n) {
+          if (body.size() + n > options_.max_response_bytes) {
+            too_big = true;
+            return false;
+          }
+          body.append(data, n);
+          return true;
+        });
+    error = r.error();
+    if (auto* ssl = dynamic_cast<httplib::SSLClient*>(connection.get())) {
+      verify_result = ssl->get_openssl_verify_result();
+    }
+    if (r) {
+      status = r->status;
+      retry_after = r->get_header_value("Retry-After");
+      absl::MutexLock lock(&idle_mu_);
+      if (idle_.size() < 8) idle_.push_back(std::move(connection));  // keep it warm
     }
     if (too_big) {
       return absl::ResourceExhaustedError(absl::StrCat("kube-grpc: ", context,

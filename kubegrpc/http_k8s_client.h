@@ -22,14 +22,15 @@
 //   not; Retry-After travels with the status. A watch line longer than
 //   `max_watch_line_bytes` ends the watch with ResourceExhausted.
 //
-// Thread-safety: thread-safe. Unary requests share one keep-alive connection;
-// each watch has its own connection.
+// Thread-safety: thread-safe. Unary requests reuse idle keep-alive connections
+// (one per concurrent request); each watch has its own connection.
 
 #ifndef KUBEGRPC_HTTP_K8S_CLIENT_H_
 #define KUBEGRPC_HTTP_K8S_CLIENT_H_
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -83,7 +84,7 @@ class HttpK8sClient : public K8sClient {
   std::unique_ptr<httplib::ClientImpl> NewConnection(absl::Duration read_timeout) const;
   // GET `path`; the body of a 200, else the error. Retries once after a 401.
   absl::StatusOr<std::string> Get(const std::string& path, const std::string& context)
-      ABSL_LOCKS_EXCLUDED(unary_mu_);
+      ABSL_LOCKS_EXCLUDED(idle_mu_);
   // The current token ("" if none), re-read from its file when due or `force`d.
   std::string Token(bool force) ABSL_LOCKS_EXCLUDED(token_mu_);
   // Unavailable for a request that got no response (httplib::Error `error`).
@@ -95,8 +96,10 @@ class HttpK8sClient : public K8sClient {
   const Options options_;
   std::unique_ptr<Endpoint> endpoint_;
 
-  absl::Mutex unary_mu_;
-  std::unique_ptr<httplib::ClientImpl> unary_ ABSL_GUARDED_BY(unary_mu_);
+  // Idle keep-alive connections for unary requests: a request takes one (or
+  // opens one) and gives it back, so no lock is held during I/O.
+  absl::Mutex idle_mu_;
+  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_ ABSL_GUARDED_BY(idle_mu_);
 
   absl::Mutex token_mu_;
   std::string token_ ABSL_GUARDED_BY(token_mu_);
