@@ -176,8 +176,10 @@ class Balancer {
 // --- The call helper ---------------------------------------------------------------
 
 struct CallOptions {
-  // Retry on a different pod when a call fails with UNAVAILABLE. Only for calls
-  // that are safe to repeat: the first attempt may have reached the server.
+  // Retry on a different pod when an attempt fails with UNAVAILABLE (the pod is
+  // gone or unreachable) or CANCELLED (the pod's server shut down mid-call: the
+  // helper never cancels its own attempts). Only for calls that are safe to
+  // repeat: the first attempt may have reached the server.
   bool idempotent = false;
   int max_attempts = 3;
   // Per-attempt deadline.
@@ -187,8 +189,9 @@ struct CallOptions {
 };
 
 // Runs `method` on the next pod's stub; with `options.idempotent`, a failure with
-// UNAVAILABLE is retried on a pod not tried yet (up to max_attempts). Returns the
-// last attempt's status (UNAVAILABLE naming the Service if there was no pod).
+// UNAVAILABLE or CANCELLED is retried on a pod not tried yet (up to max_attempts).
+// Returns the last attempt's status (UNAVAILABLE naming the Service if there was
+// no pod).
 template <typename S, typename Request, typename Response>
 grpc::Status Call(const StubHandle<S>& handle,
                   grpc::Status (S::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
@@ -216,7 +219,10 @@ grpc::Status Call(const StubHandle<S>& handle,
     endpoint->in_flight.fetch_sub(1);
     if (status.ok()) return status;
     endpoint->failures.fetch_add(1);
-    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::CANCELLED) {
+      return status;
+    }
   }
   return status;
 }

@@ -192,6 +192,8 @@ TEST_F(BalancerE2ETest, RoundRobinScaleUpAndDeleteWithoutFailedCalls) {
   std::atomic<bool> stop{false};
   std::atomic<int> failed{0};
   std::atomic<int> ok{0};
+  absl::Mutex errors_mu;
+  std::vector<std::string> errors;
   std::thread load([&] {
     while (!stop.load()) {
       EchoRequest req;
@@ -199,6 +201,10 @@ TEST_F(BalancerE2ETest, RoundRobinScaleUpAndDeleteWithoutFailedCalls) {
       EchoResponse resp;
       grpc::Status s = Call(*handle, &Echo::Stub::Echo, req, &resp, {.idempotent = true});
       (s.ok() ? ok : failed)++;
+      if (!s.ok()) {
+        absl::MutexLock lock(&errors_mu);
+        errors.push_back(absl::StrCat(s.error_code(), ": ", s.error_message()));
+      }
     }
   });
   absl::SleepFor(absl::Milliseconds(200));
@@ -211,7 +217,7 @@ TEST_F(BalancerE2ETest, RoundRobinScaleUpAndDeleteWithoutFailedCalls) {
   absl::SleepFor(absl::Milliseconds(500));
   stop = true;
   load.join();
-  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(failed.load(), 0) << (errors.empty() ? "" : errors[0]);
   EXPECT_GT(ok.load(), 100);
   split = Calls(*handle, 30);  // the deleted pod gets nothing any more
   EXPECT_EQ(split.count("echo-2"), 0u);
