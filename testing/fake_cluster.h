@@ -1,0 +1,116 @@
+// File: testing/fake_cluster.h
+// -----------------------------------------------------------------------------
+// FakeCluster: fakek8s, its endpoint controller and FakePods as one object, with
+// a Kubernetes vocabulary, so that a test can scale, crash, restart and roll a
+// Service's pods while a Balancer sends calls to them.
+//
+//   auto cluster = kubegrpc::testing::FakeCluster::Start();
+//   (*cluster)->CreateDeployment({.name = "web", .replicas = 3});
+//   auto balancer = kubegrpc::Balancer::Create((*cluster)->client_config());
+//   ... load through "web.demo:80" ...
+//   (*cluster)->ScaleTo("web", 6);
+//   (*cluster)->CrashPod("web-2", /*restart_after=*/absl::Milliseconds(300));
+//   (*cluster)->RollingUpdate("web");
+//
+// Pods are named <deployment>-<n> (n counts up, never reused), get the next
+// loopback address of the process's subnet, and serve on the Deployment's
+// target port. Operations are synchronous: they return when the API shows the
+// result (a readiness delay is waited out), except where noted.
+//
+// Thread-safety: thread-safe; operations are serialized.
+
+#ifndef TESTING_FAKE_CLUSTER_H_
+#define TESTING_FAKE_CLUSTER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "fakek8s/fake_kubernetes.h"
+#include "kubegrpc/config.h"
+#include "testing/fake_pod.h"
+
+namespace kubegrpc::testing {
+
+struct DeploymentSpec {
+  std::string name = "web";
+  std::string ns = "demo";
+  int replicas = 3;
+  int service_port = 80;
+  // How long a new or restarted pod takes to turn Ready.
+  absl::Duration readiness_delay = absl::ZeroDuration();
+};
+
+class FakeCluster {
+ public:
+  struct Options {
+    bool tls = true;
+    absl::Duration bookmark_interval = absl::Seconds(60);
+  };
+  static absl::StatusOr<std::unique_ptr<FakeCluster>> Start(Options options);
+  static absl::StatusOr<std::unique_ptr<FakeCluster>> Start() { return Start(Options()); }
+  ~FakeCluster();
+
+  // A namespace (if new), a Service <name> selecting app=<name> with port
+  // `service_port` -> the pods' port, and `replicas` ready pods.
+  absl::Status CreateDeployment(const DeploymentSpec& spec) ABSL_LOCKS_EXCLUDED(mu_);
+  // Adds pods (ready after the readiness delay) or deletes the newest ones.
+  absl::Status ScaleTo(const std::string& deployment, int replicas) ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes a pod as Kubernetes does: terminating (not ready) in the API while
+  // its server keeps serving for `prestop_drain`, then the server stops
+  // gracefully and the pod object goes.
+  absl::Status DeletePod(const std::string& pod,
+                         absl::Duration prestop_drain = absl::Milliseconds(200))
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The container dies: the server stops at once and the pod turns not ready;
+  // after `restart_after` the container restarts on the same IP and, after the
+  // readiness delay, is ready again.
+  absl::Status CrashPod(const std::string& pod, absl::Duration restart_after)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Readiness probe result (the server keeps running).
+  absl::Status SetPodReady(const std::string& pod, bool ready) ABSL_LOCKS_EXCLUDED(mu_);
+  // Replaces a pod with a new one (new name, new IP).
+  absl::Status RecreatePod(const std::string& pod) ABSL_LOCKS_EXCLUDED(mu_);
+  // Replaces every pod of the Deployment, one at a time: a new pod first
+  // (maxSurge 1, maxUnavailable 0), ready, then the old one is deleted.
+  absl::Status RollingUpdate(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The pods of a Deployment that exist in the API, oldest first.
+  std::vector<std::string> Pods(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
+  FakePod* pod(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+
+  fakek8s::FakeKubernetes& k8s() { return *k8s_; }
+  fakek8s::ApiServer& api() { return k8s_->server(); }
+  // What a Balancer needs to reach this cluster's API server.
+  ClusterConfig client_config(const std::string& ns = "demo") const;
+
+ private:
+  struct Deployment {
+    DeploymentSpec spec;
+    int port = 0;       // the pods' shared port
+    int next_index = 0;
+    std::vector<std::string> pods;  // in the API, oldest first
+  };
+  explicit FakeCluster(std::unique_ptr<fakek8s::FakeKubernetes> k8s) : k8s_(std::move(k8s)) {}
+
+  absl::Status AddPodLocked(Deployment& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status DeletePodLocked(const std::string& pod, absl::Duration prestop_drain)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SetReadyLocked(const std::string& ns, const std::string& pod, bool ready)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Deployment* OwnerLocked(const std::string& pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::unique_ptr<fakek8s::FakeKubernetes> k8s_;
+  LoopbackSubnet subnet_;
+  absl::Mutex mu_;
+  std::map<std::string, Deployment> deployments_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<FakePod>> pods_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kubegrpc::testing
+
+#endif  // TESTING_FAKE_CLUSTER_H_
