@@ -1,0 +1,251 @@
+#include "testing/scenario.h"
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "yaml-cpp/yaml.h"
+
+namespace kubegrpc::testing {
+namespace {
+
+absl::Status Bad(const std::string& why) {
+  return absl::InvalidArgumentError("scenario: " + why);
+}
+
+absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, const std::string& what) {
+  absl::Duration d;
+  if (!node || !node.IsScalar() || !absl::ParseDuration(node.Scalar(), &d)) {
+    return Bad(absl::StrCat(what, " must be a duration such as 500ms or 2s"));
+  }
+  return d;
+}
+
+// The pods the API reports ready (not terminating) for the deployment.
+std::set<std::string> ReadyPods(FakeCluster& cluster, const DeploymentSpec& d) {
+  std::set<std::string> out;
+  for (const auto& slice : cluster.k8s().store().List(fakek8s::Resource::kEndpointSlices, d.ns).items) {
+    for (const auto& e : slice["endpoints"]) {
+      if (e["conditions"].value("ready", false)) out.insert(e["targetRef"].value("name", ""));
+    }
+  }
+  return out;
+}
+
+std::set<std::string> PickedPods(Balancer& balancer) {
+  std::set<std::string> out;
+  for (const auto& s : balancer.Snapshot()) {
+    for (const EndpointSnapshot& e : s.endpoints) {
+      if (e.picked && e.state == ChannelState::kReady) out.insert(e.pod_name);
+    }
+  }
+  return out;
+}
+
+absl::Status Apply(FakeCluster& cluster, const std::string& action) {
+  std::vector<std::string> w = absl::StrSplit(action, ' ', absl::SkipWhitespace());
+  if (w.empty()) return Bad("empty step");
+  auto need = [&](size_t n) {
+    return w.size() == n ? absl::OkStatus()
+                         : Bad(absl::StrCat("\"", action, "\" needs ", n - 1, " argument(s)"));
+  };
+  if (w[0] == "scale") {
+    if (absl::Status s = need(3); !s.ok()) return s;
+    int n = 0;
+    if (!absl::SimpleAtoi(w[2], &n) || n < 0) return Bad("scale needs a replica count");
+    return cluster.ScaleTo(w[1], n);
+  }
+  if (w[0] == "delete") {
+    if (absl::Status s = need(2); !s.ok()) return s;
+    return cluster.DeletePod(w[1]);
+  }
+  if (w[0] == "crash") {
+    if (absl::Status s = need(3); !s.ok()) return s;
+    absl::Duration after;
+    if (!absl::ParseDuration(w[2], &after)) return Bad("crash needs a restart delay");
+    return cluster.CrashPod(w[1], after);
+  }
+  if (w[0] == "recreate") {
+    if (absl::Status s = need(2); !s.ok()) return s;
+    return cluster.RecreatePod(w[1]);
+  }
+  if (w[0] == "ready") {
+    if (absl::Status s = need(3); !s.ok()) return s;
+    return cluster.SetPodReady(w[1], w[2] == "true");
+  }
+  if (w[0] == "rollout") {
+    if (absl::Status s = need(2); !s.ok()) return s;
+    return cluster.RollingUpdate(w[1]);
+  }
+  if (w[0] == "outage") {
+    if (absl::Status s = need(2); !s.ok()) return s;
+    absl::Duration d;
+    if (!absl::ParseDuration(w[1], &d)) return Bad("outage needs a duration");
+    cluster.api().BeginOutage();
+    absl::SleepFor(d);
+    return cluster.api().EndOutage();
+  }
+  if (w[0] == "compact") {
+    cluster.api().CompactHistory();
+    return absl::OkStatus();
+  }
+  if (w[0] == "drop-watches") {
+    cluster.api().DropWatches();
+    return absl::OkStatus();
+  }
+  return Bad(absl::StrCat("unknown action \"", w[0], "\""));
+}
+
+}  // namespace
+
+absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const std::exception& e) {
+    return Bad(absl::StrCat("invalid YAML: ", e.what()));
+  }
+  if (!root.IsMap()) return Bad("a scenario is a YAML mapping");
+  Scenario s;
+  try {
+    if (root["name"]) s.name = root["name"].as<std::string>();
+    if (root["duration"]) {
+      absl::StatusOr<absl::Duration> d = Duration(root["duration"], "duration");
+      if (!d.ok()) return d.status();
+      s.duration = *d;
+    }
+    if (YAML::Node d = root["deployment"]) {
+      if (d["name"]) s.deployment.name = d["name"].as<std::string>();
+      if (d["namespace"]) s.deployment.ns = d["namespace"].as<std::string>();
+      if (d["replicas"]) s.deployment.replicas = d["replicas"].as<int>();
+      if (d["port"]) s.deployment.service_port = d["port"].as<int>();
+      if (d["readiness_delay"]) {
+        absl::StatusOr<absl::Duration> r = Duration(d["readiness_delay"], "readiness_delay");
+        if (!r.ok()) return r.status();
+        s.deployment.readiness_delay = *r;
+      }
+    }
+    if (YAML::Node l = root["load"]) {
+      if (l["threads"]) s.load.threads = l["threads"].as<int>();
+      if (l["rate"]) s.load.rate = l["rate"].as<double>();
+      if (l["retry"]) s.load.retry = l["retry"].as<bool>();
+    }
+    if (YAML::Node b = root["balancer"]) {
+      if (b["resync"]) {
+        absl::StatusOr<absl::Duration> r = Duration(b["resync"], "balancer.resync");
+        if (!r.ok()) return r.status();
+        s.balancer.discovery.resync_interval = *r;
+      }
+      if (b["watch"]) s.balancer.discovery.watch = b["watch"].as<bool>();
+      if (b["health"]) {
+        const std::string h = b["health"].as<std::string>();
+        if (h == "grpc") {
+          s.balancer.pool.health.mode = HealthCheckOptions::Mode::kGrpcHealth;
+        } else if (h != "none") {
+          return Bad("balancer.health is none or grpc");
+        }
+      }
+      if (b["health_interval"]) {
+        absl::StatusOr<absl::Duration> r = Duration(b["health_interval"], "balancer.health_interval");
+        if (!r.ok()) return r.status();
+        s.balancer.pool.health.interval = *r;
+      }
+    }
+    if (YAML::Node steps = root["steps"]) {
+      if (!steps.IsSequence()) return Bad("steps must be a list");
+      for (const YAML::Node& step : steps) {
+        absl::StatusOr<absl::Duration> at = Duration(step["at"], "a step's at");
+        if (!at.ok()) return at.status();
+        if (!step["do"]) return Bad("a step needs do:");
+        s.steps.push_back({*at, step["do"].as<std::string>()});
+      }
+    }
+  } catch (const std::exception& e) {
+    return Bad(absl::StrCat("malformed field: ", e.what()));
+  }
+  if (s.deployment.replicas < 0 || s.load.threads < 1) {
+    return Bad("replicas must be >= 0 and load.threads >= 1");
+  }
+  std::stable_sort(s.steps.begin(), s.steps.end(),
+                   [](const ScenarioStep& a, const ScenarioStep& b) { return a.at < b.at; });
+  return s;
+}
+
+absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
+  absl::StatusOr<std::unique_ptr<FakeCluster>> cluster = FakeCluster::Start();
+  if (!cluster.ok()) return cluster.status();
+  if (absl::Status s = (*cluster)->CreateDeployment(scenario.deployment); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<Balancer>> balancer =
+      Balancer::Create((*cluster)->client_config(scenario.deployment.ns), scenario.balancer);
+  if (!balancer.ok()) return balancer.status();
+  const std::string target =
+      absl::StrCat(scenario.deployment.name, ".", scenario.deployment.ns, ":",
+                   scenario.deployment.service_port);
+  absl::StatusOr<StubHandle<Echo>> handle = (*balancer)->Connect<Echo>(target);
+  if (!handle.ok()) return handle.status();
+  if (scenario.deployment.replicas > 0) {
+    (void)(*balancer)->WaitForReady(target, absl::Now() + absl::Seconds(30));
+  }
+
+  ScenarioReport report;
+  report.name = scenario.name;
+  LoadGenerator load(*handle, scenario.load);
+  const absl::Time start = absl::Now();
+  load.Start();
+  for (const ScenarioStep& step : scenario.steps) {
+    absl::Time due = start + step.at;
+    if (due > absl::Now()) absl::SleepFor(due - absl::Now());
+    StepResult result;
+    result.step = step;
+    result.interval = load.CurrentInterval();
+    const absl::Time began = absl::Now();
+    result.status = Apply(**cluster, step.action);
+    const absl::Time done = absl::Now();
+    result.took = done - began;
+    // Convergence: the pool picks exactly the pods the API says are ready.
+    if (result.status.ok()) {
+      const absl::Time limit = done + absl::Seconds(30);
+      while (absl::Now() < limit) {
+        if (PickedPods(**balancer) == ReadyPods(**cluster, scenario.deployment)) {
+          result.converged_after = absl::Now() - done;
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    }
+    report.steps.push_back(result);
+    if (!result.status.ok()) break;
+  }
+  const absl::Time end = start + scenario.duration;
+  if (end > absl::Now()) absl::SleepFor(end - absl::Now());
+  report.load = load.Stop();
+  for (const StepResult& r : report.steps) {
+    if (!r.status.ok()) return r.status;
+  }
+  return report;
+}
+
+std::string ScenarioReport::ToText() const {
+  std::string out = absl::StrFormat("scenario %s: %d calls ok, %d failed", name, load.ok, load.failed);
+  for (const auto& [code, n] : load.failures) absl::StrAppend(&out, absl::StrFormat(" (%s: %d)", code, n));
+  absl::StrAppend(&out, absl::StrFormat(", latency p50 %s p99 %s\n", absl::FormatDuration(load.p50),
+                                        absl::FormatDuration(load.p99)));
+  for (const auto& [pod, n] : load.by_pod) absl::StrAppend(&out, absl::StrFormat("  %-10s %d calls\n", pod, n));
+  for (const StepResult& r : steps) {
+    absl::StrAppend(&out, absl::StrFormat("  at %-6s %-24s took %-10s converged after %s\n",
+                                          absl::FormatDuration(r.step.at), r.step.action,
+                                          absl::FormatDuration(r.took),
+                                          r.converged_after == absl::InfiniteDuration()
+                                              ? "never"
+                                              : absl::FormatDuration(r.converged_after)));
+  }
+  return out;
+}
+
+}  // namespace kubegrpc::testing

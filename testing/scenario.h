@@ -1,0 +1,82 @@
+// File: testing/scenario.h
+// -----------------------------------------------------------------------------
+// Scenarios: a Deployment, a load, and a script of timed steps that scale,
+// crash, restart, roll pods or disturb the API server - run against a
+// FakeCluster while a Balancer carries the load, and reported as a timeline.
+//
+// From C++:
+//   kubegrpc::testing::Scenario s;
+//   s.deployment = {.name = "web", .replicas = 3};
+//   s.steps = {{absl::Seconds(1), "scale web 6"}, {absl::Seconds(3), "crash web-1 500ms"}};
+//   absl::StatusOr<ScenarioReport> report = RunScenario(s);
+//
+// Or from a file (ParseScenario):
+//   name: scale-and-crash
+//   duration: 6s
+//   deployment: {name: web, replicas: 3, readiness_delay: 100ms}
+//   load: {threads: 2, rate: 300, retry: true}
+//   balancer: {resync: 5m, watch: true, health: none}
+//   steps:
+//     - {at: 1s, do: scale web 6}
+//     - {at: 3s, do: crash web-1 500ms}
+//
+// Step actions: `scale <deployment> <n>`, `delete <pod>`, `crash <pod> <restart
+// after>`, `recreate <pod>`, `ready <pod> true|false`, `rollout <deployment>`,
+// `outage <duration>` (the API server refuses connections), `compact` (410 on
+// the next resumed watch), `drop-watches`.
+//
+// Errors: InvalidArgument for a malformed scenario; a step that fails to apply
+// ends the run with its error.
+
+#ifndef TESTING_SCENARIO_H_
+#define TESTING_SCENARIO_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kubegrpc/balancer.h"
+#include "testing/fake_cluster.h"
+#include "testing/load_generator.h"
+
+namespace kubegrpc::testing {
+
+struct ScenarioStep {
+  absl::Duration at;   // from the start of the load
+  std::string action;  // see above
+};
+
+struct Scenario {
+  std::string name = "scenario";
+  DeploymentSpec deployment;
+  LoadOptions load;
+  BalancerOptions balancer;
+  std::vector<ScenarioStep> steps;
+  absl::Duration duration = absl::Seconds(5);  // of the load, at least past the last step
+};
+
+struct StepResult {
+  ScenarioStep step;
+  int interval = 0;                // timeline interval when the step began
+  absl::Duration took;             // applying it
+  // From the end of the step until the pool picked exactly the ready pods
+  // (InfiniteDuration if it never did before the run ended).
+  absl::Duration converged_after = absl::InfiniteDuration();
+  absl::Status status;
+};
+
+struct ScenarioReport {
+  std::string name;
+  LoadReport load;
+  std::vector<StepResult> steps;
+  // A plain-text summary: totals per pod, failures, and one line per step.
+  std::string ToText() const;
+};
+
+absl::StatusOr<Scenario> ParseScenario(const std::string& yaml);
+absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario);
+
+}  // namespace kubegrpc::testing
+
+#endif  // TESTING_SCENARIO_H_
