@@ -1,0 +1,346 @@
+#include "testing/simulation.h"
+
+#include <functional>
+#include <map>
+#include <queue>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "fakek8s/endpoint_controller.h"
+#include "fakek8s/object_store.h"
+#include "kubegrpc/channel_pool.h"
+#include "kubegrpc/discovery.h"
+#include "kubegrpc/internal/k8s_json.h"
+#include "testing/fake_clock.h"
+#include "testing/fake_subchannel.h"
+
+namespace kubegrpc::testing {
+namespace {
+
+using json = nlohmann::json;
+
+// The K8sClient of the simulation: fakek8s's store, in process, on virtual time.
+class StoreClient : public K8sClient {
+ public:
+  StoreClient(fakek8s::ObjectStore* store, FakeClock* clock, absl::Duration tick)
+      : store_(store), clock_(clock), tick_(tick) {}
+  bool outage = false;
+
+  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override {
+    if (outage) return absl::UnavailableError("simulated API outage");
+    absl::StatusOr<json> s = store_->Get(fakek8s::Resource::kServices, ns, name);
+    if (!s.ok()) return absl::NotFoundError(s.status().message());
+    return internal::DecodeService(*s);
+  }
+  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
+                                                   const std::string& service) override {
+    if (outage) return absl::UnavailableError("simulated API outage");
+    fakek8s::ObjectStore::ListResult list = store_->List(
+        fakek8s::Resource::kEndpointSlices, ns,
+        *fakek8s::LabelSelector::Parse("kubernetes.io/service-name=" + service));
+    EndpointObjectList out;
+    out.resource_version = list.resource_version;
+    for (const json& item : list.items) {
+      absl::StatusOr<EndpointObject> o = internal::DecodeEndpointSlice(item);
+      if (o.ok()) out.items.push_back(*std::move(o));
+    }
+    return out;
+  }
+  // One poll: the events since the version, then the stream "ends" a tick later.
+  absl::Status WatchEndpoints(EndpointSource, const std::string& ns, const std::string& service,
+                              const WatchRequest& request,
+                              const std::function<void(const WatchEvent&)>& on_event,
+                              Cancellation*) override {
+    if (outage) {
+      clock_->Advance(tick_);
+      return absl::UnavailableError("simulated API outage");
+    }
+    fakek8s::ObjectStore::WatchOptions options;
+    options.namespace_ = ns;
+    options.labels = *fakek8s::LabelSelector::Parse("kubernetes.io/service-name=" + service);
+    options.from_rv = request.resource_version;
+    auto watch = store_->StartWatch(fakek8s::Resource::kEndpointSlices, options);
+    if (!watch.ok()) {
+      WatchEvent expired;
+      expired.type = WatchEvent::Type::kError;
+      expired.error = absl::OutOfRangeError(watch.status().message());
+      on_event(expired);
+      return absl::OkStatus();
+    }
+    fakek8s::ObjectStore::WatchEvent e;
+    while ((*watch)->Next(absl::ZeroDuration(), &e) == fakek8s::ObjectStore::Watch::Result::kEvent) {
+      absl::StatusOr<WatchEvent> event = internal::DecodeWatchEvent(
+          EndpointSource::kEndpointSlices,
+          json{{"type", e.type}, {"object", e.object}}.dump());
+      if (event.ok()) on_event(*event);
+    }
+    clock_->Advance(tick_);
+    return absl::OkStatus();
+  }
+
+ private:
+  fakek8s::ObjectStore* store_;
+  FakeClock* clock_;
+  absl::Duration tick_;
+};
+
+class Sim {
+ public:
+  Sim(const Scenario& scenario, const SimulationOptions& options)
+      : scenario_(scenario),
+        options_(options),
+        store_([&] {
+          fakek8s::ObjectStore::Options o;
+          o.seed = options.seed;
+          o.now = [this] { return clock_.Now(); };
+          return o;
+        }()),
+        client_(&store_, &clock_, options.tick),
+        factory_(FakeSubchannelFactory::Options{.initial = ChannelState::kReady}) {
+    controller_.Attach(store_);
+  }
+
+  absl::StatusOr<SimulationResult> Run() {
+    const DeploymentSpec& d = scenario_.deployment;
+    if (!store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", d.ns}}}}).ok() &&
+        d.ns != "default") {
+      return absl::InternalError("simulation: cannot create the namespace");
+    }
+    (void)store_.Create(
+        fakek8s::Resource::kServices,
+        {{"metadata", {{"name", d.name}, {"namespace", d.ns}}},
+         {"spec", {{"selector", {{"app", d.name}}},
+                   {"ports", json::array({{{"name", "grpc"}, {"port", d.service_port},
+                                           {"targetPort", 8080}}})}}}});
+    for (int i = 0; i < d.replicas; ++i) AddPod(/*ready_now=*/true);
+
+    DiscoveryOptions discovery = scenario_.balancer.discovery;
+    discovery.clock = &clock_;
+    discovery.seed = options_.seed;
+    discovery.min_healthy_watch = absl::ZeroDuration();
+    PoolOptions pool_options = scenario_.balancer.pool;
+    pool_options.clock = &clock_;
+    pool_options.start_worker = false;
+    pool_options.seed = options_.seed;
+    pool_options.health.mode = HealthCheckOptions::Mode::kNone;  // no servers to check
+    ChannelPool pool(absl::StrCat(d.ns, "/", d.name), &factory_, pool_options);
+    ServiceDiscovery discovery_loop(
+        &client_, {d.name, d.ns, d.service_port, ""}, discovery,
+        [&pool](std::shared_ptr<const EndpointSet> set, const EndpointDelta&) { pool.Apply(set); });
+
+    start_ = clock_.Now();
+    for (const ScenarioStep& step : scenario_.steps) {
+      Schedule(start_ + step.at, [this, step] {
+        Trace(absl::StrCat("step ", step.action));
+        absl::Status s = Apply(step.action);
+        if (!s.ok() && status_.ok()) status_ = s;
+      });
+    }
+    const absl::Time end = start_ + scenario_.duration;
+    std::string last_picked;
+    while (clock_.Now() < end && status_.ok()) {
+      RunDue();
+      const absl::Time before = clock_.Now();
+      discovery_loop.RunOnce();
+      pool.RunMaintenance();
+      if (clock_.Now() == before) continue;  // a list: poll again at once
+      RunDue();
+      std::vector<std::string> picked;
+      for (const EndpointSnapshot& e : pool.Snapshot()) {
+        if (e.picked && e.state == ChannelState::kReady) picked.push_back(e.pod_name);
+      }
+      std::string now_picked = absl::StrJoin(picked, ",");
+      if (now_picked != last_picked) {
+        Trace(absl::StrCat("picked ", now_picked.empty() ? "(none)" : now_picked));
+        last_picked = now_picked;
+      }
+      const int interval = static_cast<int>((clock_.Now() - start_) / options_.tick);
+      for (int i = 0; i < options_.picks_per_tick; ++i) {
+        pool.WithPick([&](PoolEndpoint* e, const absl::Status&) {
+          if (e == nullptr || e->state() != ChannelState::kReady) {
+            ++result_.load.failed;
+            ++result_.load.failures["UNAVAILABLE"];
+            return 0;
+          }
+          const std::string& pod = pod_by_address_[e->host_port()];
+          ++result_.load.ok;
+          ++result_.load.by_pod[pod];
+          if (static_cast<int>(result_.load.timeline.size()) <= interval) {
+            result_.load.timeline.resize(interval + 1);
+          }
+          ++result_.load.timeline[interval][pod];
+          return 0;
+        });
+      }
+    }
+    if (!status_.ok()) return status_;
+    return result_;
+  }
+
+ private:
+  struct Pending {
+    absl::Time when;
+    int64_t seq;
+    std::function<void()> action;
+    bool operator>(const Pending& o) const {
+      return when != o.when ? when > o.when : seq > o.seq;
+    }
+  };
+
+  void Schedule(absl::Time when, std::function<void()> action) {
+    pending_.push({when, next_seq_++, std::move(action)});
+  }
+  void RunDue() {
+    while (!pending_.empty() && pending_.top().when <= clock_.Now()) {
+      Pending p = pending_.top();
+      pending_.pop();
+      p.action();
+    }
+  }
+  void Trace(const std::string& what) {
+    result_.trace.push_back(absl::StrFormat(
+        "t=%.3fs %s", absl::ToDoubleSeconds(clock_.Now() - start_), what));
+  }
+
+  std::string AddPod(bool ready_now) {
+    const DeploymentSpec& d = scenario_.deployment;
+    const int index = next_index_++;
+    const std::string name = absl::StrCat(d.name, "-", index);
+    const std::string ip = absl::StrCat("10.0.", index / 250, ".", index % 250 + 1);
+    pod_by_address_[absl::StrCat(ip, ":8080")] = name;
+    (void)store_.Create(
+        fakek8s::Resource::kPods,
+        {{"metadata", {{"name", name}, {"namespace", d.ns}, {"labels", {{"app", d.name}}}}},
+         {"status", {{"phase", "Running"}, {"podIP", ip},
+                     {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}}})}}}});
+    pods_.push_back(name);
+    if (ready_now || d.readiness_delay <= absl::ZeroDuration()) {
+      SetReady(name, true);
+    } else {
+      Schedule(clock_.Now() + d.readiness_delay, [this, name] { SetReady(name, true); });
+    }
+    return name;
+  }
+  void SetReady(const std::string& pod, bool ready) {
+    (void)store_.Mutate(fakek8s::Resource::kPods, scenario_.deployment.ns, pod, [&](json& p) {
+      p["status"]["conditions"] =
+          json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}});
+      return absl::OkStatus();
+    });
+  }
+  std::string AddressOf(const std::string& pod) {
+    for (const auto& [address, name] : pod_by_address_) {
+      if (name == pod) return address;
+    }
+    return "";
+  }
+  absl::Status Delete(const std::string& pod) {
+    auto it = std::find(pods_.begin(), pods_.end(), pod);
+    if (it == pods_.end()) return absl::NotFoundError("simulation: no pod " + pod);
+    pods_.erase(it);
+    const std::string ns = scenario_.deployment.ns;
+    (void)store_.Mutate(fakek8s::Resource::kPods, ns, pod, [](json& p) {
+      p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+      return absl::OkStatus();
+    });
+    Schedule(clock_.Now() + options_.termination_delay, [this, pod, ns] {
+      factory_.SetState(AddressOf(pod), ChannelState::kTransientFailure);  // the server stops
+      (void)store_.Delete(fakek8s::Resource::kPods, ns, pod);
+    });
+    return absl::OkStatus();
+  }
+
+  absl::Status Apply(const std::string& action) {
+    std::vector<std::string> w = absl::StrSplit(action, ' ', absl::SkipWhitespace());
+    if (w.empty()) return absl::InvalidArgumentError("simulation: empty step");
+    if (w[0] == "scale" && w.size() == 3) {
+      int n = 0;
+      if (!absl::SimpleAtoi(w[2], &n)) return absl::InvalidArgumentError("scale needs a number");
+      while (static_cast<int>(pods_.size()) < n) AddPod(false);
+      while (static_cast<int>(pods_.size()) > n) {
+        if (absl::Status s = Delete(pods_.back()); !s.ok()) return s;
+      }
+      return absl::OkStatus();
+    }
+    if (w[0] == "delete" && w.size() == 2) return Delete(w[1]);
+    if (w[0] == "crash" && w.size() == 3) {
+      absl::Duration after;
+      if (!absl::ParseDuration(w[2], &after)) return absl::InvalidArgumentError("crash needs a delay");
+      const std::string address = AddressOf(w[1]);
+      if (address.empty()) return absl::NotFoundError("simulation: no pod " + w[1]);
+      factory_.SetState(address, ChannelState::kTransientFailure);
+      SetReady(w[1], false);
+      const std::string pod = w[1];
+      Schedule(clock_.Now() + after, [this, pod, address] {
+        factory_.SetState(address, ChannelState::kReady);
+        Schedule(clock_.Now() + scenario_.deployment.readiness_delay,
+                 [this, pod] { SetReady(pod, true); });
+      });
+      return absl::OkStatus();
+    }
+    if (w[0] == "ready" && w.size() == 3) {
+      SetReady(w[1], w[2] == "true");
+      return absl::OkStatus();
+    }
+    if (w[0] == "recreate" && w.size() == 2) {
+      if (absl::Status s = Delete(w[1]); !s.ok()) return s;
+      AddPod(false);
+      return absl::OkStatus();
+    }
+    if (w[0] == "rollout" && w.size() == 2) {
+      // One new pod, then the oldest old one goes, spaced by the readiness delay.
+      std::vector<std::string> old = pods_;
+      absl::Duration at = absl::ZeroDuration();
+      const absl::Duration step = scenario_.deployment.readiness_delay + options_.tick;
+      for (const std::string& pod : old) {
+        Schedule(clock_.Now() + at, [this] { AddPod(false); });
+        Schedule(clock_.Now() + at + step, [this, pod] { (void)Delete(pod); });
+        at += step;
+      }
+      return absl::OkStatus();
+    }
+    if (w[0] == "outage" && w.size() == 2) {
+      absl::Duration d;
+      if (!absl::ParseDuration(w[1], &d)) return absl::InvalidArgumentError("outage needs a duration");
+      client_.outage = true;
+      Schedule(clock_.Now() + d, [this] { client_.outage = false; });
+      return absl::OkStatus();
+    }
+    if (w[0] == "compact") {
+      store_.Compact();
+      return absl::OkStatus();
+    }
+    if (w[0] == "drop-watches") return absl::OkStatus();  // every poll is a new watch here
+    return absl::InvalidArgumentError(absl::StrCat("simulation: unknown step \"", action, "\""));
+  }
+
+  const Scenario& scenario_;
+  const SimulationOptions options_;
+  FakeClock clock_;
+  fakek8s::ObjectStore store_;
+  fakek8s::EndpointController controller_;
+  StoreClient client_;
+  FakeSubchannelFactory factory_;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> pending_;
+  int64_t next_seq_ = 0;
+  int next_index_ = 0;
+  std::vector<std::string> pods_;
+  std::map<std::string, std::string> pod_by_address_;
+  absl::Time start_;
+  absl::Status status_;
+  SimulationResult result_;
+};
+
+}  // namespace
+
+absl::StatusOr<SimulationResult> Simulate(const Scenario& scenario,
+                                          const SimulationOptions& options) {
+  Sim sim(scenario, options);
+  return sim.Run();
+}
+
+}  // namespace kubegrpc::testing

@@ -1,0 +1,116 @@
+// Deterministic mode: scenarios on virtual time give the same trace every run;
+// exact assertions live here.
+
+#include "testing/simulation.h"
+
+#include <iostream>
+
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/matchers.h"
+
+namespace kubegrpc::testing {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+
+Scenario Make(int replicas, std::vector<ScenarioStep> steps, absl::Duration duration) {
+  Scenario s;
+  s.deployment.replicas = replicas;
+  s.steps = std::move(steps);
+  s.duration = duration;
+  return s;
+}
+
+std::vector<std::string> Trace(const Scenario& s, uint64_t seed = 1) {
+  absl::StatusOr<SimulationResult> r = Simulate(s, {.seed = seed});
+  EXPECT_THAT(r, IsOk());
+  if (!r.ok()) return {};
+  std::cout << absl::StrJoin(r->trace, "\n") << "\n";
+  return r->trace;
+}
+
+TEST(SimulationTest, SameScenarioSameSeedSameTrace) {
+  Scenario s = Make(3,
+                    {{absl::Seconds(1), "scale web 5"},
+                     {absl::Seconds(2), "crash web-1 300ms"},
+                     {absl::Seconds(3), "outage 2s"},
+                     {absl::Seconds(4), "delete web-0"},
+                     {absl::Seconds(6), "rollout web"}},
+                    absl::Seconds(9));
+  s.deployment.readiness_delay = absl::Milliseconds(100);
+  absl::StatusOr<SimulationResult> a = Simulate(s, {.seed = 42});
+  absl::StatusOr<SimulationResult> b = Simulate(s, {.seed = 42});
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(a->trace, b->trace);
+  EXPECT_EQ(a->load.by_pod, b->load.by_pod);
+  EXPECT_EQ(a->load.timeline, b->load.timeline);
+  EXPECT_GT(a->trace.size(), 8u);
+}
+
+TEST(SimulationTest, ScaleUpIsPickedOnTheNextWatchPoll) {
+  EXPECT_THAT(Trace(Make(3, {{absl::Seconds(1), "scale web 6"}}, absl::Seconds(2))),
+              ElementsAre("t=0.050s picked web-0,web-1,web-2",
+                          "t=1.000s step scale web 6",
+                          "t=1.050s picked web-0,web-1,web-2,web-3,web-4,web-5"));
+}
+
+TEST(SimulationTest, RoundRobinOverTheTimelineIsExact) {
+  absl::StatusOr<SimulationResult> r = Simulate(Make(3, {}, absl::Seconds(1)),
+                                                {.seed = 3, .picks_per_tick = 30});
+  ASSERT_THAT(r, IsOk());
+  // Every tick: 30 picks over 3 ready pods, 10 each.
+  for (const auto& tick : r->load.timeline) {
+    if (tick.empty()) continue;
+    ExpectRoundRobin(tick, (std::vector<std::string>{"web-0", "web-1", "web-2"}), 0);
+  }
+  EXPECT_EQ(r->load.failed, 0);
+}
+
+TEST(SimulationTest, DeletedPodLeavesBeforeItsServerStops) {
+  absl::StatusOr<SimulationResult> r =
+      Simulate(Make(3, {{absl::Seconds(1), "delete web-1"}}, absl::Seconds(2)), {.seed = 1});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(r->trace, Contains("t=1.050s picked web-0,web-2"));
+  // No pick of web-1 after the tick that saw it terminating, and no failure:
+  // it left the rotation before its server stopped (200 ms later).
+  EXPECT_EQ(r->load.LastIntervalWith("web-1"), 20);
+  EXPECT_EQ(r->load.failed, 0);
+}
+
+TEST(SimulationTest, CrashedPodLeavesAtOnceAndReturnsAfterRestart) {
+  std::vector<std::string> trace =
+      Trace(Make(3, {{absl::Seconds(1), "crash web-1 500ms"}}, absl::Seconds(2)));
+  // The channel fails at once (the same tick, before the API says anything); the
+  // restart is picked up on the poll after it.
+  EXPECT_THAT(trace, Contains("t=1.000s picked web-0,web-2"));
+  EXPECT_THAT(trace, Contains("t=1.550s picked web-0,web-1,web-2"));
+}
+
+TEST(SimulationTest, AnOutageKeepsThePoolAndLaterChangesArrive) {
+  absl::StatusOr<SimulationResult> r = Simulate(
+      Make(3, {{absl::Seconds(1), "outage 3s"}, {absl::Seconds(2), "scale web 4"}},
+           absl::Seconds(8)),
+      {.seed = 9});
+  ASSERT_THAT(r, IsOk());
+  // During the outage the three pods keep every pick; the fourth arrives after
+  // it, once discovery's backoff (1 s, 1.6 s, 2.56 s ... virtual) comes round.
+  EXPECT_EQ(r->load.failed, 0);
+  const int outage_end = 4000 / 50;
+  EXPECT_GE(r->load.FirstIntervalWith("web-3"), outage_end);
+  EXPECT_GT(r->load.by_pod["web-3"], 0);
+}
+
+TEST(SimulationTest, CompactionForcesARelistThatConverges) {
+  std::vector<std::string> trace = Trace(Make(
+      3, {{absl::Seconds(1), "outage 500ms"}, {absl::Milliseconds(1200), "ready web-0 false"},
+          {absl::Milliseconds(1300), "compact"}},
+      absl::Seconds(4)));
+  EXPECT_THAT(trace, Contains(::testing::HasSubstr("picked web-1,web-2")));
+}
+
+}  // namespace
+}  // namespace kubegrpc::testing
