@@ -15,7 +15,6 @@
 #include "kubegrpc/channel_pool.h"
 #include "kubegrpc/discovery.h"
 #include "kubegrpc/internal/k8s_json.h"
-#include "testing/fake_clock.h"
 #include "testing/fake_subchannel.h"
 
 namespace kubegrpc::testing {
@@ -23,10 +22,37 @@ namespace {
 
 using json = nlohmann::json;
 
+// Virtual time that stops at every scheduled scenario action on its way: a
+// sleep across an action's time runs the action at that time, so steps happen
+// when the scenario says even while discovery backs off.
+class SimClock : public Clock {
+ public:
+  // `next_due` is the time of the earliest pending action (InfiniteFuture if
+  // none); `run_due` runs the actions due at Now().
+  SimClock(std::function<absl::Time()> next_due, std::function<void()> run_due)
+      : next_due_(std::move(next_due)), run_due_(std::move(run_due)) {}
+  absl::Time Now() override { return now_; }
+  bool SleepUntil(absl::Time deadline, const Cancellation* cancel) override {
+    if (cancel != nullptr && cancel->cancelled()) return false;
+    for (absl::Time due = next_due_(); due <= deadline; due = next_due_()) {
+      if (due > now_) now_ = due;
+      run_due_();
+    }
+    if (deadline > now_) now_ = deadline;
+    return true;
+  }
+  void Advance(absl::Duration d) { SleepUntil(now_ + d, nullptr); }
+
+ private:
+  std::function<absl::Time()> next_due_;
+  std::function<void()> run_due_;
+  absl::Time now_ = absl::FromUnixSeconds(1767225600);
+};
+
 // The K8sClient of the simulation: fakek8s's store, in process, on virtual time.
 class StoreClient : public K8sClient {
  public:
-  StoreClient(fakek8s::ObjectStore* store, FakeClock* clock, absl::Duration tick)
+  StoreClient(fakek8s::ObjectStore* store, SimClock* clock, absl::Duration tick)
       : store_(store), clock_(clock), tick_(tick) {}
   bool outage = false;
 
@@ -84,7 +110,7 @@ class StoreClient : public K8sClient {
 
  private:
   fakek8s::ObjectStore* store_;
-  FakeClock* clock_;
+  SimClock* clock_;
   absl::Duration tick_;
 };
 
@@ -93,6 +119,8 @@ class Sim {
   Sim(const Scenario& scenario, const SimulationOptions& options)
       : scenario_(scenario),
         options_(options),
+        clock_([this] { return pending_.empty() ? absl::InfiniteFuture() : pending_.top().when; },
+               [this] { RunDue(); }),
         store_([&] {
           fakek8s::ObjectStore::Options o;
           o.seed = options.seed;
@@ -320,7 +348,7 @@ class Sim {
 
   const Scenario& scenario_;
   const SimulationOptions options_;
-  FakeClock clock_;
+  SimClock clock_;
   fakek8s::ObjectStore store_;
   fakek8s::EndpointController controller_;
   StoreClient client_;
