@@ -168,15 +168,32 @@ absl::Status FakeCluster::RecreatePod(const std::string& pod) {
   return AddPodLocked(*d);
 }
 
-absl::Status FakeCluster::RollingUpdate(const std::string& deployment) {
+absl::Status FakeCluster::RollingUpdate(const std::string& deployment, int max_surge,
+                                       int max_unavailable) {
+  if (max_surge < 0 || max_unavailable < 0 || max_surge + max_unavailable == 0) {
+    return absl::InvalidArgumentError("max_surge and max_unavailable must not both be 0");
+  }
   absl::MutexLock lock(&mu_);
   auto it = deployments_.find(deployment);
   if (it == deployments_.end()) return absl::NotFoundError("no deployment " + deployment);
   Deployment& d = it->second;
   std::vector<std::string> old = d.pods;
-  for (const std::string& pod : old) {
-    if (absl::Status s = AddPodLocked(d); !s.ok()) return s;  // surge: new pod ready first
-    if (absl::Status s = DeletePodLocked(pod, absl::Milliseconds(200)); !s.ok()) return s;
+  size_t next = 0;
+  while (next < old.size()) {
+    const size_t round = std::min(old.size() - next, static_cast<size_t>(max_surge + max_unavailable));
+    const size_t early = std::min(round, static_cast<size_t>(max_unavailable));
+    // Up to max_unavailable old pods may go before their replacements are ready...
+    for (size_t i = 0; i < early; ++i) {
+      if (absl::Status s = DeletePodLocked(old[next + i], absl::Milliseconds(200)); !s.ok()) return s;
+    }
+    for (size_t i = 0; i < round; ++i) {
+      if (absl::Status s = AddPodLocked(d); !s.ok()) return s;
+    }
+    // ...the rest only once the new pods are ready.
+    for (size_t i = early; i < round; ++i) {
+      if (absl::Status s = DeletePodLocked(old[next + i], absl::Milliseconds(200)); !s.ok()) return s;
+    }
+    next += round;
   }
   return absl::OkStatus();
 }

@@ -75,9 +75,12 @@ class FakeCluster {
   absl::Status SetPodReady(const std::string& pod, bool ready) ABSL_LOCKS_EXCLUDED(mu_);
   // Replaces a pod with a new one (new name, new IP).
   absl::Status RecreatePod(const std::string& pod) ABSL_LOCKS_EXCLUDED(mu_);
-  // Replaces every pod of the Deployment, one at a time: a new pod first
-  // (maxSurge 1, maxUnavailable 0), ready, then the old one is deleted.
-  absl::Status RollingUpdate(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
+  // Replaces every pod of the Deployment as a Deployment rollout does: in rounds
+  // of up to max_surge + max_unavailable pods, new pods are added (and turn
+  // ready) before old ones are deleted, except that up to `max_unavailable` old
+  // pods may go first.
+  absl::Status RollingUpdate(const std::string& deployment, int max_surge = 1,
+                             int max_unavailable = 0) ABSL_LOCKS_EXCLUDED(mu_);
 
   // The pods of a Deployment that exist in the API, oldest first.
   std::vector<std::string> Pods(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);

@@ -4,6 +4,7 @@
 // traffic reaches every ready pod and no pod after it left, convergence within
 // generous bounds.
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,15 +23,24 @@ constexpr absl::Duration kConverge = absl::Seconds(30);  // generous: CI machine
 
 class ScenarioTest : public ::testing::Test {
  protected:
-  void Begin(int replicas, BalancerOptions options = {}) {
+  // `token_file`: the API requires the token in it, and the Balancer reads it.
+  void Begin(int replicas, BalancerOptions options = {}, const std::string& token_file = "") {
     auto cluster = FakeCluster::Start();
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = *std::move(cluster);
     ASSERT_TRUE(cluster_->CreateDeployment({.name = "web", .replicas = replicas}).ok());
+    ClusterConfig config = cluster_->client_config();
+    if (!token_file.empty()) {
+      std::ifstream in(token_file);
+      std::string token;
+      in >> token;
+      cluster_->api().AddToken(token, "system:serviceaccount:demo:client");
+      config.token_file = token_file;
+    }
     options.discovery.backoff.initial = absl::Milliseconds(50);
     options.discovery.backoff.max = absl::Milliseconds(500);
     options.pool.drain_grace = absl::Seconds(2);
-    auto balancer = Balancer::Create(cluster_->client_config(), options);
+    auto balancer = Balancer::Create(config, options);
     ASSERT_TRUE(balancer.ok()) << balancer.status();
     balancer_ = *std::move(balancer);
     auto handle = balancer_->Connect<Echo>("web.demo.svc.cluster.local:80");
@@ -150,6 +160,30 @@ TEST_F(ScenarioTest, RollingUpdateOfAllPods) {
   ASSERT_TRUE(cluster_->RollingUpdate("web").ok());
   EXPECT_THAT(cluster_->Pods("web"), ::testing::ElementsAre("web-3", "web-4", "web-5"));
   ASSERT_TRUE(WaitForTrafficOnly({"web-3", "web-4", "web-5"}));
+  ExpectNoFailures();
+}
+
+TEST_F(ScenarioTest, RollingUpdateTwoAtATimeWithOneUnavailable) {
+  Begin(4);
+  ASSERT_TRUE(cluster_->RollingUpdate("web", /*max_surge=*/1, /*max_unavailable=*/1).ok());
+  EXPECT_THAT(cluster_->Pods("web"), ::testing::ElementsAre("web-4", "web-5", "web-6", "web-7"));
+  ASSERT_TRUE(WaitForTrafficOnly({"web-4", "web-5", "web-6", "web-7"}));
+  ExpectNoFailures();
+}
+
+TEST_F(ScenarioTest, TokenRotation) {
+  const std::string token_file = std::string(std::getenv("TEST_TMPDIR")) + "/token";
+  std::ofstream(token_file) << "first-token\n";
+  Begin(3, {}, token_file);
+  // The kubelet rotates the token; the API server stops accepting the old one
+  // and its watches end, so the Balancer's next requests get 401 and re-read it.
+  std::ofstream(token_file) << "second-token\n";
+  cluster_->api().AddToken("second-token", "system:serviceaccount:demo:client");
+  cluster_->api().RemoveToken("first-token");
+  cluster_->api().DropWatches();
+  ASSERT_TRUE(cluster_->ScaleTo("web", 4).ok());
+  ASSERT_TRUE(WaitForTrafficOnly({"web-0", "web-1", "web-2", "web-3"}));
+  EXPECT_GE(cluster_->api().RequestCounts()["unauthorized"], 1);
   ExpectNoFailures();
 }
 

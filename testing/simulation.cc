@@ -1,5 +1,6 @@
 #include "testing/simulation.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <queue>
@@ -181,6 +182,10 @@ class Sim {
       for (const EndpointSnapshot& e : pool.Snapshot()) {
         if (e.picked && e.state == ChannelState::kReady) picked.push_back(e.pod_name);
       }
+      // web-2 before web-10.
+      std::sort(picked.begin(), picked.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+      });
       std::string now_picked = absl::StrJoin(picked, ",");
       if (now_picked != last_picked) {
         Trace(absl::StrCat("picked ", now_picked.empty() ? "(none)" : now_picked));

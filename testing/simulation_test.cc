@@ -112,5 +112,20 @@ TEST(SimulationTest, CompactionForcesARelistThatConverges) {
   EXPECT_THAT(trace, Contains(::testing::HasSubstr("picked web-1,web-2")));
 }
 
+TEST(SimulationTest, MoreThanAHundredPodsInSeveralSlices) {
+  absl::StatusOr<SimulationResult> r = Simulate(
+      Make(3, {{absl::Seconds(1), "scale web 150"}, {absl::Seconds(2), "delete web-120"}},
+           absl::Seconds(3)),
+      {.seed = 5, .picks_per_tick = 149});
+  ASSERT_THAT(r, IsOk());
+  // All 150 (in two slices) are picked one poll after the scale; then 149.
+  EXPECT_THAT(r->trace, Contains(::testing::StartsWith("t=1.050s picked web-0,web-1,")));
+  const auto& last = r->load.timeline.back();
+  EXPECT_EQ(last.size(), 149u);
+  EXPECT_EQ(last.count("web-120"), 0u);
+  for (const auto& [pod, n] : last) EXPECT_EQ(n, 1) << pod;  // exact round-robin
+  EXPECT_EQ(r->load.failed, 0);
+}
+
 }  // namespace
 }  // namespace kubegrpc::testing
