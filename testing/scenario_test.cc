@@ -96,6 +96,20 @@ class ScenarioTest : public ::testing::Test {
     return false;
   }
 
+  // The stated tolerance: over a window after convergence, each ready pod's
+  // share of calls is within 50 % of an even split.
+  void ExpectBalanced(const std::vector<std::string>& pods) {
+    absl::SleepFor(absl::Milliseconds(700));  // a window that starts after convergence
+    std::map<std::string, int64_t> recent = Recent(5);
+    int64_t total = 0;
+    for (const auto& [pod, n] : recent) total += n;
+    EXPECT_EQ(recent.size(), pods.size());
+    const double even = static_cast<double>(total) / pods.size();
+    for (const std::string& pod : pods) {
+      EXPECT_NEAR(static_cast<double>(recent[pod]), even, even * 0.5) << pod;
+    }
+  }
+
   void ExpectNoFailures() {
     LoadReport r = load_->Snapshot();
     EXPECT_EQ(r.failed, 0) << (r.failures.empty() ? "" : r.failures.begin()->first);
@@ -129,6 +143,7 @@ TEST_F(ScenarioTest, ScaleDownSixToTwo) {
   ASSERT_TRUE(cluster_->ScaleTo("web", 2).ok());
   const int after_scale = load_->CurrentInterval();
   ASSERT_TRUE(WaitForTrafficOnly(cluster_->Pods("web")));
+  ExpectBalanced(cluster_->Pods("web"));
   LoadReport r = load_->Snapshot();
   for (const std::string& pod : before) {
     if (pod == "web-0" || pod == "web-1") continue;
@@ -145,6 +160,7 @@ TEST_F(ScenarioTest, CrashAndRestartOnTheSameAddress) {
   EXPECT_EQ(cluster_->pod("web-1")->incarnation(), 2);
   ASSERT_TRUE(WaitForPods({"web-0", "web-1", "web-2"}));
   ASSERT_TRUE(WaitForTrafficOnly({"web-0", "web-1", "web-2"}));
+  ExpectBalanced({"web-0", "web-1", "web-2"});
   ExpectNoFailures();
 }
 
@@ -152,6 +168,7 @@ TEST_F(ScenarioTest, DeleteAndRecreateWithANewAddress) {
   Begin(3);
   ASSERT_TRUE(cluster_->RecreatePod("web-1").ok());
   ASSERT_TRUE(WaitForTrafficOnly({"web-0", "web-2", "web-3"}));
+  ExpectBalanced({"web-0", "web-2", "web-3"});
   ExpectNoFailures();
 }
 
@@ -160,6 +177,7 @@ TEST_F(ScenarioTest, RollingUpdateOfAllPods) {
   ASSERT_TRUE(cluster_->RollingUpdate("web").ok());
   EXPECT_THAT(cluster_->Pods("web"), ::testing::ElementsAre("web-3", "web-4", "web-5"));
   ASSERT_TRUE(WaitForTrafficOnly({"web-3", "web-4", "web-5"}));
+  ExpectBalanced({"web-3", "web-4", "web-5"});
   ExpectNoFailures();
 }
 
@@ -168,6 +186,7 @@ TEST_F(ScenarioTest, RollingUpdateTwoAtATimeWithOneUnavailable) {
   ASSERT_TRUE(cluster_->RollingUpdate("web", /*max_surge=*/1, /*max_unavailable=*/1).ok());
   EXPECT_THAT(cluster_->Pods("web"), ::testing::ElementsAre("web-4", "web-5", "web-6", "web-7"));
   ASSERT_TRUE(WaitForTrafficOnly({"web-4", "web-5", "web-6", "web-7"}));
+  ExpectBalanced({"web-4", "web-5", "web-6", "web-7"});
   ExpectNoFailures();
 }
 
@@ -183,6 +202,7 @@ TEST_F(ScenarioTest, TokenRotation) {
   cluster_->api().DropWatches();
   ASSERT_TRUE(cluster_->ScaleTo("web", 4).ok());
   ASSERT_TRUE(WaitForTrafficOnly({"web-0", "web-1", "web-2", "web-3"}));
+  ExpectBalanced({"web-0", "web-1", "web-2", "web-3"});
   EXPECT_GE(cluster_->api().RequestCounts()["unauthorized"], 1);
   ExpectNoFailures();
 }
