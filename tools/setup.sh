@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # Build system: Bazel 4.2.3 and the platform definitions it needs offline.
   bazel-bootstrap bazel-platforms
+  # pkg-config: tools/bazel/deps.bzl reads each library's link flags from it.
+  pkg-config
   # Compilers: g++ (default) and clang 14 (thread-safety analysis, sanitizers, fuzzing).
   build-essential g++ clang-14 libclang-rt-14-dev llvm-14 lld-14
   # gRPC / protobuf, with protoc and grpc_cpp_plugin.
