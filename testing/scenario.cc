@@ -1,6 +1,7 @@
 #include "testing/scenario.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -48,61 +49,74 @@ std::set<std::string> PickedPods(Balancer& balancer) {
   return out;
 }
 
-absl::Status Apply(FakeCluster& cluster, const std::string& action) {
-  std::vector<std::string> w = absl::StrSplit(action, ' ', absl::SkipWhitespace());
-  if (w.empty()) return Bad("empty step");
-  auto need = [&](size_t n) {
-    return w.size() == n ? absl::OkStatus()
-                         : Bad(absl::StrCat("\"", action, "\" needs ", n - 1, " argument(s)"));
-  };
-  if (w[0] == "scale") {
-    if (absl::Status s = need(3); !s.ok()) return s;
-    int n = 0;
-    if (!absl::SimpleAtoi(w[2], &n) || n < 0) return Bad("scale needs a replica count");
-    return cluster.ScaleTo(w[1], n);
+absl::Status Apply(FakeCluster& cluster, const std::string& text) {
+  absl::StatusOr<StepAction> action = ParseStepAction(text);
+  if (!action.ok()) return action.status();
+  using Verb = StepAction::Verb;
+  switch (action->verb) {
+    case Verb::kScale: return cluster.ScaleTo(action->target, action->replicas);
+    case Verb::kDelete: return cluster.DeletePod(action->target);
+    case Verb::kCrash: return cluster.CrashPod(action->target, action->duration);
+    case Verb::kRecreate: return cluster.RecreatePod(action->target);
+    case Verb::kReady: return cluster.SetPodReady(action->target, action->ready);
+    case Verb::kRollout: return cluster.RollingUpdate(action->target);
+    case Verb::kOutage:
+      cluster.api().BeginOutage();
+      absl::SleepFor(action->duration);
+      return cluster.api().EndOutage();
+    case Verb::kCompact:
+      cluster.api().CompactHistory();
+      return absl::OkStatus();
+    case Verb::kDropWatches:
+      cluster.api().DropWatches();
+      return absl::OkStatus();
   }
-  if (w[0] == "delete") {
-    if (absl::Status s = need(2); !s.ok()) return s;
-    return cluster.DeletePod(w[1]);
-  }
-  if (w[0] == "crash") {
-    if (absl::Status s = need(3); !s.ok()) return s;
-    absl::Duration after;
-    if (!absl::ParseDuration(w[2], &after)) return Bad("crash needs a restart delay");
-    return cluster.CrashPod(w[1], after);
-  }
-  if (w[0] == "recreate") {
-    if (absl::Status s = need(2); !s.ok()) return s;
-    return cluster.RecreatePod(w[1]);
-  }
-  if (w[0] == "ready") {
-    if (absl::Status s = need(3); !s.ok()) return s;
-    return cluster.SetPodReady(w[1], w[2] == "true");
-  }
-  if (w[0] == "rollout") {
-    if (absl::Status s = need(2); !s.ok()) return s;
-    return cluster.RollingUpdate(w[1]);
-  }
-  if (w[0] == "outage") {
-    if (absl::Status s = need(2); !s.ok()) return s;
-    absl::Duration d;
-    if (!absl::ParseDuration(w[1], &d)) return Bad("outage needs a duration");
-    cluster.api().BeginOutage();
-    absl::SleepFor(d);
-    return cluster.api().EndOutage();
-  }
-  if (w[0] == "compact") {
-    cluster.api().CompactHistory();
-    return absl::OkStatus();
-  }
-  if (w[0] == "drop-watches") {
-    cluster.api().DropWatches();
-    return absl::OkStatus();
-  }
-  return Bad(absl::StrCat("unknown action \"", w[0], "\""));
+  return Bad("unreachable");
 }
 
 }  // namespace
+
+absl::StatusOr<StepAction> ParseStepAction(const std::string& action) {
+  std::vector<std::string> w = absl::StrSplit(action, ' ', absl::SkipWhitespace());
+  if (w.empty()) return Bad("empty step");
+  using Verb = StepAction::Verb;
+  static const std::map<std::string, std::pair<Verb, size_t>>* const kVerbs =
+      new std::map<std::string, std::pair<Verb, size_t>>{
+          {"scale", {Verb::kScale, 3}},     {"delete", {Verb::kDelete, 2}},
+          {"crash", {Verb::kCrash, 3}},     {"recreate", {Verb::kRecreate, 2}},
+          {"ready", {Verb::kReady, 3}},     {"rollout", {Verb::kRollout, 2}},
+          {"outage", {Verb::kOutage, 2}},   {"compact", {Verb::kCompact, 1}},
+          {"drop-watches", {Verb::kDropWatches, 1}}};
+  auto it = kVerbs->find(w[0]);
+  if (it == kVerbs->end()) return Bad(absl::StrCat("unknown action \"", w[0], "\""));
+  if (w.size() != it->second.second) {
+    return Bad(absl::StrCat("\"", action, "\" needs ", it->second.second - 1, " argument(s)"));
+  }
+  StepAction out;
+  out.verb = it->second.first;
+  if (w.size() > 1) out.target = w[1];
+  switch (out.verb) {
+    case Verb::kScale:
+      if (!absl::SimpleAtoi(w[2], &out.replicas) || out.replicas < 0) {
+        return Bad("scale needs a replica count");
+      }
+      break;
+    case Verb::kCrash:
+      if (!absl::ParseDuration(w[2], &out.duration)) return Bad("crash needs a restart delay");
+      break;
+    case Verb::kOutage:
+      if (!absl::ParseDuration(w[1], &out.duration)) return Bad("outage needs a duration");
+      out.target.clear();
+      break;
+    case Verb::kReady:
+      if (w[2] != "true" && w[2] != "false") return Bad("ready needs true or false");
+      out.ready = w[2] == "true";
+      break;
+    default:
+      break;
+  }
+  return out;
+}
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
   YAML::Node root;
@@ -163,7 +177,9 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
         absl::StatusOr<absl::Duration> at = Duration(step["at"], "a step's at");
         if (!at.ok()) return at.status();
         if (!step["do"]) return Bad("a step needs do:");
-        s.steps.push_back({*at, step["do"].as<std::string>()});
+        const std::string action = step["do"].as<std::string>();
+        if (absl::Status bad = ParseStepAction(action).status(); !bad.ok()) return bad;
+        s.steps.push_back({*at, action});
       }
     }
   } catch (const std::exception& e) {

@@ -47,6 +47,19 @@ struct ScenarioStep {
   std::string action;  // see above
 };
 
+// A step's action, parsed: both the real runner and the simulation act on this.
+struct StepAction {
+  enum class Verb { kScale, kDelete, kCrash, kRecreate, kReady, kRollout, kOutage, kCompact,
+                    kDropWatches };
+  Verb verb;
+  std::string target;  // the deployment (scale, rollout) or pod
+  int replicas = 0;    // scale
+  absl::Duration duration = absl::ZeroDuration();  // crash: restart delay; outage: length
+  bool ready = false;  // ready
+};
+// InvalidArgument naming the action and what is wrong.
+absl::StatusOr<StepAction> ParseStepAction(const std::string& action);
+
 struct Scenario {
   std::string name = "scenario";
   DeploymentSpec deployment;

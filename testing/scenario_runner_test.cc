@@ -79,6 +79,10 @@ TEST(RunScenarioTest, AStepThatCannotApplyIsAnError) {
   EXPECT_THAT(RunScenario(s), StatusIs(absl::StatusCode::kNotFound));
   s.steps = {{absl::Milliseconds(100), "explode web-0"}};
   EXPECT_THAT(RunScenario(s), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Files are checked when parsed.
+  EXPECT_THAT(ParseScenario("steps: [{at: 1s, do: scale web many}]"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(ParseStepAction("ready web-0 maybe"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -6,11 +6,9 @@
 #include <queue>
 #include <set>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "fakek8s/endpoint_controller.h"
 #include "fakek8s/object_store.h"
 #include "kubegrpc/channel_pool.h"
@@ -287,68 +285,62 @@ class Sim {
     return absl::OkStatus();
   }
 
-  absl::Status Apply(const std::string& action) {
-    std::vector<std::string> w = absl::StrSplit(action, ' ', absl::SkipWhitespace());
-    if (w.empty()) return absl::InvalidArgumentError("simulation: empty step");
-    if (w[0] == "scale" && w.size() == 3) {
-      int n = 0;
-      if (!absl::SimpleAtoi(w[2], &n)) return absl::InvalidArgumentError("scale needs a number");
-      while (static_cast<int>(pods_.size()) < n) AddPod(false);
-      while (static_cast<int>(pods_.size()) > n) {
-        if (absl::Status s = Delete(pods_.back()); !s.ok()) return s;
+  absl::Status Apply(const std::string& text) {
+    absl::StatusOr<StepAction> action = ParseStepAction(text);
+    if (!action.ok()) return action.status();
+    using Verb = StepAction::Verb;
+    switch (action->verb) {
+      case Verb::kScale:
+        while (static_cast<int>(pods_.size()) < action->replicas) AddPod(false);
+        while (static_cast<int>(pods_.size()) > action->replicas) {
+          if (absl::Status s = Delete(pods_.back()); !s.ok()) return s;
+        }
+        return absl::OkStatus();
+      case Verb::kDelete:
+        return Delete(action->target);
+      case Verb::kCrash: {
+        const std::string pod = action->target;
+        const std::string address = AddressOf(pod);
+        if (address.empty()) return absl::NotFoundError("simulation: no pod " + pod);
+        factory_.SetState(address, ChannelState::kTransientFailure);
+        SetReady(pod, false);
+        Schedule(clock_.Now() + action->duration, [this, pod, address] {
+          factory_.SetState(address, ChannelState::kReady);
+          Schedule(clock_.Now() + scenario_.deployment.readiness_delay,
+                   [this, pod] { SetReady(pod, true); });
+        });
+        return absl::OkStatus();
       }
-      return absl::OkStatus();
-    }
-    if (w[0] == "delete" && w.size() == 2) return Delete(w[1]);
-    if (w[0] == "crash" && w.size() == 3) {
-      absl::Duration after;
-      if (!absl::ParseDuration(w[2], &after)) return absl::InvalidArgumentError("crash needs a delay");
-      const std::string address = AddressOf(w[1]);
-      if (address.empty()) return absl::NotFoundError("simulation: no pod " + w[1]);
-      factory_.SetState(address, ChannelState::kTransientFailure);
-      SetReady(w[1], false);
-      const std::string pod = w[1];
-      Schedule(clock_.Now() + after, [this, pod, address] {
-        factory_.SetState(address, ChannelState::kReady);
-        Schedule(clock_.Now() + scenario_.deployment.readiness_delay,
-                 [this, pod] { SetReady(pod, true); });
-      });
-      return absl::OkStatus();
-    }
-    if (w[0] == "ready" && w.size() == 3) {
-      SetReady(w[1], w[2] == "true");
-      return absl::OkStatus();
-    }
-    if (w[0] == "recreate" && w.size() == 2) {
-      if (absl::Status s = Delete(w[1]); !s.ok()) return s;
-      AddPod(false);
-      return absl::OkStatus();
-    }
-    if (w[0] == "rollout" && w.size() == 2) {
-      // One new pod, then the oldest old one goes, spaced by the readiness delay.
-      std::vector<std::string> old = pods_;
-      absl::Duration at = absl::ZeroDuration();
-      const absl::Duration step = scenario_.deployment.readiness_delay + options_.tick;
-      for (const std::string& pod : old) {
-        Schedule(clock_.Now() + at, [this] { AddPod(false); });
-        Schedule(clock_.Now() + at + step, [this, pod] { (void)Delete(pod); });
-        at += step;
+      case Verb::kReady:
+        SetReady(action->target, action->ready);
+        return absl::OkStatus();
+      case Verb::kRecreate:
+        if (absl::Status s = Delete(action->target); !s.ok()) return s;
+        AddPod(false);
+        return absl::OkStatus();
+      case Verb::kRollout: {
+        // One new pod, then the oldest old one goes, spaced by the readiness delay.
+        std::vector<std::string> old = pods_;
+        absl::Duration at = absl::ZeroDuration();
+        const absl::Duration step = scenario_.deployment.readiness_delay + options_.tick;
+        for (const std::string& pod : old) {
+          Schedule(clock_.Now() + at, [this] { AddPod(false); });
+          Schedule(clock_.Now() + at + step, [this, pod] { (void)Delete(pod); });
+          at += step;
+        }
+        return absl::OkStatus();
       }
-      return absl::OkStatus();
+      case Verb::kOutage:
+        client_.outage = true;
+        Schedule(clock_.Now() + action->duration, [this] { client_.outage = false; });
+        return absl::OkStatus();
+      case Verb::kCompact:
+        store_.Compact();
+        return absl::OkStatus();
+      case Verb::kDropWatches:
+        return absl::OkStatus();  // every poll is a new watch here
     }
-    if (w[0] == "outage" && w.size() == 2) {
-      absl::Duration d;
-      if (!absl::ParseDuration(w[1], &d)) return absl::InvalidArgumentError("outage needs a duration");
-      client_.outage = true;
-      Schedule(clock_.Now() + d, [this] { client_.outage = false; });
-      return absl::OkStatus();
-    }
-    if (w[0] == "compact") {
-      store_.Compact();
-      return absl::OkStatus();
-    }
-    if (w[0] == "drop-watches") return absl::OkStatus();  // every poll is a new watch here
-    return absl::InvalidArgumentError(absl::StrCat("simulation: unknown step \"", action, "\""));
+    return absl::InternalError("simulation: unreachable");
   }
 
   const Scenario& scenario_;
