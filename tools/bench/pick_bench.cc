@@ -70,7 +70,8 @@ struct Fixture {
     // Wait until every endpoint is in the picker.
     for (int i = 0; i < 6000; ++i) {
       int picked = 0;
-      for (const auto& e : balancer->Snapshot()[0].endpoints) picked += e.picked ? 1 : 0;
+      const std::vector<kubegrpc::ServiceSnapshot> snapshot = balancer->Snapshot();
+      for (const auto& e : snapshot[0].endpoints) picked += e.picked ? 1 : 0;
       if (picked == n) break;
       absl::SleepFor(absl::Milliseconds(5));
     }
