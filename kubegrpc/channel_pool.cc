@@ -42,6 +42,10 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory,
                                        why_empty_ ? "" : "not discovered yet", why_empty_)),
       options_(options),
       rng_(options.seed) {
+  {
+    absl::MutexLock lock(&mu_);
+    picked_reason_ = why_empty_ ? "" : "not discovered yet";  // the initial picker's
+  }
   if (start_worker_) worker_ = std::thread([this] { WorkerLoop(); });
 }
 
@@ -186,10 +190,11 @@ void ChannelPool::RebuildLocked() {
 
   std::vector<PoolEndpoint*> raw;
   for (const auto& e : pick) raw.push_back(e.get());
-  if (raw == picked_ && generation_ > 0) return;  // same endpoints: keep the picker
-  picked_ = raw;
-  ++generation_;
   std::string reason = pick.empty() ? EmptyReasonLocked(unhealthy) : "";
+  // Same endpoints and the same reason when empty: the current picker stands.
+  if (raw == picked_ && reason == picked_reason_) return;
+  picked_ = raw;
+  picked_reason_ = reason;
   // Start at a random index so that many clients do not all begin on one pod.
   const uint64_t start = pick.empty() ? 0 : rng_();
   picker_.Update(std::make_unique<Picker>(std::move(pick), start, service_name_,

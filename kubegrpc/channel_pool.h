@@ -240,7 +240,8 @@ class ChannelPool {
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time next_health_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
-  int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  // The fixed empty-reason of the current picker (see EmptyReasonLocked).
+  std::string picked_reason_ ABSL_GUARDED_BY(mu_);
   int outstanding_checks_ ABSL_GUARDED_BY(mu_) = 0;  // async health checks in flight
   const void* health_key_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread worker_;
