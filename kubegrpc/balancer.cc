@@ -95,8 +95,8 @@ absl::StatusOr<ChannelHandle> Balancer::Connect(absl::string_view target_text) {
       });
   state->discovery = std::make_unique<ServiceDiscovery>(
       client_.get(), *target, options_.discovery,
-      [raw](std::shared_ptr<const EndpointSet> set, const EndpointDelta&) {
-        raw->pool->Apply(set);
+      [raw](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
+        raw->pool->Apply(set, &delta);
       });
   state->discovery->Start();
   services_.emplace(key, state);

@@ -54,7 +54,7 @@ ChannelPool::~ChannelPool() { Shutdown(); }
 void ChannelPool::Shutdown() {
   stop_worker_.Cancel();
   if (worker_.joinable()) worker_.join();
-  std::map<std::string, std::shared_ptr<PoolEndpoint>> released;
+  absl::btree_map<std::string, std::shared_ptr<PoolEndpoint>> released;
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;
@@ -69,35 +69,54 @@ void ChannelPool::Shutdown() {
   for (auto& [key, e] : released) e->subchannel_->Shutdown();
 }
 
-void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set) {
+void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set,
+                        const EndpointDelta* delta) {
   std::vector<std::shared_ptr<PoolEndpoint>> created;
+  std::vector<std::shared_ptr<PoolEndpoint>> returned;  // drained, now wanted again
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;
-    have_set_ = true;
-    std::map<std::string, const Endpoint*> wanted;
-    for (const Endpoint& e : set->usable()) wanted.emplace(e.HostPort(), &e);
     const absl::Time now = clock_->Now();
-    for (auto& [key, entry] : endpoints_) {
-      auto it = wanted.find(key);
-      if (it == wanted.end()) {
-        if (!entry->draining_) {
-          entry->draining_ = true;
-          entry->drain_deadline_ = now + options_.drain_grace;
-        }
-      } else {
-        entry->draining_ = false;  // back (a flapping pod): no new channel needed
-        entry->endpoint_ = *it->second;
+    auto drain = [&](PoolEndpoint& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (!entry.draining_) {
+        entry.draining_ = true;
+        entry.drain_deadline_ = now + options_.drain_grace;
       }
+    };
+    auto want = [&](const std::string& key, const Endpoint& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = endpoints_.find(key);
+      if (it == endpoints_.end()) {
+        auto entry = std::make_shared<PoolEndpoint>(e, factory_->Create(e));
+        endpoints_.emplace(key, entry);
+        created.push_back(std::move(entry));
+        return;
+      }
+      PoolEndpoint& entry = *it->second;
+      if (entry.draining_) {
+        entry.draining_ = false;  // back (a flapping pod): no new channel needed
+        returned.push_back(it->second);
+      }
+      if (entry.endpoint_ != e) entry.endpoint_ = e;
+    };
+    if (delta != nullptr && have_set_) {
+      for (const Endpoint& e : delta->removed) {
+        auto it = endpoints_.find(e.HostPort());
+        if (it != endpoints_.end()) drain(*it->second);
+      }
+      for (const Endpoint& e : delta->added) want(e.HostPort(), e);
+      for (const Endpoint& e : delta->changed) want(e.HostPort(), e);
+    } else {
+      std::map<std::string, const Endpoint*> wanted;
+      for (const Endpoint& e : set->usable()) wanted.emplace(e.HostPort(), &e);
+      for (auto& [key, entry] : endpoints_) {
+        if (wanted.count(key) == 0) drain(*entry);
+      }
+      for (const auto& [key, e] : wanted) want(key, *e);
     }
-    for (const auto& [key, e] : wanted) {
-      if (endpoints_.count(key) > 0) continue;
-      auto entry = std::make_shared<PoolEndpoint>(*e, factory_->Create(*e));
-      endpoints_.emplace(key, entry);
-      created.push_back(entry);
-    }
+    have_set_ = true;
     RebuildLocked();
   }
+  for (const std::shared_ptr<PoolEndpoint>& e : returned) e->subchannel_->ResetBackoff();
   if (created.empty()) return;
   // Connect outside the lock; later changes come back through OnStateChange.
   for (const std::shared_ptr<PoolEndpoint>& e : created) {
@@ -167,7 +186,10 @@ std::string ChannelPool::EmptyReasonLocked(size_t unhealthy) const {
 }
 
 void ChannelPool::RebuildLocked() {
-  std::vector<std::shared_ptr<PoolEndpoint>> candidates;
+  // Which endpoints to pick from, as raw pointers first: most rebuilds change
+  // nothing, and a large pool should not pay reference-count traffic for that.
+  std::vector<PoolEndpoint*> candidates;
+  candidates.reserve(endpoints_.size());
   size_t unhealthy = 0;
   for (const auto& [key, e] : endpoints_) {
     if (e->draining_) continue;
@@ -175,28 +197,30 @@ void ChannelPool::RebuildLocked() {
       ++unhealthy;
       continue;
     }
-    candidates.push_back(e);
+    candidates.push_back(e.get());
   }
-  std::vector<std::shared_ptr<PoolEndpoint>> pick;
-  for (const auto& e : candidates) {
-    if (e->state() == ChannelState::kReady) pick.push_back(e);
+  std::vector<PoolEndpoint*> raw;
+  raw.reserve(candidates.size());
+  for (PoolEndpoint* e : candidates) {
+    if (e->state() == ChannelState::kReady) raw.push_back(e);
   }
-  if (pick.empty()) {
-    for (const auto& e : candidates) {
-      if (e->state() != ChannelState::kTransientFailure) pick.push_back(e);
+  if (raw.empty()) {
+    for (PoolEndpoint* e : candidates) {
+      if (e->state() != ChannelState::kTransientFailure) raw.push_back(e);
     }
   }
-  if (pick.empty()) pick = candidates;
-
-  std::vector<PoolEndpoint*> raw;
-  for (const auto& e : pick) raw.push_back(e.get());
-  std::string reason = pick.empty() ? EmptyReasonLocked(unhealthy) : "";
+  if (raw.empty()) raw = candidates;
+  const bool empty = raw.empty();
+  std::string reason = empty ? EmptyReasonLocked(unhealthy) : "";
   // Same endpoints and the same reason when empty: the current picker stands.
   if (raw == picked_ && reason == picked_reason_) return;
-  picked_ = raw;
+  std::vector<std::shared_ptr<PoolEndpoint>> pick;
+  pick.reserve(raw.size());
+  for (PoolEndpoint* e : raw) pick.push_back(e->shared_from_this());
+  picked_ = std::move(raw);
   picked_reason_ = reason;
   // Start at a random index so that many clients do not all begin on one pod.
-  const uint64_t start = pick.empty() ? 0 : rng_();
+  const uint64_t start = empty ? 0 : rng_();
   picker_.Update(std::make_unique<Picker>(std::move(pick), start, service_name_,
                                           std::move(reason), why_empty_));
 }

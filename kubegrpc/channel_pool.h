@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -170,8 +171,13 @@ class ChannelPool {
               std::function<std::string()> why_empty = nullptr);
   ~ChannelPool();  // Shutdown()s
 
-  // Applies the usable endpoints of `set` (discovery's callback).
-  void Apply(const std::shared_ptr<const EndpointSet>& set) ABSL_LOCKS_EXCLUDED(mu_);
+  // Applies the usable endpoints of `set` (discovery's callback). With `delta`
+  // (discovery's, from the set it published before `set`, which this pool must
+  // have been given last), only the changed endpoints are touched: O(changes x
+  // log n) rather than O(n log n), which matters for Services of thousands of
+  // pods. Endpoints that come back (ready again) reconnect without backoff.
+  void Apply(const std::shared_ptr<const EndpointSet>& set, const EndpointDelta* delta = nullptr)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Calls `f(PoolEndpoint*)` with the next endpoint (or nullptr and the reason),
   // without taking a lock. `f` must not keep the pointer past its return unless
@@ -234,7 +240,9 @@ class ChannelPool {
 
   mutable absl::Mutex mu_;
   PoolOptions options_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::shared_ptr<PoolEndpoint>> endpoints_ ABSL_GUARDED_BY(mu_);
+  // By HostPort. A B-tree: rebuilding the picker walks every entry, and for
+  // thousands of endpoints a node-per-entry tree's pointer chasing dominated.
+  absl::btree_map<std::string, std::shared_ptr<PoolEndpoint>> endpoints_ ABSL_GUARDED_BY(mu_);
   std::vector<PoolEndpoint*> picked_ ABSL_GUARDED_BY(mu_);  // the current picker's
   bool have_set_ ABSL_GUARDED_BY(mu_) = false;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;

@@ -4,6 +4,7 @@
 #include "kubegrpc/channel_pool.h"
 
 #include <map>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -150,9 +151,64 @@ TEST_F(ChannelPoolTest, AnEndpointThatReturnsWhileDrainingKeepsItsChannel) {
   Ready({"10.0.0.1"});
   pool_->Apply(Set({E("10.0.0.1", /*ready=*/false)}));  // readiness flaps off
   EXPECT_EQ(PickStatus().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(factory_.resets("10.0.0.1:8080"), 0);
   pool_->Apply(Set({E("10.0.0.1")}));                    // and on again
   EXPECT_THAT(Picked(), ElementsAre("10.0.0.1:8080"));
   EXPECT_EQ(factory_.created("10.0.0.1:8080"), 1);
+  // The API says it is ready: its channel skips the reconnect backoff that a
+  // crash may have left (else the pod waits up to gRPC's backoff to serve).
+  EXPECT_EQ(factory_.resets("10.0.0.1:8080"), 1);
+}
+
+// Applying discovery's deltas gives the same pool as applying whole sets.
+TEST(ChannelPoolDeltaTest, DeltasGiveTheSamePoolAsWholeSets) {
+  FakeClock clock;
+  FakeSubchannelFactory full_factory({.initial = ChannelState::kReady});
+  FakeSubchannelFactory delta_factory({.initial = ChannelState::kReady});
+  PoolOptions options;
+  options.clock = &clock;
+  options.start_worker = false;
+  ChannelPool full("demo/web:80", &full_factory, options);
+  ChannelPool incremental("demo/web:80", &delta_factory, options);
+  std::mt19937 rng(42);
+  std::map<int, bool> pods;  // index -> ready
+  std::shared_ptr<const EndpointSet> before;
+  for (int round = 0; round < 300; ++round) {
+    // Up to three changes per round: add, remove, flip readiness, change zone.
+    for (int k = rng() % 4; k > 0; --k) {
+      const int i = rng() % 40;
+      switch (rng() % 3) {
+        case 0: pods[i] = true; break;
+        case 1: pods.erase(i); break;
+        default: if (pods.count(i) > 0) pods[i] = !pods[i];
+      }
+    }
+    std::vector<Endpoint> endpoints;
+    for (const auto& [i, ready] : pods) {
+      Endpoint e = E(absl::StrCat("10.0.1.", i), ready);
+      e.zone = round % 7 == 0 ? "zone-b" : "zone-a";  // a change that keeps the key
+      endpoints.push_back(e);
+    }
+    std::shared_ptr<const EndpointSet> set = Set(endpoints);
+    const EndpointDelta delta = Diff(before.get(), *set);
+    full.Apply(set);
+    incremental.Apply(set, &delta);
+    before = set;
+    if (round % 10 == 0) {
+      clock.Advance(absl::Seconds(11));  // drains end
+      full.RunMaintenance();
+      incremental.RunMaintenance();
+    }
+    auto view = [](ChannelPool& pool) {
+      std::vector<std::string> out;
+      for (const EndpointSnapshot& s : pool.Snapshot()) {
+        out.push_back(absl::StrCat(s.host_port, s.draining ? " draining" : "",
+                                   s.picked ? " picked" : "", " ", s.zone));
+      }
+      return out;
+    };
+    ASSERT_EQ(view(full), view(incremental)) << "round " << round;
+  }
 }
 
 TEST_F(ChannelPoolTest, HealthChecksTakeEndpointsOutAndBack) {

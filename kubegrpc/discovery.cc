@@ -240,6 +240,9 @@ absl::Status ServiceDiscovery::Watch() {
 void ServiceDiscovery::Publish() {
   if (!port_resolved_) return;
   std::vector<Endpoint> endpoints;
+  size_t total = 0;
+  for (const auto& [name, object] : objects_) total += object.endpoints.size();
+  endpoints.reserve(total);
   for (const auto& [name, object] : objects_) {
     for (const EndpointInfo& e : object.endpoints) {
       const EndpointPort* port = nullptr;

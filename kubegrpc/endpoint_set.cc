@@ -1,6 +1,7 @@
 #include "kubegrpc/endpoint_set.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <tuple>
 
 #include "absl/strings/match.h"
@@ -21,19 +22,28 @@ bool Endpoint::operator==(const Endpoint& o) const {
 
 std::shared_ptr<const EndpointSet> EndpointSet::Create(std::vector<Endpoint> endpoints) {
   auto rank = [](const Endpoint& e) { return (e.ready ? 2 : 0) + (e.serving ? 1 : 0); };
-  std::stable_sort(endpoints.begin(), endpoints.end(), [&](const Endpoint& a, const Endpoint& b) {
-    if (a.address != b.address) return a.address < b.address;
+  // Sort positions, not the (large) endpoints; ties keep their input order.
+  std::vector<uint32_t> order(endpoints.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) {
+    const Endpoint& a = endpoints[x];
+    const Endpoint& b = endpoints[y];
+    if (int c = a.address.compare(b.address); c != 0) return c < 0;
     if (a.port != b.port) return a.port < b.port;
-    return rank(a) > rank(b);  // the best duplicate first
+    if (rank(a) != rank(b)) return rank(a) > rank(b);  // the best duplicate first
+    return x < y;
   });
   std::shared_ptr<EndpointSet> set(new EndpointSet());
-  for (Endpoint& e : endpoints) {
+  set->all_.reserve(endpoints.size());
+  for (uint32_t i : order) {
+    Endpoint& e = endpoints[i];
     if (!set->all_.empty() && set->all_.back().address == e.address &&
         set->all_.back().port == e.port) {
       continue;
     }
     set->all_.push_back(std::move(e));
   }
+  set->usable_.reserve(set->all_.size());
   for (const Endpoint& e : set->all_) {
     if (e.ready) set->usable_.push_back(e);
   }

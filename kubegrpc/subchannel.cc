@@ -75,6 +75,10 @@ class GrpcSubchannel : public Subchannel {
     absl::MutexLock lock(&core_->mu);
     return FromGrpc(core_->last);
   }
+  void ResetBackoff() override {
+    grpc::experimental::ChannelResetConnectionBackoff(core_->channel.get());
+    core_->channel->GetState(/*try_to_connect=*/true);
+  }
   void Start(std::function<void(ChannelState)> on_change) override {
     grpc_connectivity_state now = core_->channel->GetState(/*try_to_connect=*/true);
     {

@@ -38,6 +38,9 @@ class Subchannel {
   virtual void Start(std::function<void(ChannelState)> on_change) = 0;
   // Stops reporting. Idempotent. The channel stays usable by whoever holds it.
   virtual void Shutdown() = 0;
+  // The API says the pod is ready again: skip any reconnect backoff left from
+  // its earlier failures and connect now.
+  virtual void ResetBackoff() {}
 };
 
 class SubchannelFactory {

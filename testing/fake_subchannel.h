@@ -42,6 +42,8 @@ class FakeSubchannelFactory : public SubchannelFactory {
   // How many fakes were created for `host_port`, and how many are live.
   int created(const std::string& host_port) ABSL_LOCKS_EXCLUDED(mu_);
   int live() ABSL_LOCKS_EXCLUDED(mu_);
+  // How often the pool asked the live fake for `host_port` to skip its backoff.
+  int resets(const std::string& host_port) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct Fake;
 
@@ -57,6 +59,7 @@ struct FakeSubchannelFactory::Fake {
   ChannelState state ABSL_GUARDED_BY(mu) = ChannelState::kIdle;
   std::function<void(ChannelState)> on_change ABSL_GUARDED_BY(mu);
   bool shutdown ABSL_GUARDED_BY(mu) = false;
+  int resets ABSL_GUARDED_BY(mu) = 0;
   std::shared_ptr<grpc::Channel> channel;
 };
 
@@ -73,6 +76,10 @@ class FakeSubchannel : public Subchannel {
   void Start(std::function<void(ChannelState)> on_change) override {
     absl::MutexLock lock(&fake_->mu);
     fake_->on_change = std::move(on_change);
+  }
+  void ResetBackoff() override {
+    absl::MutexLock lock(&fake_->mu);
+    ++fake_->resets;
   }
   void Shutdown() override {
     absl::MutexLock lock(&fake_->mu);
@@ -121,6 +128,18 @@ inline void FakeSubchannelFactory::SetState(const std::string& host_port, Channe
 inline int FakeSubchannelFactory::created(const std::string& host_port) {
   absl::MutexLock lock(&mu_);
   return created_[host_port];
+}
+
+inline int FakeSubchannelFactory::resets(const std::string& host_port) {
+  std::shared_ptr<Fake> fake;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = live_.find(host_port);
+    if (it == live_.end()) return 0;
+    fake = it->second;
+  }
+  absl::MutexLock lock(&fake->mu);
+  return fake->resets;
 }
 
 inline int FakeSubchannelFactory::live() {

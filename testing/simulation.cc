@@ -157,7 +157,9 @@ class Sim {
     ChannelPool pool(absl::StrCat(d.ns, "/", d.name), &factory_, pool_options);
     ServiceDiscovery discovery_loop(
         &client_, {d.name, d.ns, d.service_port, ""}, discovery,
-        [&pool](std::shared_ptr<const EndpointSet> set, const EndpointDelta&) { pool.Apply(set); });
+        [&pool](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
+          pool.Apply(set, &delta);
+        });
 
     start_ = clock_.Now();
     for (const ScenarioStep& step : scenario_.steps) {
