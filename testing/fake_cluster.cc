@@ -77,12 +77,44 @@ absl::Status FakeCluster::AddPodLocked(Deployment& d) {
   if (!created.ok()) return created.status();
   pods_[name] = *std::move(pod);
   d.pods.push_back(name);
+  RecordLocked(name, ClusterEvent::Kind::kCreated);
   if (d.spec.readiness_delay > absl::ZeroDuration()) absl::SleepFor(d.spec.readiness_delay);
   return SetReadyLocked(d.spec.ns, name, true);
 }
 
+const char* ClusterEventName(ClusterEvent::Kind kind) {
+  switch (kind) {
+    case ClusterEvent::Kind::kCreated: return "created";
+    case ClusterEvent::Kind::kReady: return "ready";
+    case ClusterEvent::Kind::kNotReady: return "not-ready";
+    case ClusterEvent::Kind::kTerminating: return "terminating";
+    case ClusterEvent::Kind::kStopped: return "stopped";
+    case ClusterEvent::Kind::kDeleted: return "deleted";
+    case ClusterEvent::Kind::kCrashed: return "crashed";
+    case ClusterEvent::Kind::kRestarted: return "restarted";
+  }
+  return "?";
+}
+
+void FakeCluster::RecordLocked(const std::string& pod, ClusterEvent::Kind kind) {
+  auto it = pods_.find(pod);
+  ClusterEvent event{absl::Now(), pod, kind};
+  if (it != pods_.end()) {
+    event.served = it->second->served();
+    event.last_call = it->second->last_call_at();
+  }
+  absl::MutexLock lock(&events_mu_);
+  events_.push_back(std::move(event));
+}
+
+std::vector<ClusterEvent> FakeCluster::Events() const {
+  absl::MutexLock lock(&events_mu_);
+  return events_;
+}
+
 absl::Status FakeCluster::SetReadyLocked(const std::string& ns, const std::string& pod,
                                          bool ready) {
+  RecordLocked(pod, ready ? ClusterEvent::Kind::kReady : ClusterEvent::Kind::kNotReady);
   return k8s_->store()
       .Mutate(fakek8s::Resource::kPods, ns, pod,
               [&](json& p) {
@@ -126,6 +158,7 @@ absl::Status FakeCluster::DeletePodLocked(const std::string& pod, absl::Duration
   if (d == nullptr) return absl::NotFoundError("no pod " + pod);
   const std::string ns = d->spec.ns;
   // Terminating: the API reports it at once; the server drains (preStop) first.
+  RecordLocked(pod, ClusterEvent::Kind::kTerminating);
   absl::StatusOr<json> marked = k8s_->store().Mutate(
       fakek8s::Resource::kPods, ns, pod, [](json& p) {
         p["metadata"]["deletionTimestamp"] = absl::FormatTime(
@@ -136,6 +169,8 @@ absl::Status FakeCluster::DeletePodLocked(const std::string& pod, absl::Duration
   d->pods.erase(std::find(d->pods.begin(), d->pods.end(), pod));
   absl::SleepFor(prestop_drain);
   pods_[pod]->Stop(absl::Seconds(1));
+  RecordLocked(pod, ClusterEvent::Kind::kStopped);
+  RecordLocked(pod, ClusterEvent::Kind::kDeleted);
   pods_.erase(pod);
   return k8s_->store().Delete(fakek8s::Resource::kPods, ns, pod).status();
 }
@@ -145,9 +180,11 @@ absl::Status FakeCluster::CrashPod(const std::string& pod, absl::Duration restar
   Deployment* d = OwnerLocked(pod);
   if (d == nullptr) return absl::NotFoundError("no pod " + pod);
   pods_[pod]->Crash();
+  RecordLocked(pod, ClusterEvent::Kind::kCrashed);
   if (absl::Status s = SetReadyLocked(d->spec.ns, pod, false); !s.ok()) return s;
   absl::SleepFor(restart_after);
   if (absl::Status s = pods_[pod]->Restart(); !s.ok()) return s;
+  RecordLocked(pod, ClusterEvent::Kind::kRestarted);
   if (d->spec.readiness_delay > absl::ZeroDuration()) absl::SleepFor(d->spec.readiness_delay);
   return SetReadyLocked(d->spec.ns, pod, true);
 }

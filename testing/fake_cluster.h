@@ -45,6 +45,27 @@ struct DeploymentSpec {
   absl::Duration readiness_delay = absl::ZeroDuration();
 };
 
+// One change the cluster made, as the API reported it (timestamped just before
+// the API write) or as the pod's container did it.
+struct ClusterEvent {
+  enum class Kind {
+    kCreated,      // pod object created (not ready yet)
+    kReady,        // Ready=True written
+    kNotReady,     // Ready=False written
+    kTerminating,  // deletionTimestamp written; the server drains
+    kStopped,      // the pod's server stopped (after its drain)
+    kDeleted,      // pod object removed
+    kCrashed,      // the container died (the server stopped at once)
+    kRestarted,    // the container serves again on the same address
+  };
+  absl::Time at;
+  std::string pod;
+  Kind kind;
+  int64_t served = 0;  // echo calls the pod had answered by then
+  absl::Time last_call = absl::InfinitePast();  // the pod's latest answered call by then
+};
+const char* ClusterEventName(ClusterEvent::Kind kind);
+
 class FakeCluster {
  public:
   struct Options {
@@ -85,6 +106,8 @@ class FakeCluster {
   // The pods of a Deployment that exist in the API, oldest first.
   std::vector<std::string> Pods(const std::string& deployment) ABSL_LOCKS_EXCLUDED(mu_);
   FakePod* pod(const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  // Everything the cluster did so far, in order.
+  std::vector<ClusterEvent> Events() const ABSL_LOCKS_EXCLUDED(events_mu_);
 
   fakek8s::FakeKubernetes& k8s() { return *k8s_; }
   fakek8s::ApiServer& api() { return k8s_->server(); }
@@ -106,12 +129,16 @@ class FakeCluster {
   absl::Status SetReadyLocked(const std::string& ns, const std::string& pod, bool ready)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Deployment* OwnerLocked(const std::string& pod) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordLocked(const std::string& pod, ClusterEvent::Kind kind)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) ABSL_LOCKS_EXCLUDED(events_mu_);
 
   std::unique_ptr<fakek8s::FakeKubernetes> k8s_;
   LoopbackSubnet subnet_;
   absl::Mutex mu_;
   std::map<std::string, Deployment> deployments_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<FakePod>> pods_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Mutex events_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::vector<ClusterEvent> events_ ABSL_GUARDED_BY(events_mu_);
 };
 
 }  // namespace kubegrpc::testing

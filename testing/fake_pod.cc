@@ -46,6 +46,12 @@ class FakePod::Impl final : public Echo::Service, public grpc::health::v1::Healt
     response->set_pod_uid(pod_->uid_);
     response->set_incarnation(pod_->incarnation_.load());
     response->set_served_count(pod_->served_.fetch_add(1) + 1);
+    const int64_t now = absl::ToUnixNanos(absl::Now());
+    int64_t never = 0;
+    pod_->first_call_ns_.compare_exchange_strong(never, now);
+    int64_t last = pod_->last_call_ns_.load();
+    while (last < now && !pod_->last_call_ns_.compare_exchange_weak(last, now)) {
+    }
     response->set_peer(context->peer());
     return grpc::Status::OK;
   }

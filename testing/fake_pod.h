@@ -71,6 +71,9 @@ class FakePod {
 
   int incarnation() const { return incarnation_.load(); }
   int64_t served() const { return served_.load(); }
+  // When this pod answered its first and its latest echo call (InfinitePast: never).
+  absl::Time first_call_at() const { return FromNanos(first_call_ns_.load()); }
+  absl::Time last_call_at() const { return FromNanos(last_call_ns_.load()); }
 
   class Impl;  // the services
 
@@ -85,6 +88,11 @@ class FakePod {
   std::unique_ptr<Impl> impl_;
   std::atomic<int> incarnation_{0};
   std::atomic<int64_t> served_{0};
+  static absl::Time FromNanos(int64_t ns) {
+    return ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(ns);
+  }
+  std::atomic<int64_t> first_call_ns_{0};  // Unix ns; 0 = never
+  std::atomic<int64_t> last_call_ns_{0};
   mutable absl::Mutex mu_;
   std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
 };
