@@ -73,6 +73,7 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set,
                         const EndpointDelta* delta) {
   std::vector<std::shared_ptr<PoolEndpoint>> created;
   std::vector<std::shared_ptr<PoolEndpoint>> returned;  // drained, now wanted again
+  bool have_set_before = false;
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;
@@ -98,6 +99,7 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set,
       }
       if (entry.endpoint_ != e) entry.endpoint_ = e;
     };
+    have_set_before = have_set_;
     if (delta != nullptr && have_set_) {
       for (const Endpoint& e : delta->removed) {
         auto it = endpoints_.find(e.HostPort());
@@ -124,6 +126,10 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set,
     e->subchannel_->Start([this, weak](ChannelState state) {
       if (std::shared_ptr<PoolEndpoint> alive = weak.lock()) OnStateChange(alive.get(), state);
     });
+    // gRPC shares connections between channels to the same address: a pod that
+    // comes back on an address whose old channel was released may find that
+    // connection waiting out a reconnect backoff. The API says it is ready.
+    if (have_set_before) e->subchannel_->ResetBackoff();
   }
   // The new endpoints' first states, in one picker update.
   absl::MutexLock lock(&mu_);
