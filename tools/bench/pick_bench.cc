@@ -95,6 +95,7 @@ void BM_BalancerNext(benchmark::State& state) {
     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = f->handle.Next();
     benchmark::DoNotOptimize(channel);
   }
+  state.SetItemsProcessed(state.iterations());
   state.SetLabel(absl::StrCat(state.range(0), " endpoints"));
 }
 BENCHMARK(BM_BalancerNext)->Arg(3)->Arg(10)->Arg(100)->Arg(1000)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
@@ -108,6 +109,7 @@ void BM_SharedPtrChannelCopy(benchmark::State& state) {
     std::shared_ptr<grpc::Channel> copy = *channel;
     benchmark::DoNotOptimize(copy);
   }
+  state.SetItemsProcessed(state.iterations());
   state.SetLabel("floor: one shared_ptr copy");
 }
 BENCHMARK(BM_SharedPtrChannelCopy)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
@@ -120,16 +122,25 @@ void BM_OriginalDesignPick(benchmark::State& state) {
     std::map<std::string, std::vector<std::shared_ptr<grpc::Channel>>> services;
     std::mt19937_64 rng{1};
   };
-  static Original* original = [] {
-    auto* o = new Original();
-    for (const char* name : {"auth", "billing", "web", "search"}) {
-      auto& v = o->services[name];
-      for (int i = 0; i < 10; ++i) {
-        v.push_back(grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+  // One instance per endpoint count, shared by the threads of a run.
+  static std::mutex instances_mu;
+  static std::map<int64_t, Original*>* instances = new std::map<int64_t, Original*>();
+  Original* original;
+  {
+    std::lock_guard<std::mutex> lock(instances_mu);
+    Original*& o = (*instances)[state.range(0)];
+    if (o == nullptr) {
+      o = new Original();
+      // Distinct channels, like one per pod (only "web" is picked from).
+      for (const char* name : {"auth", "billing", "web", "search"}) {
+        for (int64_t i = 0; i < state.range(0); ++i) {
+          o->services[name].push_back(
+              grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
+        }
       }
     }
-    return o;
-  }();
+    original = o;
+  }
   for (auto _ : state) {
     std::shared_ptr<grpc::Channel> picked;
     {
@@ -139,9 +150,11 @@ void BM_OriginalDesignPick(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(picked);
   }
-  state.SetLabel("re-creation of the original's design, 10 endpoints");
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(absl::StrCat("re-creation of the original's design, ", state.range(0),
+                              " endpoints"));
 }
-BENCHMARK(BM_OriginalDesignPick)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+BENCHMARK(BM_OriginalDesignPick)->Arg(3)->Arg(10)->Arg(100)->Arg(1000)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
 
 }  // namespace
 

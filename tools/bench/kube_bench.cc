@@ -1,0 +1,687 @@
+// kube_bench: the measurements of the benchmark report other than pick overhead,
+// one section per run, each writing a JSON object (read by //tools/bench:report,
+// which renders the Markdown report). Everything runs in this process on
+// loopback: fakek8s over HTTPS, FakePods (real gRPC servers), the real Balancer.
+//
+//   bazel run -c opt //tools/bench:kube_bench -- --section=throughput
+//
+// Sections:
+//   throughput    unary calls/s and p50/p99 at fixed concurrency: the pool vs
+//                 gRPC's round_robin over the same pods vs one channel to one pod
+//   convergence   API change -> pool acts (new pod's first call, deleted pod's
+//                 last call, crashed pod out of rotation); --mode=watch|poll
+//   churn         failed calls through a rolling update of 10 pods and a crash,
+//                 at a steady rate; --retry=true|false
+//   scale         a 5,000-endpoint Service in 50 slices: first pool, one-endpoint
+//                 change; API requests per Service from many Connect calls
+//   memory        RSS per 1,000 idle connected channels; --mode=pool|bare
+//   serve         (internal) a gRPC server on many loopback addresses, for memory
+// --quick shrinks every section to a few trials (CI checks they still run).
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "kubegrpc/balancer.h"
+#include "kubegrpc/channel_pool.h"
+#include "kubegrpc/discovery.h"
+#include "nlohmann/json.hpp"
+#include "testing/fake_cluster.h"
+#include "testing/fake_subchannel.h"
+#include "testing/load_generator.h"
+#include "testing/proto/echo.grpc.pb.h"
+#include "testing/subprocess.h"
+#include "tools/bench/bench_util.h"
+
+ABSL_FLAG(std::string, section, "", "which measurement to run (see the file comment)");
+ABSL_FLAG(std::string, mode, "", "convergence: watch|poll; memory: pool|bare");
+ABSL_FLAG(bool, retry, true, "churn: use the retry helper");
+ABSL_FLAG(bool, quick, false, "a few trials only (CI: the benchmark still runs)");
+ABSL_FLAG(std::string, out, "", "write the JSON result here (default: stdout)");
+ABSL_FLAG(int, endpoints, 1000, "memory/serve: number of endpoints");
+ABSL_FLAG(std::string, ip_prefix, "", "serve: listen on <prefix><i/250>.<i%250+1>");
+
+namespace kubegrpc::bench {
+namespace {
+
+using json = nlohmann::json;
+using kubegrpc::testing::Echo;
+using kubegrpc::testing::EchoRequest;
+using kubegrpc::testing::EchoResponse;
+using kubegrpc::testing::FakeCluster;
+
+bool Quick() { return absl::GetFlag(FLAGS_quick); }
+
+absl::Status WaitFor(const std::function<bool()>& done, absl::Duration timeout,
+                     const std::string& what, absl::Duration poll = absl::Microseconds(200)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return absl::DeadlineExceededError("timed out waiting for " + what);
+    absl::SleepFor(poll);
+  }
+  return absl::OkStatus();
+}
+
+// How many of the Service's endpoints are in the picker.
+int Picked(const Balancer& balancer) {
+  int n = 0;
+  for (const ServiceSnapshot& s : balancer.Snapshot()) {
+    for (const EndpointSnapshot& e : s.endpoints) n += e.picked ? 1 : 0;
+  }
+  return n;
+}
+bool IsPicked(const Balancer& balancer, const std::string& host_port) {
+  for (const ServiceSnapshot& s : balancer.Snapshot()) {
+    for (const EndpointSnapshot& e : s.endpoints) {
+      if (e.host_port == host_port) return e.picked;
+    }
+  }
+  return false;
+}
+
+struct ClusterFixture {
+  std::unique_ptr<FakeCluster> cluster;
+  std::unique_ptr<Balancer> balancer;
+  StubHandle<Echo> handle;
+};
+
+absl::StatusOr<ClusterFixture> StartCluster(int replicas, BalancerOptions options,
+                                            absl::Duration readiness_delay = absl::ZeroDuration()) {
+  ClusterFixture f;
+  absl::StatusOr<std::unique_ptr<FakeCluster>> cluster = FakeCluster::Start();
+  if (!cluster.ok()) return cluster.status();
+  f.cluster = *std::move(cluster);
+  if (absl::Status s = f.cluster->CreateDeployment(
+          {.name = "web", .replicas = replicas, .readiness_delay = readiness_delay});
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<Balancer>> balancer =
+      Balancer::Create(f.cluster->client_config(), std::move(options));
+  if (!balancer.ok()) return balancer.status();
+  f.balancer = *std::move(balancer);
+  absl::StatusOr<StubHandle<Echo>> handle = f.balancer->Connect<Echo>("web.demo:80");
+  if (!handle.ok()) return handle.status();
+  f.handle = *std::move(handle);
+  Balancer* b = f.balancer.get();
+  if (absl::Status s = WaitFor([&] { return Picked(*b) == replicas; }, absl::Seconds(60),
+                               "every pod in the picker");
+      !s.ok()) {
+    return s;
+  }
+  return f;
+}
+
+// --- throughput -----------------------------------------------------------------
+
+struct ModeResult {
+  int64_t calls = 0;
+  int64_t failed = 0;
+  absl::Duration elapsed;
+  std::vector<absl::Duration> latencies;
+};
+
+// `threads` closed loops of unary Echo calls for `duration`; `call` makes one.
+ModeResult ClosedLoop(int threads, absl::Duration duration,
+                      const std::function<grpc::Status(EchoResponse*)>& call) {
+  std::vector<ModeResult> per(threads);
+  std::vector<std::thread> workers;
+  const absl::Time start = absl::Now();
+  const absl::Time end = start + duration;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      ModeResult& r = per[t];
+      r.latencies.reserve(1 << 16);
+      while (absl::Now() < end) {
+        EchoResponse response;
+        const absl::Time begin = absl::Now();
+        grpc::Status status = call(&response);
+        r.latencies.push_back(absl::Now() - begin);
+        ++r.calls;
+        if (!status.ok()) ++r.failed;
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  ModeResult total;
+  total.elapsed = absl::Now() - start;
+  for (ModeResult& r : per) {
+    total.calls += r.calls;
+    total.failed += r.failed;
+    total.latencies.insert(total.latencies.end(), r.latencies.begin(), r.latencies.end());
+  }
+  return total;
+}
+
+absl::StatusOr<json> Throughput() {
+  const int pods = 3;
+  const int threads = 4;
+  const int rounds = Quick() ? 1 : 8;
+  const absl::Duration per_round = Quick() ? absl::Milliseconds(200) : absl::Milliseconds(1500);
+  absl::StatusOr<ClusterFixture> f = StartCluster(pods, {});
+  if (!f.ok()) return f.status();
+  std::vector<std::string> addresses;
+  for (const std::string& name : f->cluster->Pods("web")) {
+    addresses.push_back(f->cluster->pod(name)->address());
+  }
+  // gRPC's own round_robin over the same pods, from a static ipv4: target.
+  grpc::ChannelArguments rr_args;
+  rr_args.SetLoadBalancingPolicyName("round_robin");
+  std::shared_ptr<grpc::Channel> rr_channel = grpc::CreateCustomChannel(
+      absl::StrCat("ipv4:", absl::StrJoin(addresses, ",")), grpc::InsecureChannelCredentials(),
+      rr_args);
+  std::unique_ptr<Echo::Stub> rr = Echo::NewStub(rr_channel);
+  std::unique_ptr<Echo::Stub> single =
+      Echo::NewStub(grpc::CreateChannel(addresses[0], grpc::InsecureChannelCredentials()));
+  EchoRequest request;
+  request.set_message("bench");
+
+  auto unary = [&request](Echo::Stub* stub, EchoResponse* response) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return stub->Echo(&context, request, response);
+  };
+  StubHandle<Echo> handle = f->handle;
+  struct Mode {
+    std::string name;
+    std::string label;
+    std::function<grpc::Status(EchoResponse*)> call;
+    ModeResult total;
+    std::vector<double> rates;
+  };
+  std::vector<Mode> modes = {
+      {"pool", "kube-grpc pool (StubHandle::Next + call)",
+       [&](EchoResponse* r) {
+         absl::StatusOr<std::shared_ptr<Echo::Stub>> stub = handle.Next();
+         if (!stub.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no pod");
+         return unary(stub->get(), r);
+       }},
+      {"round_robin", "gRPC round_robin over the same pods (ipv4: target)",
+       [&](EchoResponse* r) { return unary(rr.get(), r); }},
+      {"single", "one channel to one pod", [&](EchoResponse* r) { return unary(single.get(), r); }},
+  };
+  // Warm up every path (connections, allocator, thread pools).
+  for (Mode& m : modes) ClosedLoop(threads, absl::Milliseconds(Quick() ? 50 : 500), m.call);
+  // Rounds in rotating order, so drift on a noisy machine hits every mode alike.
+  std::vector<double> ratios;
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<double> round_rate(modes.size());
+    for (size_t k = 0; k < modes.size(); ++k) {
+      const size_t i = (k + round) % modes.size();
+      ModeResult r = ClosedLoop(threads, per_round, modes[i].call);
+      round_rate[i] = r.calls / absl::ToDoubleSeconds(r.elapsed);
+      modes[i].rates.push_back(round_rate[i]);
+      modes[i].total.calls += r.calls;
+      modes[i].total.failed += r.failed;
+      modes[i].total.elapsed += r.elapsed;
+      modes[i].total.latencies.insert(modes[i].total.latencies.end(), r.latencies.begin(),
+                                      r.latencies.end());
+    }
+    ratios.push_back(round_rate[0] / round_rate[1]);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  json out = {{"section", "throughput"}, {"pods", pods}, {"threads", threads},
+              {"rounds", rounds}, {"seconds_per_round", absl::ToDoubleSeconds(per_round)},
+              {"pool_vs_round_robin_median_ratio", ratios[ratios.size() / 2]},
+              {"pool_vs_round_robin_ratios", ratios}, {"modes", json::array()}};
+  for (Mode& m : modes) {
+    Stats lat = Summarize(m.total.latencies);
+    out["modes"].push_back({{"name", m.name}, {"label", m.label}, {"calls", m.total.calls},
+                            {"failed", m.total.failed},
+                            {"calls_per_second", m.total.calls / absl::ToDoubleSeconds(m.total.elapsed)},
+                            {"p50_us", lat.median_ms * 1000}, {"p99_us", lat.p99_ms * 1000}});
+  }
+  return out;
+}
+
+// --- convergence ------------------------------------------------------------------
+
+const testing::ClusterEvent* FindEvent(const std::vector<testing::ClusterEvent>& events,
+                                       const std::string& pod, testing::ClusterEvent::Kind kind) {
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (it->pod == pod && it->kind == kind) return &*it;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<json> Convergence() {
+  const std::string mode = absl::GetFlag(FLAGS_mode).empty() ? "watch" : absl::GetFlag(FLAGS_mode);
+  if (mode != "watch" && mode != "poll") return absl::InvalidArgumentError("--mode=watch|poll");
+  const bool poll = mode == "poll";
+  // The original: list every 60 s, ping every connection every 1 s. Scaled 1:100.
+  const double scale = 100;
+  const absl::Duration poll_interval = absl::Seconds(60) / scale;
+  const absl::Duration ping_interval = absl::Seconds(1) / scale;
+  BalancerOptions options;
+  if (poll) {
+    options.discovery.watch = false;
+    options.discovery.resync_interval = poll_interval;
+    options.pool.health.mode = HealthCheckOptions::Mode::kGrpcHealth;
+    options.pool.health.interval = ping_interval;
+    options.pool.health.timeout = ping_interval;
+  }
+  const int trials = Quick() ? 2 : (poll ? 20 : 50);
+  // A pod's preStop drain must outlast the pool's reaction for its last call to
+  // say when the pool stopped using it.
+  const absl::Duration drain = poll ? poll_interval * 2 : absl::Milliseconds(300);
+  absl::StatusOr<ClusterFixture> f = StartCluster(3, std::move(options));
+  if (!f.ok()) return f.status();
+  const double rate = 3000;
+  testing::LoadGenerator load(f->handle, {.threads = 4, .rate = rate, .retry = true});
+  load.Start();
+  std::vector<absl::Duration> first_call, last_call, crash_out, crash_back;
+  int64_t calls_while_leaving = 0;
+  absl::Status error;
+  for (int t = 0; t < trials && error.ok(); ++t) {
+    // A new pod turns ready: until its first call.
+    if (error = f->cluster->ScaleTo("web", 4); !error.ok()) break;
+    const std::string pod = f->cluster->Pods("web").back();
+    testing::FakePod* fake = f->cluster->pod(pod);
+    error = WaitFor([&] { return fake->first_call_at() != absl::InfinitePast(); },
+                    absl::Seconds(30), "the new pod's first call");
+    if (!error.ok()) break;
+    const auto events = f->cluster->Events();
+    first_call.push_back(fake->first_call_at() -
+                         FindEvent(events, pod, testing::ClusterEvent::Kind::kReady)->at);
+    // Deleted (terminating) while serving its drain: until its last call.
+    if (error = f->cluster->DeletePod(pod, drain); !error.ok()) break;
+    const auto after = f->cluster->Events();
+    const auto* terminating = FindEvent(after, pod, testing::ClusterEvent::Kind::kTerminating);
+    const auto* stopped = FindEvent(after, pod, testing::ClusterEvent::Kind::kStopped);
+    last_call.push_back(std::max(absl::ZeroDuration(), stopped->last_call - terminating->at));
+    calls_while_leaving += stopped->served - terminating->served;
+    // A crash: the container dies (the API says not-ready right after) until
+    // the pool has taken it out of rotation.
+    const std::string victim = f->cluster->Pods("web")[t % 3];
+    const std::string address = f->cluster->pod(victim)->address();
+    const size_t seen = f->cluster->Events().size();
+    std::thread crash([&] {
+      (void)f->cluster->CrashPod(victim, drain);  // restarts after `drain`
+    });
+    absl::Status out = WaitFor(
+        [&] {
+          const auto events = f->cluster->Events();
+          bool crashed = false;
+          for (size_t i = seen; i < events.size(); ++i) {
+            crashed |= events[i].pod == victim &&
+                       events[i].kind == testing::ClusterEvent::Kind::kCrashed;
+          }
+          return crashed && !IsPicked(*f->balancer, address);
+        },
+        absl::Seconds(30), "the crashed pod to leave the rotation");
+    const absl::Time left = absl::Now();
+    crash.join();
+    if (!out.ok()) {
+      error = out;
+      break;
+    }
+    const auto crashed_events = f->cluster->Events();
+    crash_out.push_back(
+        left - FindEvent(crashed_events, victim, testing::ClusterEvent::Kind::kCrashed)->at);
+    error = WaitFor([&] { return IsPicked(*f->balancer, address); }, absl::Seconds(30),
+                    "the restarted pod back in rotation");
+    if (error.ok()) {
+      crash_back.push_back(
+          absl::Now() - FindEvent(crashed_events, victim, testing::ClusterEvent::Kind::kReady)->at);
+    }
+  }
+  testing::LoadReport report = load.Stop();
+  if (!error.ok()) return error;
+  json out = {{"section", "convergence"},
+              {"mode", mode},
+              {"trials", trials},
+              {"load_calls_per_second", rate},
+              {"drain_ms", absl::ToDoubleMilliseconds(drain)},
+              {"new_pod_first_call", Summarize(first_call).ToJson()},
+              {"deleted_pod_last_call", Summarize(last_call).ToJson()},
+              {"crashed_pod_out_of_rotation", Summarize(crash_out).ToJson()},
+              {"restarted_pod_back_in_rotation", Summarize(crash_back).ToJson()},
+              {"calls_to_terminating_pods", calls_while_leaving},
+              {"load_ok", report.ok},
+              {"load_failed", report.failed}};
+  if (poll) {
+    out["scale"] = scale;
+    out["poll_interval_ms"] = absl::ToDoubleMilliseconds(poll_interval);
+    out["ping_interval_ms"] = absl::ToDoubleMilliseconds(ping_interval);
+  }
+  return out;
+}
+
+// --- churn ---------------------------------------------------------------------------
+
+absl::StatusOr<json> Churn() {
+  const bool retry = absl::GetFlag(FLAGS_retry);
+  const int pods = Quick() ? 3 : 10;
+  absl::StatusOr<ClusterFixture> f = StartCluster(pods, {}, absl::Milliseconds(100));
+  if (!f.ok()) return f.status();
+  const double rate = 1000;
+  testing::LoadGenerator load(f->handle, {.threads = 4, .rate = rate, .retry = retry});
+  load.Start();
+  absl::SleepFor(absl::Milliseconds(500));
+  const absl::Time rollout_start = absl::Now();
+  absl::Status error = f->cluster->RollingUpdate("web", /*max_surge=*/1, /*max_unavailable=*/0);
+  const absl::Duration rollout = absl::Now() - rollout_start;
+  testing::LoadReport after_rollout = load.Snapshot();
+  absl::SleepFor(absl::Milliseconds(500));
+  if (error.ok()) error = f->cluster->CrashPod(f->cluster->Pods("web")[0], absl::Milliseconds(500));
+  absl::SleepFor(absl::Milliseconds(500));
+  testing::LoadReport report = load.Stop();
+  if (!error.ok()) return error;
+  int64_t leaving = 0;
+  const auto events = f->cluster->Events();
+  for (const auto& e : events) {
+    if (e.kind != testing::ClusterEvent::Kind::kTerminating) continue;
+    const auto* stopped = FindEvent(events, e.pod, testing::ClusterEvent::Kind::kStopped);
+    if (stopped != nullptr) leaving += stopped->served - e.served;
+  }
+  json failures = json::object();
+  for (const auto& [code, n] : report.failures) failures[code] = n;
+  return json{{"section", "churn"},
+              {"retry", retry},
+              {"pods", pods},
+              {"load_calls_per_second", rate},
+              {"rollout_seconds", absl::ToDoubleSeconds(rollout)},
+              {"ok", report.ok},
+              {"failed", report.failed},
+              {"failed_during_rollout", after_rollout.failed},
+              {"failed_during_crash", report.failed - after_rollout.failed},
+              {"failures", failures},
+              {"calls_to_terminating_pods", leaving},
+              {"p99_ms", absl::ToDoubleMilliseconds(report.p99)}};
+}
+
+// --- scale ---------------------------------------------------------------------------
+
+std::string Address(const std::string& prefix, int i) {
+  return absl::StrCat(prefix, i / 250, ".", i % 250 + 1);
+}
+
+absl::StatusOr<json> Scale() {
+  const int slices = 50, per_slice = 100, endpoints = slices * per_slice;
+  const int trials = Quick() ? 5 : 200;
+  // Addresses that are never dialled: the channels are real but idle (no call is
+  // made), so this measures discovery and pool bookkeeping only.
+  std::vector<std::vector<std::pair<std::string, bool>>> content(slices);
+  std::vector<json> objects;
+  for (int s = 0; s < slices; ++s) {
+    for (int i = 0; i < per_slice; ++i) {
+      content[s].push_back({Address("127.250.", s * per_slice + i), true});
+    }
+    objects.push_back(MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]));
+  }
+  auto client = std::make_shared<ScriptedSliceClient>("demo", "big", 80, objects);
+  testing::FakeSubchannelFactory factory(
+      {.initial = ChannelState::kReady, .with_channel = true});
+  ChannelPool pool("demo/big:80", &factory, {});
+  absl::Mutex mu;
+  std::vector<absl::Time> applied;  // after each Apply returned
+  ServiceDiscovery discovery(client.get(), {.name = "big", .ns = "demo", .port = 80}, {},
+                             [&](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
+                               pool.Apply(set, &delta);
+                               const absl::Time now = absl::Now();
+                               absl::MutexLock lock(&mu);
+                               applied.push_back(now);
+                             });
+  auto applies = [&] {
+    absl::MutexLock lock(&mu);
+    return applied.size();
+  };
+  const int64_t rss_before = ResidentBytes();
+  const absl::Time start = absl::Now();
+  discovery.Start();
+  if (absl::Status s = WaitFor([&] { return applies() >= 1; }, absl::Seconds(120), "first pool");
+      !s.ok()) {
+    return s;
+  }
+  absl::Duration first_pool;
+  {
+    absl::MutexLock lock(&mu);
+    first_pool = applied[0] - start;
+  }
+  int picked = 0;
+  for (const EndpointSnapshot& e : pool.Snapshot()) picked += e.picked ? 1 : 0;
+  const int64_t rss_after = ResidentBytes();
+  // One endpoint changes per event: alternately not ready and ready again.
+  std::vector<absl::Duration> change;
+  for (int t = 0; t < trials; ++t) {
+    const int s = t % slices;
+    const int i = (t / slices) % per_slice;
+    content[s][i].second = !content[s][i].second;
+    json slice = MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]);
+    slice["metadata"]["resourceVersion"] = std::to_string(t + 2);
+    const size_t before = applies();
+    client->Push(json{{"type", "MODIFIED"}, {"object", slice}}.dump());
+    if (absl::Status st = WaitFor([&] { return applies() > before; }, absl::Seconds(30),
+                                  "the change to be applied", absl::Microseconds(20));
+        !st.ok()) {
+      return st;
+    }
+    absl::MutexLock lock(&mu);
+    change.push_back(applied[before] - client->DecodedAt(t));
+  }
+  discovery.Stop();
+  pool.Shutdown();
+  return json{{"section", "scale"},
+              {"endpoints", endpoints},
+              {"slices", slices},
+              {"picked_after_first_pool", picked},
+              {"first_pool_ms", absl::ToDoubleMilliseconds(first_pool)},
+              {"pool_rss_bytes_fake_channels", rss_after - rss_before},
+              {"one_endpoint_change", Summarize(change).ToJson()},
+              {"lists", client->lists()}};
+}
+
+// API requests per Service: many Connect calls, from many threads, in several
+// spellings of the same Service, against fakek8s.
+absl::StatusOr<json> ApiRequests() {
+  absl::StatusOr<std::unique_ptr<FakeCluster>> cluster = FakeCluster::Start();
+  if (!cluster.ok()) return cluster.status();
+  if (absl::Status s = (*cluster)->CreateDeployment({.name = "web", .replicas = 3}); !s.ok()) {
+    return s;
+  }
+  const auto before = (*cluster)->api().RequestCounts();
+  absl::StatusOr<std::unique_ptr<Balancer>> balancer = Balancer::Create((*cluster)->client_config());
+  if (!balancer.ok()) return balancer.status();
+  const char* forms[] = {"web:80", "web.demo:80", "web.demo.svc.cluster.local:80",
+                         "kubernetes:///web.demo:80"};
+  const int threads = 8, per_thread = 25;
+  std::vector<std::thread> workers;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        if (!(*balancer)->Connect(forms[(t + i) % 4]).ok()) ++failed;
+      }
+    });
+  }
+  for (std::thread& w : workers) w.join();
+  if (absl::Status s = (*balancer)->WaitForReady("web:80", absl::Now() + absl::Seconds(30)); !s.ok()) {
+    return s;
+  }
+  absl::SleepFor(absl::Milliseconds(Quick() ? 100 : 1000));
+  const auto after = (*cluster)->api().RequestCounts();
+  json counts = json::object();
+  int64_t total = 0;
+  for (const auto& [key, n] : after) {
+    auto it = before.find(key);
+    const int64_t delta = n - (it == before.end() ? 0 : it->second);
+    if (delta > 0) {
+      counts[key] = delta;
+      total += delta;
+    }
+  }
+  return json{{"section", "api_requests"},
+              {"connect_calls", threads * per_thread},
+              {"connect_failed", failed.load()},
+              {"requests", counts},
+              {"requests_total", total},
+              {"open_watch_streams", (*cluster)->api().OpenWatchStreams()}};
+}
+
+// --- memory -----------------------------------------------------------------------------
+
+class EchoService final : public Echo::Service {
+  grpc::Status Echo(grpc::ServerContext*, const EchoRequest* request,
+                    EchoResponse* response) override {
+    response->set_message(request->message());
+    return grpc::Status::OK;
+  }
+};
+
+// The child: a gRPC server listening on N loopback addresses (same port).
+int Serve() {
+  const int n = absl::GetFlag(FLAGS_endpoints);
+  const std::string prefix = absl::GetFlag(FLAGS_ip_prefix);
+  int port = 0;
+  EchoService service;
+  std::unique_ptr<grpc::Server> server;
+  {
+    grpc::ServerBuilder first;
+    first.RegisterService(&service);
+    first.AddListeningPort(Address(prefix, 0) + ":0", grpc::InsecureServerCredentials(), &port);
+    server = first.BuildAndStart();
+  }
+  if (server == nullptr || port == 0) {
+    std::cerr << "serve: cannot bind " << Address(prefix, 0) << "\n";
+    return 1;
+  }
+  server->Shutdown();
+  server.reset();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service);
+  for (int i = 0; i < n; ++i) {
+    builder.AddListeningPort(absl::StrCat(Address(prefix, i), ":", port),
+                             grpc::InsecureServerCredentials());
+  }
+  server = builder.BuildAndStart();
+  if (server == nullptr) {
+    std::cerr << "serve: cannot bind " << n << " addresses on port " << port << "\n";
+    return 1;
+  }
+  std::cout << "PORT " << port << std::endl;
+  server->Wait();
+  return 0;
+}
+
+absl::StatusOr<json> Memory(const char* self) {
+  const std::string mode = absl::GetFlag(FLAGS_mode).empty() ? "pool" : absl::GetFlag(FLAGS_mode);
+  if (mode != "pool" && mode != "bare") return absl::InvalidArgumentError("--mode=pool|bare");
+  const int n = Quick() ? 50 : absl::GetFlag(FLAGS_endpoints);
+  // 127.<x>.0.0/14 of this process: x from the pid, away from LoopbackSubnet's.
+  const std::string prefix = absl::StrCat("127.", 200 + getpid() % 50, ".");
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> child = testing::Subprocess::Start(
+      {self, "--section=serve", absl::StrCat("--endpoints=", n), "--ip_prefix=" + prefix});
+  if (!child.ok()) return child.status();
+  std::optional<std::string> line = (*child)->ReadLineContaining("PORT ", absl::Seconds(60));
+  int port = 0;
+  if (!line || !absl::SimpleAtoi(line->substr(line->find("PORT ") + 5), &port)) {
+    return absl::InternalError("the server process did not start: " + (*child)->output());
+  }
+  // Warm up gRPC's globals so the baseline holds them.
+  {
+    auto warm = grpc::CreateChannel(absl::StrCat(Address(prefix, 0), ":", port),
+                                    grpc::InsecureChannelCredentials());
+    warm->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  const int64_t rss_before = ResidentBytes();
+  int ready = 0;
+  std::vector<std::shared_ptr<grpc::Channel>> bare;
+  std::unique_ptr<Balancer> balancer;
+  if (mode == "bare") {
+    for (int i = 0; i < n; ++i) {
+      bare.push_back(grpc::CreateChannel(absl::StrCat(Address(prefix, i), ":", port),
+                                         grpc::InsecureChannelCredentials()));
+      bare.back()->GetState(/*try_to_connect=*/true);
+    }
+    // Somebody has to poll for gRPC's I/O to progress (the pool's watcher thread
+    // does, for its channels): wait on each channel in turn.
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    for (auto& c : bare) ready += c->WaitForConnected(absl::ToChronoTime(deadline)) ? 1 : 0;
+  } else {
+    std::vector<json> slices;
+    for (int s = 0; s * 100 < n; ++s) {
+      std::vector<std::pair<std::string, bool>> eps;
+      for (int i = s * 100; i < std::min(n, (s + 1) * 100); ++i) eps.push_back({Address(prefix, i), true});
+      slices.push_back(MakeSlice("demo", "mem", absl::StrCat("mem-", s), port, eps));
+    }
+    absl::StatusOr<std::unique_ptr<Balancer>> b = Balancer::Create(
+        std::make_shared<ScriptedSliceClient>("demo", "mem", 80, slices), "demo");
+    if (!b.ok()) return b.status();
+    balancer = *std::move(b);
+    if (!balancer->Connect("mem:80").ok()) return absl::InternalError("connect failed");
+    auto count = [&] {
+      int r = 0;
+      for (const ServiceSnapshot& s : balancer->Snapshot()) {
+        for (const EndpointSnapshot& e : s.endpoints) r += e.state == ChannelState::kReady ? 1 : 0;
+      }
+      return r;
+    };
+    (void)WaitFor([&] { return (ready = count()) == n; }, absl::Seconds(60), "pool channels",
+                  absl::Milliseconds(20));
+  }
+  absl::SleepFor(absl::Milliseconds(500));  // let connection set-up settle
+  const int64_t rss_after = ResidentBytes();
+  json out = {{"section", "memory"},     {"mode", mode},
+              {"channels", n},           {"ready", ready},
+              {"rss_delta_bytes", rss_after - rss_before},
+              {"bytes_per_channel", ready > 0 ? (rss_after - rss_before) / ready : 0}};
+  if (balancer) balancer->Shutdown();
+  bare.clear();
+  return out;
+}
+
+}  // namespace
+}  // namespace kubegrpc::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  using namespace kubegrpc::bench;  // NOLINT
+  const std::string section = absl::GetFlag(FLAGS_section);
+  if (section == "serve") return Serve();
+  absl::StatusOr<nlohmann::json> result;
+  if (section == "throughput") {
+    result = Throughput();
+  } else if (section == "convergence") {
+    result = Convergence();
+  } else if (section == "churn") {
+    result = Churn();
+  } else if (section == "scale") {
+    result = Scale();
+  } else if (section == "api_requests") {
+    result = ApiRequests();
+  } else if (section == "memory") {
+    result = Memory("/proc/self/exe");
+  } else {
+    std::cerr << "unknown --section=" << section
+              << " (throughput, convergence, churn, scale, api_requests, memory)\n";
+    return 2;
+  }
+  if (!result.ok()) {
+    std::cerr << "kube_bench " << section << ": " << result.status() << "\n";
+    return 1;
+  }
+  const std::string text = result->dump(2);
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) {
+    std::cout << text << "\n";
+  } else {
+    std::ofstream(out) << text << "\n";
+  }
+  return 0;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The benchmark report in quick mode: every section runs and the Markdown has
+# every table and a verdict per target. Figures are not asserted.
+set -euo pipefail
+report="$1"
+out="$TEST_TMPDIR/BENCHMARKS.md"
+"$report" --quick --pick_bench="$2" --kube_bench="$3" --out="$out" \
+  --json_out="$TEST_TMPDIR/raw.json"
+cat "$out"
+for heading in "## Machine" "## Targets" "## 1. Pick overhead" "## 2. Unary throughput" \
+  "## 3. Convergence" "## 4. Churn under load" "## 5. Scale"; do
+  grep -qF -- "$heading" "$out" || { echo "missing: $heading"; exit 1; }
+done
+if grep -q "section failed\|^\*\*Failed" "$out"; then
+  echo "a section failed"
+  exit 1
+fi
+# Seven targets, each with a verdict.
+n=$(grep -cE '^\| .* \| \*\*(met|not met)\*\* \|$' "$out")
+[ "$n" -eq 7 ] || { echo "expected 7 target verdicts, found $n"; exit 1; }
+/usr/bin/python3 - "$TEST_TMPDIR/raw.json" <<'PY'
+import json, sys
+raw = json.load(open(sys.argv[1]))
+assert raw["pick"]["benchmarks"], "no pick benchmark ran"
+assert raw["scale"]["picked_after_first_pool"] == 5000, raw["scale"]
+assert raw["api_requests"]["open_watch_streams"] == 1, raw["api_requests"]
+for name in ("memory_pool", "memory_bare"):
+    assert raw[name]["ready"] == raw[name]["channels"], raw[name]
+for m in raw["throughput"]["modes"]:
+    assert m["calls"] > 0 and m["failed"] == 0, m
+print("raw figures consistent")
+PY
