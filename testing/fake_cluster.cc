@@ -92,6 +92,7 @@ const char* ClusterEventName(ClusterEvent::Kind kind) {
     case ClusterEvent::Kind::kDeleted: return "deleted";
     case ClusterEvent::Kind::kCrashed: return "crashed";
     case ClusterEvent::Kind::kRestarted: return "restarted";
+    case ClusterEvent::Kind::kHung: return "hung";
   }
   return "?";
 }
@@ -187,6 +188,14 @@ absl::Status FakeCluster::CrashPod(const std::string& pod, absl::Duration restar
   RecordLocked(pod, ClusterEvent::Kind::kRestarted);
   if (d->spec.readiness_delay > absl::ZeroDuration()) absl::SleepFor(d->spec.readiness_delay);
   return SetReadyLocked(d->spec.ns, pod, true);
+}
+
+absl::Status FakeCluster::HangPod(const std::string& pod, absl::Duration duration) {
+  absl::MutexLock lock(&mu_);
+  if (OwnerLocked(pod) == nullptr) return absl::NotFoundError("no pod " + pod);
+  RecordLocked(pod, ClusterEvent::Kind::kHung);
+  pods_[pod]->Hang(duration);
+  return absl::OkStatus();
 }
 
 absl::Status FakeCluster::SetPodReady(const std::string& pod, bool ready) {

@@ -57,6 +57,7 @@ struct ClusterEvent {
     kDeleted,      // pod object removed
     kCrashed,      // the container died (the server stopped at once)
     kRestarted,    // the container serves again on the same address
+    kHung,         // the process stopped answering (the API still says ready)
   };
   absl::Time at;
   std::string pod;
@@ -92,6 +93,10 @@ class FakeCluster {
   // readiness delay, is ready again.
   absl::Status CrashPod(const std::string& pod, absl::Duration restart_after)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The pod's process stops answering for `duration` (FakePod::Hang); the API
+  // is not told (as when a hang is shorter than the readiness probe's
+  // failureThreshold x periodSeconds). Returns at once.
+  absl::Status HangPod(const std::string& pod, absl::Duration duration) ABSL_LOCKS_EXCLUDED(mu_);
   // Readiness probe result (the server keeps running).
   absl::Status SetPodReady(const std::string& pod, bool ready) ABSL_LOCKS_EXCLUDED(mu_);
   // Replaces a pod with a new one (new name, new IP).

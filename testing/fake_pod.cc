@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "kubegrpc/proto/health.grpc.pb.h"
@@ -37,6 +39,10 @@ class FakePod::Impl final : public Echo::Service, public grpc::health::v1::Healt
       }
     }
     if (latency > absl::ZeroDuration()) absl::SleepFor(latency);
+    if (!WaitOutHang(context)) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat("fake pod ", pod_->name_, ": hung"));
+    }
     if (fail != grpc::StatusCode::OK) {
       return grpc::Status(fail, absl::StrCat("fake pod ", pod_->name_, ": injected failure"));
     }
@@ -56,8 +62,13 @@ class FakePod::Impl final : public Echo::Service, public grpc::health::v1::Healt
     return grpc::Status::OK;
   }
 
-  grpc::Status Check(grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* request,
+  grpc::Status Check(grpc::ServerContext* context,
+                     const grpc::health::v1::HealthCheckRequest* request,
                      grpc::health::v1::HealthCheckResponse* response) override {
+    if (!WaitOutHang(context)) {
+      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                          absl::StrCat("fake pod ", pod_->name_, ": hung"));
+    }
     if (!request->service().empty() && request->service() != Echo::service_full_name()) {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service");
     }
@@ -76,6 +87,25 @@ class FakePod::Impl final : public Echo::Service, public grpc::health::v1::Healt
     absl::MutexLock lock(&mu_);
     latency_ = d;
   }
+  void HangUntil(absl::Time t) {
+    absl::MutexLock lock(&mu_);
+    hang_until_ = t;
+  }
+  // While hung, a call waits until the hang ends or the caller gives up; false
+  // if it gave up (the caller has its DEADLINE_EXCEEDED or CANCELLED already).
+  bool WaitOutHang(grpc::ServerContext* context) {
+    while (true) {
+      absl::Time until;
+      {
+        absl::MutexLock lock(&mu_);
+        until = hang_until_;
+      }
+      const absl::Time now = absl::Now();
+      if (now >= until) return true;
+      if (context->IsCancelled() || absl::FromChrono(context->deadline()) <= now) return false;
+      absl::SleepFor(std::min(until - now, absl::Milliseconds(5)));
+    }
+  }
 
  private:
   FakePod* pod_;
@@ -84,6 +114,7 @@ class FakePod::Impl final : public Echo::Service, public grpc::health::v1::Healt
   int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::StatusCode fail_code_ ABSL_GUARDED_BY(mu_) = grpc::StatusCode::OK;
   absl::Duration latency_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  absl::Time hang_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 FakePod::FakePod(std::string name, std::string ip, std::string uid)
@@ -124,6 +155,7 @@ absl::Status FakePod::Listen(int port) {
 void FakePod::SetServing(bool serving) { impl_->SetServing(serving); }
 void FakePod::FailNextCalls(int n, grpc::StatusCode code) { impl_->FailNext(n, code); }
 void FakePod::SetLatency(absl::Duration latency) { impl_->SetLatency(latency); }
+void FakePod::Hang(absl::Duration duration) { impl_->HangUntil(absl::Now() + duration); }
 
 void FakePod::Crash() {
   std::unique_ptr<grpc::Server> server;

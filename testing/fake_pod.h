@@ -60,6 +60,10 @@ class FakePod {
   void FailNextCalls(int n, grpc::StatusCode code);
   // Every echo call first waits this long.
   void SetLatency(absl::Duration latency);
+  // The process stops answering for `duration` (connections stay open): echo
+  // and health calls wait until it ends or their deadline passes, whichever is
+  // first. Kubernetes does not notice unless its readiness probe does.
+  void Hang(absl::Duration duration);
 
   // The container dies: the server stops at once, in-flight calls are cancelled.
   void Crash() ABSL_LOCKS_EXCLUDED(mu_);

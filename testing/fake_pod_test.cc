@@ -70,6 +70,39 @@ TEST(FakePodTest, FailuresLatencyHealthCrashAndRestart) {
   EXPECT_EQ(r.incarnation(), 2u);
 }
 
+TEST(FakePodTest, AHungPodAnswersNothingUntilTheHangEnds) {
+  LoopbackSubnet subnet;
+  auto pod = FakePod::Start("web-0", subnet.Next(), 0);
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  auto channel = grpc::CreateChannel((*pod)->address(), grpc::InsecureChannelCredentials());
+  auto stub = Echo::NewStub(channel);
+  auto call = [&](absl::Duration deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    EchoRequest request;
+    EchoResponse response;
+    return stub->Echo(&context, request, &response).error_code();
+  };
+  ASSERT_EQ(call(absl::Seconds(30)), grpc::StatusCode::OK);
+  (*pod)->Hang(absl::Milliseconds(1500));
+  EXPECT_EQ(call(absl::Milliseconds(200)), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Health checks hang too.
+  {
+    auto health = grpc::health::v1::Health::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    EXPECT_EQ(health->Check(&context, request, &response).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  // A patient call is answered when the hang ends.
+  EXPECT_EQ(call(absl::Seconds(30)), grpc::StatusCode::OK);
+  EXPECT_EQ(call(absl::Seconds(30)), grpc::StatusCode::OK);
+  EXPECT_NE((*pod)->first_call_at(), absl::InfinitePast());
+  EXPECT_GE((*pod)->last_call_at(), (*pod)->first_call_at());
+}
+
 TEST(MatchersTest, RoundRobinAndStatus) {
   ExpectRoundRobin((std::map<std::string, int64_t>{{"a", 334}, {"b", 333}, {"c", 333}}),
                    (std::vector<std::string>{"a", "b", "c"}), 1);

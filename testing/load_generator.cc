@@ -106,12 +106,21 @@ void LoadGenerator::Record(const grpc::Status& status, const std::string& pod,
   } else {
     ++report_.failed;
     ++report_.failures[CodeName(status.error_code())];
+    if (static_cast<int>(report_.failed_timeline.size()) <= interval) {
+      report_.failed_timeline.resize(interval + 1);
+    }
+    ++report_.failed_timeline[interval];
   }
 }
 
 LoadReport LoadGenerator::Snapshot() const {
   absl::MutexLock lock(&mu_);
   LoadReport report = report_;
+  report.interval = options_.interval;
+  // Both timelines cover the same intervals.
+  const size_t n = std::max(report.timeline.size(), report.failed_timeline.size());
+  report.timeline.resize(n);
+  report.failed_timeline.resize(n);
   std::vector<absl::Duration> sorted = latencies_;
   std::sort(sorted.begin(), sorted.end());
   if (!sorted.empty()) {

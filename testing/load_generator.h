@@ -44,6 +44,8 @@ struct LoadReport {
   std::map<std::string, int64_t> by_pod;          // successful calls per pod
   std::map<std::string, int64_t> failures;        // by status code name
   std::vector<std::map<std::string, int64_t>> timeline;  // per interval, per pod
+  std::vector<int64_t> failed_timeline;                  // failed calls per interval
+  absl::Duration interval = absl::Milliseconds(100);     // of the timelines
   absl::Duration p50 = absl::ZeroDuration();
   absl::Duration p99 = absl::ZeroDuration();
   // The first interval at or after `from` in which `pod` answered (-1: never).

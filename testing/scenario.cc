@@ -70,6 +70,8 @@ absl::Status Apply(FakeCluster& cluster, const std::string& text) {
     case Verb::kDropWatches:
       cluster.api().DropWatches();
       return absl::OkStatus();
+    case Verb::kHang:
+      return cluster.HangPod(action->target, action->duration);
   }
   return Bad("unreachable");
 }
@@ -86,7 +88,7 @@ absl::StatusOr<StepAction> ParseStepAction(const std::string& action) {
           {"crash", {Verb::kCrash, 3}},     {"recreate", {Verb::kRecreate, 2}},
           {"ready", {Verb::kReady, 3}},     {"rollout", {Verb::kRollout, 2}},
           {"outage", {Verb::kOutage, 2}},   {"compact", {Verb::kCompact, 1}},
-          {"drop-watches", {Verb::kDropWatches, 1}}};
+          {"drop-watches", {Verb::kDropWatches, 1}}, {"hang", {Verb::kHang, 3}}};
   auto it = kVerbs->find(w[0]);
   if (it == kVerbs->end()) return Bad(absl::StrCat("unknown action \"", w[0], "\""));
   if (w.size() != it->second.second) {
@@ -103,6 +105,11 @@ absl::StatusOr<StepAction> ParseStepAction(const std::string& action) {
       break;
     case Verb::kCrash:
       if (!absl::ParseDuration(w[2], &out.duration)) return Bad("crash needs a restart delay");
+      break;
+    case Verb::kHang:
+      if (!absl::ParseDuration(w[2], &out.duration) || out.duration <= absl::ZeroDuration()) {
+        return Bad("hang needs a duration");
+      }
       break;
     case Verb::kOutage:
       if (!absl::ParseDuration(w[1], &out.duration)) return Bad("outage needs a duration");
@@ -213,13 +220,58 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
   report.name = scenario.name;
   LoadGenerator load(*handle, scenario.load);
   const absl::Time start = absl::Now();
+  report.start = start;
   load.Start();
+  // The live view's feed.
+  absl::Mutex progress_mu;
+  bool done = false;
+  std::string current_step;
+  std::thread progress;
+  if (scenario.progress) {
+    progress = std::thread([&] {
+      while (true) {
+        {
+          absl::MutexLock lock(&progress_mu);
+          auto stop = [&done] { return done; };
+          if (progress_mu.AwaitWithTimeout(absl::Condition(&stop), scenario.progress_interval)) {
+            return;
+          }
+        }
+        ScenarioProgress p;
+        p.elapsed = absl::Now() - start;
+        p.duration = scenario.duration;
+        p.load = load.Snapshot();
+        for (const ServiceSnapshot& s : (*balancer)->Snapshot()) {
+          p.pool = s.endpoints;
+          p.discovery = s.discovery;
+        }
+        p.api_pods = (*cluster)->Pods(scenario.deployment.name);
+        p.events = (*cluster)->Events();
+        {
+          absl::MutexLock lock(&progress_mu);
+          p.step = current_step;
+        }
+        scenario.progress(p);
+      }
+    });
+  }
+  auto stop_progress = [&] {
+    {
+      absl::MutexLock lock(&progress_mu);
+      done = true;
+    }
+    if (progress.joinable()) progress.join();
+  };
   for (const ScenarioStep& step : scenario.steps) {
     absl::Time due = start + step.at;
     if (due > absl::Now()) absl::SleepFor(due - absl::Now());
     StepResult result;
     result.step = step;
     result.interval = load.CurrentInterval();
+    {
+      absl::MutexLock lock(&progress_mu);
+      current_step = step.action;
+    }
     const absl::Time began = absl::Now();
     result.status = Apply(**cluster, step.action);
     const absl::Time done = absl::Now();
@@ -241,6 +293,9 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
   const absl::Time end = start + scenario.duration;
   if (end > absl::Now()) absl::SleepFor(end - absl::Now());
   report.load = load.Stop();
+  stop_progress();
+  report.events = (*cluster)->Events();
+  for (const ServiceSnapshot& s : (*balancer)->Snapshot()) report.discovery = s.discovery;
   for (const StepResult& r : report.steps) {
     if (!r.status.ok()) return r.status;
   }

@@ -23,7 +23,8 @@
 // Step actions: `scale <deployment> <n>`, `delete <pod>`, `crash <pod> <restart
 // after>`, `recreate <pod>`, `ready <pod> true|false`, `rollout <deployment>`,
 // `outage <duration>` (the API server refuses connections), `compact` (410 on
-// the next resumed watch), `drop-watches`.
+// the next resumed watch), `drop-watches`, `hang <pod> <duration>` (the pod's
+// process stops answering; the API still says ready: only health checks see it).
 //
 // Errors: InvalidArgument for a malformed scenario; a step that fails to apply
 // ends the run with its error.
@@ -31,6 +32,7 @@
 #ifndef TESTING_SCENARIO_H_
 #define TESTING_SCENARIO_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,15 +52,27 @@ struct ScenarioStep {
 // A step's action, parsed: both the real runner and the simulation act on this.
 struct StepAction {
   enum class Verb { kScale, kDelete, kCrash, kRecreate, kReady, kRollout, kOutage, kCompact,
-                    kDropWatches };
+                    kDropWatches, kHang };
   Verb verb;
   std::string target;  // the deployment (scale, rollout) or pod
   int replicas = 0;    // scale
-  absl::Duration duration = absl::ZeroDuration();  // crash: restart delay; outage: length
+  absl::Duration duration = absl::ZeroDuration();  // crash: restart delay; outage, hang: length
   bool ready = false;  // ready
 };
 // InvalidArgument naming the action and what is wrong.
 absl::StatusOr<StepAction> ParseStepAction(const std::string& action);
+
+// What a live view shows while a scenario runs (RunScenario's progress callback).
+struct ScenarioProgress {
+  absl::Duration elapsed;
+  absl::Duration duration;
+  LoadReport load;                       // so far
+  std::vector<EndpointSnapshot> pool;    // the Balancer's endpoints now
+  DiscoveryStatus discovery;
+  std::vector<std::string> api_pods;     // the Deployment's pods in the API, oldest first
+  std::vector<ClusterEvent> events;      // so far
+  std::string step;                      // the step running or last run ("" before the first)
+};
 
 struct Scenario {
   std::string name = "scenario";
@@ -67,6 +81,10 @@ struct Scenario {
   BalancerOptions balancer;
   std::vector<ScenarioStep> steps;
   absl::Duration duration = absl::Seconds(5);  // of the load, at least past the last step
+  // RunScenario only: called every `progress_interval` on a thread of its own
+  // while the load runs (not under any lock; it may print).
+  std::function<void(const ScenarioProgress&)> progress;
+  absl::Duration progress_interval = absl::Milliseconds(500);
 };
 
 struct StepResult {
@@ -83,6 +101,9 @@ struct ScenarioReport {
   std::string name;
   LoadReport load;
   std::vector<StepResult> steps;
+  absl::Time start;                  // when the load began
+  std::vector<ClusterEvent> events;  // what the cluster did (RunScenario only)
+  DiscoveryStatus discovery;         // at the end (RunScenario only)
   // A plain-text summary: totals per pod, failures, and one line per step.
   std::string ToText() const;
 };

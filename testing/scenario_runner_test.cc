@@ -1,8 +1,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "testing/html_report.h"
 #include "testing/matchers.h"
 #include "testing/scenario.h"
 
@@ -10,6 +13,7 @@ namespace kubegrpc::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(ParseScenarioTest, ReadsEverythingAndSortsSteps) {
   absl::StatusOr<Scenario> s = ParseScenario(R"(
@@ -83,6 +87,73 @@ TEST(RunScenarioTest, AStepThatCannotApplyIsAnError) {
   EXPECT_THAT(ParseScenario("steps: [{at: 1s, do: scale web many}]"),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(ParseStepAction("ready web-0 maybe"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The live view's feed, a hang that health checks route around, and the HTML
+// report of the run.
+TEST(RunScenarioTest, ProgressHangAndHtmlReport) {
+  Scenario s;
+  s.name = "hang <&> report";
+  s.deployment.replicas = 3;
+  // Calls give up after 300 ms: those already sent to the hung pod fail with
+  // DEADLINE_EXCEEDED (not retried: the pod may have acted on them).
+  s.load = {.threads = 4, .rate = 200, .retry = true, .call_timeout = absl::Milliseconds(300)};
+  s.balancer.pool.health.mode = HealthCheckOptions::Mode::kGrpcHealth;
+  s.balancer.pool.health.interval = absl::Milliseconds(100);
+  s.balancer.pool.health.timeout = absl::Milliseconds(100);
+  s.duration = absl::Seconds(4);
+  s.steps = {{absl::Milliseconds(500), "hang web-1 2s"}, {absl::Seconds(1), "scale web 4"}};
+  s.progress_interval = absl::Milliseconds(200);
+  absl::Mutex mu;
+  std::vector<ScenarioProgress> seen;
+  s.progress = [&](const ScenarioProgress& p) {
+    absl::MutexLock lock(&mu);
+    seen.push_back(p);
+  };
+  absl::StatusOr<ScenarioReport> report = RunScenario(s);
+  ASSERT_THAT(report, IsOk());
+  std::cout << report->ToText();
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_GE(seen.size(), 5u);
+    EXPECT_EQ(seen.back().api_pods.size(), 4u);
+    EXPECT_FALSE(seen.back().pool.empty());
+    EXPECT_GT(seen.back().load.ok, 0);
+    EXPECT_EQ(seen.back().step, "scale web 4");
+    for (size_t i = 1; i < seen.size(); ++i) EXPECT_GE(seen[i].elapsed, seen[i - 1].elapsed);
+  }
+  // Health checks (every 100 ms) take the hung pod out: only the calls sent to
+  // it before then fail, and the load keeps flowing to the other pods.
+  EXPECT_EQ(report->load.failed, report->load.failures["DEADLINE_EXCEEDED"]);
+  EXPECT_LE(report->load.failed, 20);
+  for (int i = 8; i < 24; ++i) {
+    int64_t ok = 0;
+    for (const auto& [pod, n] : report->load.timeline[i]) ok += n;
+    EXPECT_GT(ok, 0) << "interval " << i;
+    EXPECT_EQ(report->load.timeline[i].count("web-1"), 0u) << "interval " << i;
+  }
+  bool hung = false;
+  for (const ClusterEvent& e : report->events) hung |= e.kind == ClusterEvent::Kind::kHung;
+  EXPECT_TRUE(hung);
+  EXPECT_EQ(report->load.timeline.size(), report->load.failed_timeline.size());
+
+  const std::string html = ScenarioHtml(s, *report);
+  for (const char* id : {"id=\"calls-per-pod\"", "id=\"failures\"", "id=\"convergence\"",
+                         "id=\"kube-grpc-data\"", "hang &lt;&amp;&gt; report"}) {
+    EXPECT_THAT(html, HasSubstr(id));
+  }
+  EXPECT_THAT(html, HasSubstr("<h1>kube-grpc scenario: hang &lt;&amp;&gt; report</h1>"));
+  EXPECT_THAT(html, Not(HasSubstr("<h1>kube-grpc scenario: hang <&>")));
+  // The embedded data is the run's summary.
+  const size_t open = html.find("id=\"kube-grpc-data\">") + 20;
+  const nlohmann::json data = nlohmann::json::parse(html.substr(open, html.find("</script>", open) - open));
+  EXPECT_EQ(data["ok"].get<int64_t>(), report->load.ok);
+  int64_t sum = 0;
+  for (const auto& interval : data["timeline"]) {
+    for (const auto& [pod, n] : interval.items()) sum += n.get<int64_t>();
+  }
+  EXPECT_EQ(sum, report->load.ok);
+  EXPECT_EQ(data["steps"].size(), 2u);
 }
 
 }  // namespace

@@ -54,8 +54,11 @@ class StoreClient : public K8sClient {
   StoreClient(fakek8s::ObjectStore* store, SimClock* clock, absl::Duration tick)
       : store_(store), clock_(clock), tick_(tick) {}
   bool outage = false;
+  int64_t gets = 0, lists = 0, watches = 0;
 
   absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override {
+    ++gets;
+    in_stream_ = false;
     if (outage) return absl::UnavailableError("simulated API outage");
     absl::StatusOr<json> s = store_->Get(fakek8s::Resource::kServices, ns, name);
     if (!s.ok()) return absl::NotFoundError(s.status().message());
@@ -63,6 +66,8 @@ class StoreClient : public K8sClient {
   }
   absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
                                                    const std::string& service) override {
+    ++lists;
+    in_stream_ = false;
     if (outage) return absl::UnavailableError("simulated API outage");
     fakek8s::ObjectStore::ListResult list = store_->List(
         fakek8s::Resource::kEndpointSlices, ns,
@@ -80,7 +85,16 @@ class StoreClient : public K8sClient {
                               const WatchRequest& request,
                               const std::function<void(const WatchEvent&)>& on_event,
                               Cancellation*) override {
+    // Each call here is one poll of what a real watch stream would deliver; a
+    // poll that continues the previous one within the stream's timeout is the
+    // same stream.
+    if (!in_stream_ || clock_->Now() - stream_start_ >= request.timeout) {
+      ++watches;
+      stream_start_ = clock_->Now();
+    }
+    in_stream_ = true;
     if (outage) {
+      in_stream_ = false;
       clock_->Advance(tick_);
       return absl::UnavailableError("simulated API outage");
     }
@@ -93,6 +107,7 @@ class StoreClient : public K8sClient {
       WatchEvent expired;
       expired.type = WatchEvent::Type::kError;
       expired.error = absl::OutOfRangeError(watch.status().message());
+      in_stream_ = false;
       on_event(expired);
       return absl::OkStatus();
     }
@@ -111,6 +126,8 @@ class StoreClient : public K8sClient {
   fakek8s::ObjectStore* store_;
   SimClock* clock_;
   absl::Duration tick_;
+  bool in_stream_ = false;
+  absl::Time stream_start_;
 };
 
 class Sim {
@@ -153,7 +170,18 @@ class Sim {
     pool_options.clock = &clock_;
     pool_options.start_worker = false;
     pool_options.seed = options_.seed;
-    pool_options.health.mode = HealthCheckOptions::Mode::kNone;  // no servers to check
+    if (pool_options.health.mode != HealthCheckOptions::Mode::kNone) {
+      // The pods' health answers, from their simulated state: a crashed, gone
+      // or hung process does not answer.
+      pool_options.health.mode = HealthCheckOptions::Mode::kCustom;
+      pool_options.health.ping = [this](PoolEndpoint& e, absl::Time) {
+        auto it = pod_by_address_.find(e.host_port());
+        if (it == pod_by_address_.end() || !Answers(it->second)) {
+          return absl::DeadlineExceededError("no answer");
+        }
+        return absl::OkStatus();
+      };
+    }
     ChannelPool pool(absl::StrCat(d.ns, "/", d.name), &factory_, pool_options);
     ServiceDiscovery discovery_loop(
         &client_, {d.name, d.ns, d.service_port, ""}, discovery,
@@ -170,14 +198,12 @@ class Sim {
       });
     }
     const absl::Time end = start_ + scenario_.duration;
+    // Every tick, whatever discovery is doing (a watch poll, a long resync
+    // sleep in polling mode, a backoff): pool maintenance (health checks,
+    // drains), the trace of picked pods, and a batch of picks.
     std::string last_picked;
-    while (clock_.Now() < end && status_.ok()) {
-      RunDue();
-      const absl::Time before = clock_.Now();
-      discovery_loop.RunOnce();
+    std::function<void()> tick = [&] {
       pool.RunMaintenance();
-      if (clock_.Now() == before) continue;  // a list: poll again at once
-      RunDue();
       std::vector<std::string> picked;
       for (const EndpointSnapshot& e : pool.Snapshot()) {
         if (e.picked && e.state == ChannelState::kReady) picked.push_back(e.pod_name);
@@ -194,23 +220,26 @@ class Sim {
       const int interval = static_cast<int>((clock_.Now() - start_) / options_.tick);
       for (int i = 0; i < options_.picks_per_tick; ++i) {
         pool.WithPick([&](PoolEndpoint* e, const absl::Status&) {
-          if (e == nullptr || e->state() != ChannelState::kReady) {
-            ++result_.load.failed;
-            ++result_.load.failures["UNAVAILABLE"];
-            return 0;
-          }
-          const std::string& pod = pod_by_address_[e->host_port()];
-          ++result_.load.ok;
-          ++result_.load.by_pod[pod];
-          if (static_cast<int>(result_.load.timeline.size()) <= interval) {
-            result_.load.timeline.resize(interval + 1);
-          }
-          ++result_.load.timeline[interval][pod];
+          Pick(e, interval);
           return 0;
         });
       }
+      if (clock_.Now() + options_.tick < end) Schedule(clock_.Now() + options_.tick, tick);
+    };
+    Schedule(start_ + options_.tick, tick);
+    while (clock_.Now() < end && status_.ok()) {
+      RunDue();
+      discovery_loop.RunOnce();  // a list returns at once; the rest advance the clock
     }
     if (!status_.ok()) return status_;
+    result_.new_pods_never_used = static_cast<int>(awaiting_first_use_.size());
+    result_.api_gets = client_.gets;
+    result_.api_lists = client_.lists;
+    result_.api_watches = client_.watches;
+    result_.load.interval = options_.tick;
+    const size_t n = std::max(result_.load.timeline.size(), result_.load.failed_timeline.size());
+    result_.load.timeline.resize(n);
+    result_.load.failed_timeline.resize(n);
     return result_;
   }
 
@@ -234,6 +263,50 @@ class Sim {
       p.action();
     }
   }
+  struct PodState {
+    bool ready = false;        // in the API
+    bool terminating = false;  // in the API
+    bool deleted = false;
+    bool running = true;       // the process
+    absl::Time hung_until = absl::InfinitePast();
+    bool new_pod = false;      // added after the start, not yet ready
+  };
+  void Pick(PoolEndpoint* e, int interval) {
+    if (e == nullptr || e->state() != ChannelState::kReady) {
+      Failed(interval, "UNAVAILABLE");
+      return;
+    }
+    const std::string& pod = pod_by_address_[e->host_port()];
+    const PodState& state = state_[pod];
+    if (!state.ready || state.terminating || state.deleted) ++result_.calls_to_gone_pods;
+    if (auto it = awaiting_first_use_.find(pod); it != awaiting_first_use_.end()) {
+      result_.new_pod_first_use.push_back(clock_.Now() - it->second);
+      awaiting_first_use_.erase(it);
+    }
+    if (!Answers(pod)) {
+      Failed(interval, state.running && !state.deleted ? "DEADLINE_EXCEEDED" : "UNAVAILABLE");
+      return;
+    }
+    ++result_.load.ok;
+    ++result_.load.by_pod[pod];
+    if (static_cast<int>(result_.load.timeline.size()) <= interval) {
+      result_.load.timeline.resize(interval + 1);
+    }
+    ++result_.load.timeline[interval][pod];
+  }
+  bool Answers(const std::string& pod) {
+    const PodState& s = state_[pod];
+    return s.running && !s.deleted && clock_.Now() >= s.hung_until;
+  }
+  void Failed(int interval, const std::string& code) {
+    ++result_.load.failed;
+    ++result_.load.failures[code];
+    if (static_cast<int>(result_.load.failed_timeline.size()) <= interval) {
+      result_.load.failed_timeline.resize(interval + 1);
+    }
+    ++result_.load.failed_timeline[interval];
+  }
+
   void Trace(const std::string& what) {
     result_.trace.push_back(absl::StrFormat(
         "t=%.3fs %s", absl::ToDoubleSeconds(clock_.Now() - start_), what));
@@ -251,6 +324,7 @@ class Sim {
          {"status", {{"phase", "Running"}, {"podIP", ip},
                      {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}}})}}}});
     pods_.push_back(name);
+    state_[name].new_pod = !ready_now;
     if (ready_now || d.readiness_delay <= absl::ZeroDuration()) {
       SetReady(name, true);
     } else {
@@ -259,6 +333,12 @@ class Sim {
     return name;
   }
   void SetReady(const std::string& pod, bool ready) {
+    PodState& state = state_[pod];
+    if (ready && !state.ready && state.new_pod) {
+      awaiting_first_use_[pod] = clock_.Now();
+      state.new_pod = false;
+    }
+    state.ready = ready;
     (void)store_.Mutate(fakek8s::Resource::kPods, scenario_.deployment.ns, pod, [&](json& p) {
       p["status"]["conditions"] =
           json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}});
@@ -276,11 +356,14 @@ class Sim {
     if (it == pods_.end()) return absl::NotFoundError("simulation: no pod " + pod);
     pods_.erase(it);
     const std::string ns = scenario_.deployment.ns;
+    state_[pod].terminating = true;
     (void)store_.Mutate(fakek8s::Resource::kPods, ns, pod, [](json& p) {
       p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
       return absl::OkStatus();
     });
     Schedule(clock_.Now() + options_.termination_delay, [this, pod, ns] {
+      state_[pod].deleted = true;
+      state_[pod].running = false;
       factory_.SetState(AddressOf(pod), ChannelState::kTransientFailure);  // the server stops
       (void)store_.Delete(fakek8s::Resource::kPods, ns, pod);
     });
@@ -305,8 +388,10 @@ class Sim {
         const std::string address = AddressOf(pod);
         if (address.empty()) return absl::NotFoundError("simulation: no pod " + pod);
         factory_.SetState(address, ChannelState::kTransientFailure);
+        state_[pod].running = false;
         SetReady(pod, false);
         Schedule(clock_.Now() + action->duration, [this, pod, address] {
+          state_[pod].running = true;
           factory_.SetState(address, ChannelState::kReady);
           Schedule(clock_.Now() + scenario_.deployment.readiness_delay,
                    [this, pod] { SetReady(pod, true); });
@@ -341,6 +426,22 @@ class Sim {
         return absl::OkStatus();
       case Verb::kDropWatches:
         return absl::OkStatus();  // every poll is a new watch here
+      case Verb::kHang: {
+        // The process stops answering; its connections stay up (channel READY).
+        // The kubelet's readiness probe marks it not ready if the hang lasts.
+        const std::string pod = action->target;
+        if (AddressOf(pod).empty()) return absl::NotFoundError("simulation: no pod " + pod);
+        const absl::Time until = clock_.Now() + action->duration;
+        state_[pod].hung_until = until;
+        if (action->duration > options_.readiness_probe_detects_after) {
+          Schedule(clock_.Now() + options_.readiness_probe_detects_after,
+                   [this, pod] { SetReady(pod, false); });
+          Schedule(until + scenario_.deployment.readiness_delay, [this, pod] {
+            if (!state_[pod].terminating && !state_[pod].deleted) SetReady(pod, true);
+          });
+        }
+        return absl::OkStatus();
+      }
     }
     return absl::InternalError("simulation: unreachable");
   }
@@ -357,6 +458,8 @@ class Sim {
   int next_index_ = 0;
   std::vector<std::string> pods_;
   std::map<std::string, std::string> pod_by_address_;
+  std::map<std::string, PodState> state_;
+  std::map<std::string, absl::Time> awaiting_first_use_;  // new pods: when they turned ready
   absl::Time start_;
   absl::Status status_;
   SimulationResult result_;

@@ -36,14 +36,33 @@ struct SimulationOptions {
   absl::Duration tick = absl::Milliseconds(50);
   int picks_per_tick = 30;
   absl::Duration termination_delay = absl::Milliseconds(200);
+  // How long a hung pod stays ready in the API: the kubelet's readiness probe
+  // notices after failureThreshold x periodSeconds (3 x 10 s by default).
+  absl::Duration readiness_probe_detects_after = absl::Seconds(30);
 };
 
 struct SimulationResult {
   // One line per scenario step and per change of the picked pods, with the
   // virtual time since the start.
   std::vector<std::string> trace;
-  // Picks per pod, and per tick (the timeline's interval is one tick).
+  // Picks per pod, and per tick (the timeline's interval is one tick). A pick
+  // counts as failed when there was no endpoint, its channel was not READY, or
+  // its pod could not answer (crashed, gone or hung): the simulation has no
+  // retries, so these are the calls a retry would have to save.
   LoadReport load;
+  // Picks of pods the API no longer reported ready (not ready, terminating or
+  // deleted), whether or not they could still answer.
+  int64_t calls_to_gone_pods = 0;
+  // For each pod added after the start: from the API reporting it ready to its
+  // first pick (resolution: one tick). Pods never picked are not included;
+  // `new_pods_never_used` counts them.
+  std::vector<absl::Duration> new_pod_first_use;
+  int new_pods_never_used = 0;
+  // Requests to the API server: Service gets, lists, and watch streams (a
+  // stream that continues from the last one within its timeout counts once).
+  int64_t api_gets = 0;
+  int64_t api_lists = 0;
+  int64_t api_watches = 0;
 };
 
 absl::StatusOr<SimulationResult> Simulate(const Scenario& scenario,

@@ -127,5 +127,55 @@ TEST(SimulationTest, MoreThanAHundredPodsInSeveralSlices) {
   EXPECT_EQ(r->load.failed, 0);
 }
 
+
+// A hung pod (connections up, no answers) is seen only by health checks until
+// the kubelet's readiness probe gives up on it (30 s).
+TEST(SimulationTest, HealthChecksTakeAHungPodOutBeforeTheReadinessProbeDoes) {
+  Scenario s = Make(3, {{absl::Milliseconds(1500), "hang web-1 20s"}}, absl::Seconds(25));
+  absl::StatusOr<SimulationResult> without = Simulate(s, {});
+  ASSERT_THAT(without, IsOk());
+  s.balancer.pool.health.mode = HealthCheckOptions::Mode::kGrpcHealth;
+  s.balancer.pool.health.interval = absl::Seconds(1);
+  absl::StatusOr<SimulationResult> with = Simulate(s, {});
+  ASSERT_THAT(with, IsOk());
+  // Without checks a third of the picks for 20 s go to the hung pod.
+  EXPECT_GT(without->load.failures["DEADLINE_EXCEEDED"], 20 * 20 * 30 / 3 * 8 / 10);
+  // With 1 s checks it is out within about a second, and back after the hang.
+  EXPECT_GT(with->load.failures["DEADLINE_EXCEEDED"], 0);
+  EXPECT_LT(with->load.failures["DEADLINE_EXCEEDED"], 2 * 20 * 30 / 3 + 30);
+  EXPECT_THAT(with->trace, Contains(::testing::HasSubstr("picked web-0,web-2")));
+  EXPECT_EQ(with->calls_to_gone_pods, 0);  // the API never said it was not ready
+}
+
+TEST(SimulationTest, CountsApiRequestsNewPodFirstUseAndCallsToGonePods) {
+  Scenario watch = Make(3, {{absl::Seconds(10), "scale web 4"}, {absl::Seconds(20), "delete web-0"}},
+                        absl::Seconds(120));
+  absl::StatusOr<SimulationResult> w = Simulate(watch, {});
+  ASSERT_THAT(w, IsOk());
+  // One get, one list and one watch stream for two minutes (the default
+  // watch timeout is five).
+  EXPECT_EQ(w->api_gets, 1);
+  EXPECT_EQ(w->api_lists, 1);
+  EXPECT_EQ(w->api_watches, 1);
+  ASSERT_EQ(w->new_pod_first_use.size(), 1u);
+  EXPECT_LE(w->new_pod_first_use[0], absl::Milliseconds(100));  // the next tick or two
+  // Gone from the pool on the next watch poll: at most one tick of picks.
+  EXPECT_LE(w->calls_to_gone_pods, 30);
+
+  // The original's design: a list every 60 s. The new pod waits for the next
+  // list; the deleted pod keeps being picked until its server stops.
+  Scenario poll = watch;
+  poll.balancer.discovery.watch = false;
+  poll.balancer.discovery.resync_interval = absl::Seconds(60);
+  absl::StatusOr<SimulationResult> p = Simulate(poll, {});
+  ASSERT_THAT(p, IsOk());
+  EXPECT_EQ(p->api_watches, 0);
+  EXPECT_GE(p->api_lists, 2);
+  ASSERT_EQ(p->new_pod_first_use.size(), 1u);
+  EXPECT_GE(p->new_pod_first_use[0], absl::Seconds(30));  // listed at t=60 s, ready at t=10 s
+  // Picked all through its 200 ms termination (4 ticks of 30 picks over 3 pods).
+  EXPECT_GE(p->calls_to_gone_pods, 35);
+}
+
 }  // namespace
 }  // namespace kubegrpc::testing
