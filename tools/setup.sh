@@ -21,6 +21,8 @@ PACKAGES=(
   zlib1g-dev libbrotli-dev
   # Interop tests: the official python client and grpcio, and tooling.
   python3 python3-kubernetes python3-grpcio python3-yaml ca-certificates
+  # The HTML reports are checked by rendering them in headless Chromium.
+  chromium
 )
 
 SUDO=""
