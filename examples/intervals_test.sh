@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The refresh-interval tool: deterministic (same seed, same table), its table and
+# HTML agree, and it tells settings apart (polling every 60 s is visibly worse
+# than watching on this scenario), and bad settings are clear errors.
+set -euo pipefail
+intervals="$1"
+dir="$TEST_TMPDIR"
+cat >"$dir/s.yaml" <<'YAML'
+name: small
+duration: 2m
+deployment: {name: web, namespace: demo, replicas: 3, readiness_delay: 2s}
+steps:
+  - {at: 10s, do: scale web 5}
+  - {at: 31500ms, do: hang web-1 10s}
+  - {at: 50s, do: rollout web}
+YAML
+settings="name=watch;name=watch + health 1s,health=1s;name=poll 60s,watch=false,resync=60s"
+"$intervals" --scenario="$dir/s.yaml" --settings="$settings" --html="$dir/a.html" \
+  --json="$dir/a.json" >"$dir/a.txt"
+"$intervals" --scenario="$dir/s.yaml" --settings="$settings" --html="$dir/b.html" \
+  --json="$dir/b.json" >"$dir/b.txt"
+cat "$dir/a.txt"
+cmp "$dir/a.json" "$dir/b.json"
+/usr/bin/python3 - "$dir/a.json" "$dir/a.html" <<'PY'
+import json, re, sys
+data = json.load(open(sys.argv[1]))
+html = open(sys.argv[2]).read()
+rows = {r["setting"]: r for r in data["rows"]}
+assert list(rows) == ["watch", "watch + health 1s", "poll 60s"], list(rows)
+# Health checks catch the hang; polling misses new pods for up to a minute.
+assert rows["watch + health 1s"]["failed"] < rows["watch"]["failed"], rows
+assert rows["poll 60s"]["new_pod_first_use_max_s"] > 10 * rows["watch"]["new_pod_first_use_max_s"], rows
+assert rows["poll 60s"]["api_watches"] == 0 and rows["watch"]["api_watches"] >= 1, rows
+for chart in ("failed", "to-gone", "first-use", "api-requests"):
+    assert f'<svg id="{chart}"' in html, chart
+    assert len(re.findall(r'<svg id="%s".*?</svg>' % chart, html, re.S)) == 1
+assert html.count("<tr><td>") == len(rows)
+embedded = json.loads(re.search(r'id="kube-grpc-data">(.*?)</script>', html, re.S).group(1))
+assert embedded == data
+print("intervals: deterministic, consistent, discriminating")
+PY
+for bad in "watch=maybe" "resync=0s" "health=soon" "bogus"; do
+  if "$intervals" --scenario="$dir/s.yaml" --settings="$bad" >/dev/null 2>"$dir/err.txt"; then
+    echo "accepted bad --settings=$bad"
+    exit 1
+  fi
+  grep -q "settings" "$dir/err.txt"
+done
