@@ -3,7 +3,11 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <signal.h>
 
+#include <cerrno>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -17,6 +21,45 @@
 #include "kubegrpc/internal/k8s_json.h"
 
 namespace kubegrpc {
+namespace {
+
+// OpenSSL writes to sockets with write(), so a write to a connection the API
+// server (or a cancellation) already closed raises SIGPIPE, which kills the
+// process unless the application ignores it. A library must not die of that,
+// nor change the process's signal handling: every piece of code here that may
+// write to a socket runs with SIGPIPE blocked on its thread, and a SIGPIPE it
+// caused is consumed before the thread's mask is restored (write() then just
+// fails with EPIPE, which httplib reports as an error).
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    blocked_ = pthread_sigmask(SIG_BLOCK, &pipe, &old_) == 0;
+  }
+  ~ScopedSigpipeBlock() {
+    if (!blocked_ || sigismember(&old_, SIGPIPE)) return;  // the caller blocks it already
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      const timespec zero = {0, 0};
+      while (sigtimedwait(&pipe, nullptr, &zero) == -1 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+  sigset_t old_;
+  bool blocked_ = false;
+};
+
+}  // namespace
 
 struct HttpK8sClient::Endpoint {
   bool tls = true;
@@ -77,7 +120,11 @@ std::string UrlEncode(absl::string_view s) {
 HttpK8sClient::HttpK8sClient(ClusterConfig config, Options options)
     : config_(std::move(config)), options_(options), endpoint_(std::make_unique<Endpoint>()) {}
 
-HttpK8sClient::~HttpK8sClient() = default;
+HttpK8sClient::~HttpK8sClient() {
+  ScopedSigpipeBlock no_sigpipe;  // pooled TLS connections say goodbye
+  absl::MutexLock lock(&idle_mu_);
+  idle_.clear();
+}
 
 absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConfig config,
                                                                       Options options) {
@@ -232,6 +279,7 @@ std::string HttpK8sClient::Token(bool force) {
 
 absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
                                                const std::string& context) {
+  ScopedSigpipeBlock no_sigpipe;
   for (int attempt = 0;; ++attempt) {
     httplib::Headers headers = {{"Accept", "application/json"}};
     std::string token = Token(/*force=*/attempt > 0);
@@ -335,6 +383,7 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
                                            const WatchRequest& request,
                                            const std::function<void(const WatchEvent&)>& on_event,
                                            Cancellation* cancel) {
+  ScopedSigpipeBlock no_sigpipe;
   const std::string context =
       absl::StrCat("watching ", SourceName(source), " of Service ", ns, "/", service);
   const int64_t timeout_seconds = std::max<int64_t>(1, absl::ToInt64Seconds(request.timeout));
@@ -353,7 +402,10 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
       return absl::InvalidArgumentError("kube-grpc: the TLS client certificate is not valid");
     }
     if (cancel != nullptr) {
-      cancel->SetCallback([client] { client->stop(); });
+      cancel->SetCallback([client] {
+        ScopedSigpipeBlock no_sigpipe;  // runs on the cancelling thread
+        client->stop();
+      });
       if (cancel->cancelled()) break;
     }
     httplib::Headers headers = {{"Accept", "application/json"}};

@@ -3,6 +3,8 @@
 #include "kubegrpc/http_k8s_client.h"
 
 #include <fstream>
+#include <csignal>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/discovery.h"
+#include "testing/subprocess.h"
 
 namespace kubegrpc {
 namespace {
@@ -101,6 +104,30 @@ TEST_F(HttpK8sClientTest, GetListAndWatchOverHttps) {
   watcher.join();
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().type, WatchEvent::Type::kModified);
+}
+
+// OpenSSL writes with write(): a write to a connection that is already closed
+// raises SIGPIPE, which kills a process that does not ignore it. This test
+// process cannot show that (fakek8s's HTTP server sets SIGPIPE to SIG_IGN), so
+// a client-only child process cancels watches mid-stream and reuses connections
+// the server dropped, with SIGPIPE at its default action.
+TEST_F(HttpK8sClientTest, ClosedConnectionsNeverKillTheProcessWithSigpipe) {
+  Start(/*tls=*/true);
+  const std::string ca = absl::StrCat(std::getenv("TEST_TMPDIR"), "/ca.pem");
+  std::ofstream(ca) << k8s_->server().ca_pem();
+  const std::string probe = absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
+                                         "/kubegrpc/sigpipe_probe");
+  auto child = testing::Subprocess::Start({probe, k8s_->server().url(), ca});
+  ASSERT_TRUE(child.ok()) << child.status();
+  // Between its rounds the child asks for an outage: the server drops every
+  // connection, so its pooled keep-alive connection is dead when next used.
+  for (int round = 0; round < 10; ++round) {
+    std::optional<std::string> line = (*child)->ReadLineContaining("round", absl::Seconds(60));
+    ASSERT_TRUE(line.has_value()) << (*child)->output();
+    k8s_->server().BeginOutage();
+    ASSERT_TRUE(k8s_->server().EndOutage().ok());
+  }
+  EXPECT_EQ((*child)->Wait(absl::Seconds(60)), 0) << (*child)->output();
 }
 
 TEST_F(HttpK8sClientTest, ErrorsNameTheServiceAndTheCause) {
