@@ -132,6 +132,42 @@ absl::Status SeedFromManifests(ObjectStore& store, const std::string& text) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<RbacRule>> RbacRulesFromRoles(const std::string& text) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid manifest: ", e.what()));
+  }
+  std::vector<RbacRule> out;
+  bool found = false;
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsMap() || !doc["kind"] || doc["kind"].as<std::string>("") != "Role") continue;
+    found = true;
+    const std::string ns = doc["metadata"] && doc["metadata"]["namespace"]
+                               ? doc["metadata"]["namespace"].as<std::string>("")
+                               : "default";
+    const YAML::Node rules = doc["rules"];
+    if (!rules || !rules.IsSequence()) return absl::InvalidArgumentError("a Role without rules");
+    for (const YAML::Node& r : rules) {
+      RbacRule rule;
+      try {
+        for (const YAML::Node& v : r["verbs"]) rule.verbs.push_back(v.as<std::string>());
+        for (const YAML::Node& v : r["resources"]) rule.resources.push_back(v.as<std::string>());
+      } catch (const std::exception& e) {
+        return absl::InvalidArgumentError(absl::StrCat("a Role rule: ", e.what()));
+      }
+      if (rule.verbs.empty() || rule.resources.empty()) {
+        return absl::InvalidArgumentError("a Role rule needs verbs and resources");
+      }
+      rule.namespaces = {ns};
+      out.push_back(std::move(rule));
+    }
+  }
+  if (!found) return absl::InvalidArgumentError("no kind: Role document");
+  return out;
+}
+
 absl::Status SeedDemo(ObjectStore& store, const DemoOptions& o) {
   if (o.replicas < 0 || o.replicas > 254) {
     return absl::InvalidArgumentError(

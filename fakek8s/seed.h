@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "fakek8s/api_server.h"
 #include "fakek8s/object_store.h"
 #include "nlohmann/json.hpp"
 
@@ -29,6 +30,13 @@ absl::StatusOr<nlohmann::json> YamlToJson(const std::string& yaml);
 // `kind: List` expands to its items). Namespaces that objects name but that do
 // not exist are created first.
 absl::Status SeedFromManifests(ObjectStore& store, const std::string& text);
+
+// The rules of every `kind: Role` document of `text` (other kinds are skipped),
+// as fakek8s RBAC rules scoped to the Role's namespace: so that a test can hold
+// a client to exactly the permissions a real manifest grants. apiGroups are not
+// checked (fakek8s serves each resource under one group). InvalidArgument if
+// there is no Role or a rule lacks verbs or resources.
+absl::StatusOr<std::vector<RbacRule>> RbacRulesFromRoles(const std::string& text);
 
 struct DemoOptions {
   std::string ns = "demo";

@@ -36,6 +36,9 @@ ABSL_FLAG(int, replicas, 3, "ready pods behind the demo Service");
 ABSL_FLAG(int, service_port, 80, "the demo Service's port");
 ABSL_FLAG(int, target_port, 8080, "the demo pods' container port (the endpoints' port)");
 ABSL_FLAG(int, bookmark_interval_seconds, 60, "BOOKMARK interval on idle watches");
+ABSL_FLAG(std::string, rbac_roles, "",
+          "with --token: hold the token's user to the rules of the kind: Role documents "
+          "in this manifest file (e.g. examples/k8s/greeter.yaml); default: no limits");
 ABSL_FLAG(int, pod_termination_seconds, 0,
           "how long a deleted pod stays terminating before it is removed");
 
@@ -86,6 +89,20 @@ int main(int argc, char** argv) {
 
   const std::string token = absl::GetFlag(FLAGS_token);
   if (!token.empty()) cluster.server().AddToken(token, "fakek8s-user");
+  if (const std::string roles = absl::GetFlag(FLAGS_rbac_roles); !roles.empty()) {
+    std::ifstream in(roles);
+    std::stringstream text;
+    text << in.rdbuf();
+    absl::StatusOr<std::vector<fakek8s::RbacRule>> rules =
+        in ? fakek8s::RbacRulesFromRoles(text.str())
+           : absl::NotFoundError("cannot read --rbac_roles " + roles);
+    if (token.empty() || !rules.ok()) {
+      std::cerr << "fakek8s: --rbac_roles: "
+                << (rules.ok() ? "needs --token" : rules.status().ToString()) << "\n";
+      return 1;
+    }
+    cluster.server().SetRules("fakek8s-user", *std::move(rules));
+  }
   const std::string ns = manifests.empty() ? absl::GetFlag(FLAGS_ns) : "default";
   const std::string kubeconfig_out = absl::GetFlag(FLAGS_kubeconfig_out);
   std::cout << "fakek8s: serving the Kubernetes API at " << cluster.server().url() << "\n";
