@@ -88,5 +88,28 @@ TEST(SeedTest, YamlScalarsBecomeJsonTypes) {
   EXPECT_TRUE((*j)["f"].is_null());
 }
 
+TEST(SeedTest, RbacRulesFromTheRolesOfAManifest) {
+  absl::StatusOr<std::vector<RbacRule>> rules = RbacRulesFromRoles(R"(
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: client, namespace: demo}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: discovery, namespace: demo}
+rules:
+  - {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
+  - {apiGroups: [""], resources: [services], verbs: [get]}
+)");
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ASSERT_EQ(rules->size(), 2u);
+  EXPECT_EQ((*rules)[0].resources, std::vector<std::string>{"endpointslices"});
+  EXPECT_EQ((*rules)[0].verbs, (std::vector<std::string>{"list", "watch"}));
+  EXPECT_EQ((*rules)[1].namespaces, std::vector<std::string>{"demo"});
+  for (const char* bad : {"kind: Service", "kind: Role\nrules: [{verbs: [get]}]", "a: [b"}) {
+    EXPECT_EQ(RbacRulesFromRoles(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace fakek8s
