@@ -141,6 +141,10 @@ int main(int argc, char** argv) {
       {"pick",
        {pick_bench, "--benchmark_format=json",
         quick ? "--benchmark_min_time=0.002" : "--benchmark_min_time=0.3",
+        // Three repetitions, reported as their median: one noisy repetition on a
+        // 2-core machine must not decide a verdict.
+        quick ? "--benchmark_repetitions=1" : "--benchmark_repetitions=3",
+        "--benchmark_report_aggregates_only=" + std::string(quick ? "false" : "true"),
         quick ? "--benchmark_filter=(BM_BalancerNext/10|BM_OriginalDesignPick/10|"
                 "BM_SharedPtrChannelCopy)/real_time/threads:(1|2|8)$"
               : "--benchmark_filter=."}},
@@ -218,7 +222,11 @@ int main(int argc, char** argv) {
   std::map<std::string, std::map<int, std::pair<double, double>>> picks;
   if (pick.ok) {
     for (const json& b : pick.result["benchmarks"]) {
+      if (b.value("run_type", "iteration") == "aggregate" && b.value("aggregate_name", "") != "median") {
+        continue;
+      }
       std::string name = b.value("name", "");
+      if (absl::EndsWith(name, "_median")) name.resize(name.size() - 7);
       // "BM_BalancerNext/10/real_time/threads:8"
       std::vector<std::string> parts = absl::StrSplit(name, '/');
       int threads = b.value("threads", 1);
@@ -233,7 +241,7 @@ int main(int argc, char** argv) {
       if (unit == "ms") ns *= 1e6;
       picks[key][threads] = {ns, b.value("items_per_second", 0.0)};
     }
-    md.Add("Wall-clock nanoseconds per pick over all threads (Google Benchmark real time: the "
+    md.Add("Median of three repetitions. Wall-clock nanoseconds per pick over all threads (Google Benchmark real time: the "
            "inverse of the total pick rate; the machine's core count bounds what more threads "
            "can add). `BM_BalancerNext` is `ChannelHandle::Next()` on a Balancer "
            "whose endpoints are all READY; `BM_SharedPtrChannelCopy` is the floor (`Next()` "
@@ -303,13 +311,24 @@ int main(int argc, char** argv) {
                           Fixed(m["p99_us"].get<double>(), 0), " µs | ", m["failed"].get<int64_t>(),
                           " |\n"));
     }
-    std::vector<std::string> ratios;
-    for (const json& x : r["pool_vs_round_robin_ratios"]) ratios.push_back(Fixed(x.get<double>(), 3));
-    const double ratio = r["pool_vs_round_robin_median_ratio"].get<double>();
-    md.Add(absl::StrCat("\nPool / round_robin calls per second, per round: ", absl::StrJoin(ratios, ", "),
-                        "; median **", Fixed(ratio, 3), "**.\n\n"));
-    targets.push_back({"throughput >= 0.98 x gRPC round_robin (median of per-round ratios)",
-                       Fixed(ratio, 3), Met(ratio >= 0.98)});
+    const double ratio = r["pool_vs_round_robin_ratio"].get<double>();
+    md.Add(absl::StrCat("\nPool / round_robin calls per second over the whole run: **", Fixed(ratio, 3),
+                        "**. Per round the ratio spreads from ",
+                        Fixed(r["pool_vs_round_robin_p10_ratio"].get<double>(), 3), " (10th percentile) to ",
+                        Fixed(r["pool_vs_round_robin_p90_ratio"].get<double>(), 3),
+                        " (90th), median ", Fixed(r["pool_vs_round_robin_median_ratio"].get<double>(), 3),
+                        "; the mean per-round ratio is ",
+                        Fixed(r["pool_vs_round_robin_mean_ratio"].get<double>(), 3), " with a 95 % interval of ",
+                        Fixed(r["pool_vs_round_robin_ci95"][0].get<double>(), 3), "-",
+                        Fixed(r["pool_vs_round_robin_ci95"][1].get<double>(), 3),
+                        ". The spread is this machine's noise (client, servers and gRPC's threads "
+                        "share 2 cores); the pool adds one `Next()` (~20 ns) to a ~300 µs call.\n\n"));
+    const double ci_low = r["pool_vs_round_robin_ci95"][0].get<double>();
+    const double ci_high = r["pool_vs_round_robin_ci95"][1].get<double>();
+    targets.push_back({"throughput >= 0.98 x gRPC round_robin (whole run, interleaved rounds)",
+                       absl::StrCat(Fixed(ratio, 3), " (95 % interval of the per-round mean ",
+                                    Fixed(ci_low, 3), "-", Fixed(ci_high, 3), ")"),
+                       Met(ratio >= 0.98)});
   } else {
     md.Add("**Failed:**\n\n```\n" + tp.error + "\n```\n\n");
     targets.push_back({"throughput", "section failed", Met(false)});
