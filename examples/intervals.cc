@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -132,16 +131,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::string path = absl::GetFlag(FLAGS_scenario);
   path = path.empty() ? "examples/scenarios/intervals.yaml" : UserPath(path);
-  std::ifstream in(path);
-  if (!in) {
-    std::cerr << "intervals: cannot read the scenario " << path << "\n";
-    return 2;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<kubegrpc::testing::Scenario> scenario = kubegrpc::testing::ParseScenario(text.str());
+  absl::StatusOr<kubegrpc::testing::Scenario> scenario = kubegrpc::testing::LoadScenario(path);
   if (!scenario.ok()) {
-    std::cerr << "intervals: " << path << ": " << scenario.status().message() << "\n";
+    std::cerr << "intervals: " << scenario.status().message() << "\n";
     return 2;
   }
   std::string settings_text = absl::GetFlag(FLAGS_settings);

@@ -209,17 +209,9 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   std::string path = absl::GetFlag(FLAGS_scenario);
   path = path.empty() ? "examples/scenarios/demo.yaml" : UserPath(path);
-  std::ifstream in(path);
-  if (!in) {
-    std::cerr << "simulate: cannot read the scenario " << path << "\n";
-    return 2;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<kubegrpc::testing::Scenario> scenario =
-      kubegrpc::testing::ParseScenario(text.str());
+  absl::StatusOr<kubegrpc::testing::Scenario> scenario = kubegrpc::testing::LoadScenario(path);
   if (!scenario.ok()) {
-    std::cerr << "simulate: " << path << ": " << scenario.status().message() << "\n";
+    std::cerr << "simulate: " << scenario.status().message() << "\n";
     return 2;
   }
   if (absl::Status s = ApplyOverrides(*scenario); !s.ok()) {

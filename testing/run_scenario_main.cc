@@ -2,9 +2,7 @@
 //
 //   bazel run //testing:run_scenario -- --scenario=$PWD/testing/scenarios/scale_crash_rollout.yaml
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -14,17 +12,10 @@ ABSL_FLAG(std::string, scenario, "", "the scenario file (YAML)");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  std::ifstream in(absl::GetFlag(FLAGS_scenario));
-  if (!in) {
-    std::cerr << "run_scenario: cannot read --scenario=" << absl::GetFlag(FLAGS_scenario) << "\n";
-    return 2;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
   absl::StatusOr<kubegrpc::testing::Scenario> scenario =
-      kubegrpc::testing::ParseScenario(text.str());
+      kubegrpc::testing::LoadScenario(absl::GetFlag(FLAGS_scenario));
   if (!scenario.ok()) {
-    std::cerr << scenario.status() << "\n";
+    std::cerr << "run_scenario: " << scenario.status().message() << "\n";
     return 2;
   }
   absl::StatusOr<kubegrpc::testing::ScenarioReport> report = RunScenario(*scenario);

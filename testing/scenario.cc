@@ -1,8 +1,10 @@
 #include "testing/scenario.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -123,6 +125,18 @@ absl::StatusOr<StepAction> ParseStepAction(const std::string& action) {
       break;
   }
   return out;
+}
+
+absl::StatusOr<Scenario> LoadScenario(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read the scenario ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<Scenario> scenario = ParseScenario(text.str());
+  if (!scenario.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", scenario.status().message()));
+  }
+  return scenario;
 }
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& text) {

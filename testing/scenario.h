@@ -109,6 +109,9 @@ struct ScenarioReport {
 };
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml);
+// Reads and parses a scenario file; errors name the file (NotFound if it cannot
+// be read, InvalidArgument if it is malformed).
+absl::StatusOr<Scenario> LoadScenario(const std::string& path);
 absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario);
 
 }  // namespace kubegrpc::testing
