@@ -308,11 +308,11 @@ std::string ScenarioHtml(const Scenario& scenario, const ScenarioReport& report)
                          "<th>converged after</th></tr>\n");
   for (const StepResult& s : report.steps) {
     absl::StrAppend(&body, "<tr><td>", Num(Seconds(s.step.at)), " s</td><td>",
-                    HtmlEscape(s.step.action), "</td><td>", absl::FormatDuration(absl::Trunc(s.took, absl::Microseconds(100))),
+                    HtmlEscape(s.step.action), "</td><td>", absl::FormatDuration(absl::Trunc(s.took, absl::Microseconds(1))),
                     "</td><td>",
                     s.converged_after == absl::InfiniteDuration()
                         ? "never"
-                        : absl::FormatDuration(absl::Trunc(s.converged_after, absl::Microseconds(100))),
+                        : absl::FormatDuration(absl::Trunc(s.converged_after, absl::Microseconds(1))),
                     "</td></tr>\n");
   }
   absl::StrAppend(&body, "</table>\n<h2>Calls per pod</h2>\n<table id=\"by-pod\">\n"
