@@ -17,46 +17,22 @@
 #include "grpcpp/grpcpp.h"
 #include "kubegrpc/balancer.h"
 #include "testing/fake_subchannel.h"
+#include "tools/bench/bench_util.h"
 
 namespace {
 
 using kubegrpc::ChannelState;
 
-// Lists `n` endpoints; watches stay quiet until cancelled.
-class StaticClient : public kubegrpc::K8sClient {
- public:
-  explicit StaticClient(int n) {
-    kubegrpc::EndpointObject slice;
-    slice.name = "bench";
-    for (int i = 0; i < n; ++i) {
-      kubegrpc::EndpointInfo e;
-      e.address = absl::StrCat("10.", i / 65536, ".", (i / 256) % 256, ".", i % 256);
-      e.ports = {{"grpc", 8080, "TCP"}};
-      slice.endpoints.push_back(e);
-    }
-    list_.items.push_back(slice);
-    list_.resource_version = "1";
+// A Service of `n` ready endpoints in one slice; its watch stays quiet.
+std::shared_ptr<kubegrpc::K8sClient> StaticClient(int n) {
+  std::vector<std::pair<std::string, bool>> endpoints;
+  for (int i = 0; i < n; ++i) {
+    endpoints.push_back({absl::StrCat("10.", i / 65536, ".", (i / 256) % 256, ".", i % 256), true});
   }
-  absl::StatusOr<kubegrpc::ServiceInfo> GetService(const std::string& ns,
-                                                   const std::string& name) override {
-    return kubegrpc::ServiceInfo{ns, name, {{"grpc", 80, "TCP"}}};
-  }
-  absl::StatusOr<kubegrpc::EndpointObjectList> ListEndpoints(kubegrpc::EndpointSource,
-                                                             const std::string&,
-                                                             const std::string&) override {
-    return list_;
-  }
-  absl::Status WatchEndpoints(kubegrpc::EndpointSource, const std::string&, const std::string&,
-                              const kubegrpc::WatchRequest& request,
-                              const std::function<void(const kubegrpc::WatchEvent&)>&,
-                              kubegrpc::Cancellation* cancel) override {
-    cancel->WaitUntil(absl::Now() + request.timeout);
-    return absl::OkStatus();
-  }
-
- private:
-  kubegrpc::EndpointObjectList list_;
-};
+  return std::make_shared<kubegrpc::bench::ScriptedSliceClient>(
+      "bench", "web", 80,
+      std::vector<nlohmann::json>{kubegrpc::bench::MakeSlice("bench", "web", "web-0", 8080, endpoints)});
+}
 
 struct Fixture {
   explicit Fixture(int n) {
@@ -64,7 +40,7 @@ struct Fixture {
     options.subchannel_factory = std::make_shared<kubegrpc::testing::FakeSubchannelFactory>(
         kubegrpc::testing::FakeSubchannelFactory::Options{.initial = ChannelState::kReady,
                                                           .with_channel = true});
-    balancer = *kubegrpc::Balancer::Create(std::make_shared<StaticClient>(n), "bench", options);
+    balancer = *kubegrpc::Balancer::Create(StaticClient(n), "bench", options);
     handle = *balancer->Connect("web:80");
     (void)balancer->WaitForReady("web:80", absl::Now() + absl::Seconds(60));
     // Wait until every endpoint is in the picker.
