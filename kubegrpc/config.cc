@@ -1,10 +1,10 @@
 #include "kubegrpc/config.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "kubegrpc/internal/read_file.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kubegrpc {
@@ -23,17 +24,13 @@ std::string SystemGetenv(const std::string& name) {
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("kube-grpc: cannot read ", what, " ", path));
-  }
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return internal::ReadSmallFile(path, what, absl::StatusCode::kInvalidArgument);
 }
 
-bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
 
 std::string Dir(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -145,8 +142,10 @@ absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options)
   for (absl::string_view p : absl::StrSplit(paths, ':', absl::SkipEmpty())) {
     std::string path(p);
     if (!FileExists(path)) continue;  // as kubectl: missing files in the list are skipped
+    absl::StatusOr<std::string> text = ReadFile(path, "kubeconfig");
+    if (!text.ok()) return text.status();
     try {
-      files.push_back({path, YAML::LoadFile(path)});
+      files.push_back({path, YAML::Load(*text)});
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("kube-grpc: kubeconfig ", path, " is not valid YAML: ", e.what()));

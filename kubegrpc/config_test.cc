@@ -155,6 +155,13 @@ TEST_F(ConfigTest, BrokenKubeconfigsAreClearErrors) {
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
        "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {exec: {command: gcloud}}}]\n",
        "exec or auth-provider"},
+      // A path to a device or a directory is refused, not read without end.
+      {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+       "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: /dev/zero}}]\n",
+       "/dev/zero: not a regular file"},
+      {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+       "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: /}}]\n",
+       "not a regular file"},
   };
   int i = 0;
   for (const auto& [text, why] : cases) {
@@ -163,6 +170,15 @@ TEST_F(ConfigTest, BrokenKubeconfigsAreClearErrors) {
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << text;
     EXPECT_THAT(s.message(), HasSubstr(why)) << text;
   }
+  // A file over the size limit (4 MiB) is an error, not a read of it all.
+  Write("big.pem", std::string(5 << 20, 'A'));
+  options.paths = Write("big.yaml",
+                        "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+                        "clusters: [{name: c, cluster: {server: 'https://h', "
+                        "certificate-authority: big.pem}}]\n");
+  EXPECT_THAT(KubeconfigConfig(options).status().message(), HasSubstr("larger than"));
+  options.paths = dir_;  // a directory as the kubeconfig
+  EXPECT_THAT(KubeconfigConfig(options).status().message(), HasSubstr("not a regular file"));
   options.paths = dir_ + "/none.yaml";
   EXPECT_EQ(KubeconfigConfig(options).status().code(), absl::StatusCode::kFailedPrecondition);
 }

@@ -8,9 +8,7 @@
 
 #include <cerrno>
 #include <ctime>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -19,6 +17,8 @@
 #include "absl/strings/strip.h"
 #include "httplib.h"
 #include "kubegrpc/internal/k8s_json.h"
+#include "kubegrpc/internal/read_file.h"
+#include "kubegrpc/internal/watch_stream.h"
 
 namespace kubegrpc {
 namespace {
@@ -92,12 +92,13 @@ X509_STORE* StoreFromPem(const std::string& pem) {
   return store;
 }
 
+// Tokens are small; the limit keeps a misconfigured path (a device, a log file)
+// from being read without end or sent as a header.
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::UnauthenticatedError("kube-grpc: cannot read the token file " + path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(s.str()));
+  absl::StatusOr<std::string> token = internal::ReadSmallFile(
+      path, "the token file", absl::StatusCode::kUnauthenticated, /*max_bytes=*/64 << 10);
+  if (!token.ok()) return token.status();
+  return std::string(absl::StripAsciiWhitespace(*token));
 }
 
 std::string UrlEncode(absl::string_view s) {
@@ -414,7 +415,8 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
 
     int status = 0;
     std::string retry_after;
-    std::string buffer;      // a partial line, or an error body
+    std::string error_body;  // the start of an error response's body
+    internal::WatchStreamDecoder decoder(source, options_.max_watch_line_bytes, context);
     absl::Status stream_error;
     httplib::Result r = client->Get(
         path.c_str(), headers,
@@ -426,41 +428,18 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
         [&](const char* data, size_t n) {
           if (cancel != nullptr && cancel->cancelled()) return false;
           if (status != 200) {  // an error body: keep its start for the message
-            if (buffer.size() < 4096) buffer.append(data, std::min<size_t>(n, 4096));
+            if (error_body.size() < 4096) error_body.append(data, std::min<size_t>(n, 4096));
             return true;
           }
-          buffer.append(data, n);
-          const auto too_big = [&] {
-            stream_error = absl::ResourceExhaustedError(
-                absl::StrCat("kube-grpc: ", context, ": a watch event is larger than ",
-                             options_.max_watch_line_bytes, " bytes"));
-            return false;
-          };
-          size_t start = 0;
-          size_t nl;
-          while ((nl = buffer.find('\n', start)) != std::string::npos) {
-            if (nl - start > options_.max_watch_line_bytes) return too_big();
-            absl::string_view line(buffer.data() + start, nl - start);
-            start = nl + 1;
-            if (absl::StripAsciiWhitespace(line).empty()) continue;
-            absl::StatusOr<WatchEvent> event = internal::DecodeWatchEvent(source, line);
-            if (!event.ok()) {
-              stream_error = absl::Status(event.status().code(),
-                                          absl::StrCat(event.status().message(), " (", context, ")"));
-              return false;
-            }
-            on_event(*event);
-          }
-          buffer.erase(0, start);
-          if (buffer.size() > options_.max_watch_line_bytes) return too_big();
-          return true;
+          stream_error = decoder.Feed(absl::string_view(data, n), on_event);
+          return stream_error.ok();
         });
     if (cancel != nullptr) cancel->SetCallback(nullptr);
     if (cancel != nullptr && cancel->cancelled()) break;
     if (!stream_error.ok()) return stream_error;
     if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
     if (status != 0 && status != 200) {
-      return internal::StatusFromHttp(status, buffer, retry_after, context);
+      return internal::StatusFromHttp(status, error_body, retry_after, context);
     }
     if (!r) {
       if (status == 200 && r.error() == httplib::Error::Read) {
@@ -473,11 +452,7 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
       }
       return ConnectionError(static_cast<int>(r.error()), verify_result, context);
     }
-    if (!absl::StripAsciiWhitespace(buffer).empty()) {
-      return absl::UnavailableError(
-          absl::StrCat("kube-grpc: ", context, ": the watch stream ended in the middle of an event"));
-    }
-    return absl::OkStatus();
+    return decoder.Finish();
   }
   return absl::CancelledError(absl::StrCat("kube-grpc: ", context, ": cancelled"));
 }
