@@ -132,6 +132,12 @@ class ApiServer {
   // Listens again on the same port.
   absl::Status EndOutage() ABSL_LOCKS_EXCLUDED(listen_mu_);
 
+  // Serves one request without a connection, exactly as if it had arrived on
+  // the port (authentication, faults, routing, errors). For fuzzing the request
+  // handler; a watch's response gets its chunked content provider, which the
+  // caller may run or drop.
+  void ServeInProcess(const httplib::Request& req, httplib::Response& res) { Handle(req, res); }
+
   // --- Introspection ---
   // Requests served so far, by "VERB resource" (e.g. "watch endpointslices",
   // "list pods", "discovery").

@@ -127,7 +127,9 @@ absl::StatusOr<ClusterConfig> InClusterConfig(const InClusterOptions& options) {
   return config;
 }
 
-absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options) {
+namespace {
+
+absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& options) {
   auto getenv = options.getenv ? options.getenv : SystemGetenv;
   std::string paths = options.paths.empty() ? getenv("KUBECONFIG") : options.paths;
   if (paths.empty()) {
@@ -175,6 +177,10 @@ absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options)
         absl::StrCat("kube-grpc: kubeconfig ", paths, " has no context \"", context_name, "\""));
   }
   const YAML::Node context = found_context->first;
+  if (!context.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat("kube-grpc: kubeconfig ", paths, " context \"",
+                                                   context_name, "\" is not a mapping"));
+  }
   const std::string cluster_name = Scalar(context, "cluster");
   const std::string user_name = Scalar(context, "user");
   auto found_cluster = FindNamed(files, "clusters", "cluster", cluster_name);
@@ -184,6 +190,10 @@ absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options)
                                                    cluster_name, "\", which is not defined"));
   }
   const auto& [cluster, cluster_dir] = *found_cluster;
+  if (!cluster.IsMap()) {
+    return absl::InvalidArgumentError(absl::StrCat("kube-grpc: kubeconfig ", paths, " cluster \"",
+                                                   cluster_name, "\" is not a mapping"));
+  }
   ClusterConfig config;
   config.source = absl::StrCat("kubeconfig ", paths, ", context ", context_name);
   config.server = Scalar(cluster, "server");
@@ -207,6 +217,10 @@ absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options)
                                                      "\", which is not defined"));
     }
     const auto& [user, user_dir] = *found_user;
+    if (!user.IsMap()) {
+      return absl::InvalidArgumentError(absl::StrCat("kube-grpc: kubeconfig ", paths, " user \"",
+                                                     user_name, "\" is not a mapping"));
+    }
     const std::string user_where = absl::StrCat("kubeconfig user \"", user_name, "\"");
     config.token = Scalar(user, "token");
     std::string token_file = Scalar(user, "tokenFile");
@@ -236,6 +250,19 @@ absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options)
   std::string ns = Scalar(context, "namespace");
   config.ns = ns.empty() ? "default" : ns;
   return config;
+}
+
+}  // namespace
+
+absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options) {
+  // The parser checks each node's type before using it; this catches what a
+  // future change might miss, so a strange file is an error, never a crash.
+  try {
+    return KubeconfigConfigImpl(options);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kube-grpc: kubeconfig ", options.paths, " is not usable: ", e.what()));
+  }
 }
 
 absl::StatusOr<ClusterConfig> DefaultConfig() {

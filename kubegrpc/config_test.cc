@@ -155,6 +155,10 @@ TEST_F(ConfigTest, BrokenKubeconfigsAreClearErrors) {
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
        "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {exec: {command: gcloud}}}]\n",
        "exec or auth-provider"},
+      // Found by fuzzing: a user that is a scalar, not a mapping.
+      {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+       "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: 'token:=abc'}]\n",
+       "user \"u\" is not a mapping"},
       // A path to a device or a directory is refused, not read without end.
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
        "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: /dev/zero}}]\n",
