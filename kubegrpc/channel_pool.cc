@@ -7,6 +7,23 @@
 
 namespace kubegrpc {
 
+namespace {
+
+// The user's custom check; an exception counts as a failure.
+absl::Status RunUserCheck(
+    const std::function<absl::Status(PoolEndpoint&, absl::Time)>& ping, PoolEndpoint& e,
+    absl::Time deadline) {
+  try {
+    return ping ? ping(e, deadline) : absl::OkStatus();
+  } catch (const std::exception& ex) {
+    return absl::InternalError(absl::StrCat("health check threw: ", ex.what()));
+  } catch (...) {
+    return absl::InternalError("health check threw");
+  }
+}
+
+}  // namespace
+
 // --- PoolEndpoint ------------------------------------------------------------------
 
 int PoolEndpoint::NextCacheSlot() {
@@ -54,6 +71,22 @@ ChannelPool::~ChannelPool() { Shutdown(); }
 void ChannelPool::Shutdown() {
   stop_worker_.Cancel();
   if (worker_.joinable()) worker_.join();
+  {
+    // Custom checks still running get until their timeout, then are abandoned:
+    // from here on they report nothing.
+    absl::Duration timeout;
+    {
+      absl::MutexLock lock(&mu_);
+      timeout = options_.health.timeout;
+    }
+    CheckThreads& threads = *check_threads_;
+    absl::MutexLock lock(&threads.mu);
+    auto done = [&threads]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(threads.mu) {
+      return threads.running == 0;
+    };
+    threads.mu.AwaitWithTimeout(absl::Condition(&done), timeout);
+    threads.pool = nullptr;
+  }
   absl::btree_map<std::string, std::shared_ptr<PoolEndpoint>> released;
   {
     absl::MutexLock lock(&mu_);
@@ -143,6 +176,15 @@ void ChannelPool::OnStateChange(PoolEndpoint* e, ChannelState state) {
   absl::MutexLock lock(&mu_);
   e->state_.store(state, std::memory_order_relaxed);
   if (!shutdown_) RebuildLocked();
+}
+
+void ChannelPool::FinishCheck(PoolEndpoint* e, bool healthy) {
+  absl::MutexLock lock(&mu_);
+  e->check_running_ = false;
+  if (shutdown_) return;
+  // An answer after the deadline counts as a failure (the endpoint is too slow).
+  if (clock_->Now() > e->check_deadline_) healthy = false;
+  if (e->healthy_.exchange(healthy) != healthy) RebuildLocked();
 }
 
 void ChannelPool::SetHealthy(PoolEndpoint* e, bool healthy) {
@@ -272,7 +314,15 @@ void ChannelPool::RunMaintenance() {
         ++it;
       }
     }
-    if (!released.empty()) RebuildLocked();
+    // Custom checks past their deadline take their endpoint out now, without
+    // waiting for them to return.
+    bool overdue = false;
+    for (const auto& [key, e] : endpoints_) {
+      if (e->check_running_ && now > e->check_deadline_ && e->healthy_.exchange(false)) {
+        overdue = true;
+      }
+    }
+    if (!released.empty() || overdue) RebuildLocked();
     if (options_.health.mode != HealthCheckOptions::Mode::kNone && now >= next_health_check_) {
       next_health_check_ = now + options_.health.interval;
       for (const auto& [key, e] : endpoints_) {
@@ -292,17 +342,31 @@ void ChannelPool::StartHealthChecks(const std::vector<std::shared_ptr<PoolEndpoi
   }
   const absl::Time deadline = clock_->Now() + health.timeout;
   if (health.mode == HealthCheckOptions::Mode::kCustom) {
-    // The user's check, one endpoint at a time on this thread, never under a lock.
+    if (!start_worker_) {
+      // Virtual time: inline, one endpoint at a time, never under a lock.
+      for (const auto& e : due) SetHealthy(e.get(), RunUserCheck(health.ping, *e, deadline).ok());
+      return;
+    }
+    // Real time: a thread per check, so a check that hangs holds up nothing.
     for (const auto& e : due) {
-      absl::Status s;
-      try {
-        s = health.ping ? health.ping(*e, deadline) : absl::OkStatus();
-      } catch (const std::exception& ex) {
-        s = absl::InternalError(absl::StrCat("health check threw: ", ex.what()));
-      } catch (...) {
-        s = absl::InternalError("health check threw");
+      {
+        absl::MutexLock lock(&mu_);
+        if (shutdown_) return;
+        if (e->check_running_) continue;  // the last one has not returned
+        e->check_running_ = true;
+        e->check_deadline_ = deadline;
       }
-      SetHealthy(e.get(), s.ok());
+      {
+        absl::MutexLock lock(&check_threads_->mu);
+        check_threads_->pool = this;
+        ++check_threads_->running;
+      }
+      std::thread([threads = check_threads_, ping = health.ping, e, deadline] {
+        const bool ok = RunUserCheck(ping, *e, deadline).ok();
+        absl::MutexLock lock(&threads->mu);
+        if (threads->pool != nullptr) threads->pool->FinishCheck(e.get(), ok);
+        --threads->running;
+      }).detach();
     }
     return;
   }

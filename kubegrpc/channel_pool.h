@@ -57,9 +57,14 @@ struct HealthCheckOptions {
   absl::Duration timeout = absl::Seconds(1);
   // kGrpcHealth: the service name to ask about ("" = the whole server).
   std::string service;
-  // kCustom: the user's check (the original package's Ping). It must return by
-  // `deadline`; an error takes the endpoint out of rotation until a later check
-  // passes.
+  // kCustom: the user's check (the original package's Ping). It should return
+  // by `deadline`; an error, an exception or an answer after the deadline takes
+  // the endpoint out of rotation until a later check passes. With the pool's
+  // worker (real time), each check runs on a thread of its own: one that hangs
+  // only keeps its endpoint out (no new check for it starts until it returns)
+  // and never holds up maintenance or Shutdown, which waits for checks at most
+  // `timeout` and then abandons them (the thread ends when the check returns).
+  // Without a worker (virtual time), checks run inline in RunMaintenance.
   std::function<absl::Status(PoolEndpoint& endpoint, absl::Time deadline)> ping;
 };
 
@@ -114,6 +119,9 @@ class PoolEndpoint : public std::enable_shared_from_this<PoolEndpoint> {
   std::atomic<bool> healthy_{true};
   bool draining_ = false;  // guarded by the pool's mutex
   absl::Time drain_deadline_;
+  // A custom check of this endpoint is running on its own thread (pool's mutex).
+  bool check_running_ = false;
+  absl::Time check_deadline_;
   std::atomic<void*> cache_[kCacheSlots] = {};
   void (*cache_deleters_[kCacheSlots])(void*) = {};
 };
@@ -229,7 +237,18 @@ class ChannelPool {
   // The fixed reason for an empty picker, or "" to ask why_empty_ at pick time.
   std::string EmptyReasonLocked(size_t unhealthy) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartHealthChecks(const std::vector<std::shared_ptr<PoolEndpoint>>& due);
+  // The end of a custom check that ran on its own thread.
+  void FinishCheck(PoolEndpoint* e, bool healthy) ABSL_LOCKS_EXCLUDED(mu_);
   void WorkerLoop();
+
+  // Shared with custom-check threads, which may outlive the pool: they report
+  // through `pool` only while it is set. Lock order: CheckThreads::mu, then mu_.
+  struct CheckThreads {
+    absl::Mutex mu;
+    ChannelPool* pool ABSL_GUARDED_BY(mu) = nullptr;
+    int running ABSL_GUARDED_BY(mu) = 0;
+  };
+  const std::shared_ptr<CheckThreads> check_threads_ = std::make_shared<CheckThreads>();
 
   const std::string service_name_;
   SubchannelFactory* const factory_;

@@ -3,11 +3,14 @@
 
 #include "kubegrpc/channel_pool.h"
 
+#include <atomic>
 #include <map>
+#include <set>
 #include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/fake_clock.h"
@@ -312,6 +315,74 @@ TEST(ChannelPoolStressTest, EightThreadsPickWhileTheSetChanges) {
   stop = true;
   for (auto& t : threads) t.join();
   EXPECT_GT(picks.load(), 0);
+}
+
+}  // namespace
+}  // namespace kubegrpc
+
+namespace kubegrpc {
+namespace {
+
+// Real time, with the pool's worker: a custom check that hangs takes only its own
+// endpoint out, maintenance goes on, and Shutdown does not wait for it.
+TEST(ChannelPoolRealTimeTest, AHangingCustomCheckTakesOnlyItsEndpointOut) {
+  FakeSubchannelFactory factory;
+  absl::Notification release;
+  std::atomic<int> hung_calls{0};
+  std::atomic<int> other_calls{0};
+  PoolOptions options;
+  options.drain_grace = absl::Milliseconds(100);
+  options.health.mode = HealthCheckOptions::Mode::kCustom;
+  options.health.interval = absl::Milliseconds(100);
+  options.health.timeout = absl::Milliseconds(200);
+  options.health.ping = [&](PoolEndpoint& e, absl::Time) {
+    if (e.host_port() == "10.0.0.1:8080") {
+      ++hung_calls;
+      release.WaitForNotification();  // a user's Ping that never answers
+      return absl::OkStatus();
+    }
+    ++other_calls;
+    return absl::OkStatus();
+  };
+  auto pool = std::make_unique<ChannelPool>("demo/web:80", &factory, options);
+  pool->Apply(EndpointSet::Create({E("10.0.0.1"), E("10.0.0.2"), E("10.0.0.3")}));
+  for (const char* ip : {"10.0.0.1", "10.0.0.2", "10.0.0.3"}) {
+    factory.SetState(absl::StrCat(ip, ":8080"), ChannelState::kReady);
+  }
+  auto picked = [&] {
+    std::set<std::string> seen;
+    for (int i = 0; i < 12; ++i) {
+      pool->WithPick([&](PoolEndpoint* e, const absl::Status&) {
+        if (e != nullptr) seen.insert(e->host_port());
+        return 0;
+      });
+    }
+    return seen;
+  };
+  // The hung endpoint leaves rotation once its check is past its deadline.
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (picked().count("10.0.0.1:8080") != 0 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_THAT(picked(), UnorderedElementsAre("10.0.0.2:8080", "10.0.0.3:8080"));
+  // Checks of the others go on, and no second check of the hung one starts.
+  const int others_before = other_calls.load();
+  while (other_calls.load() < others_before + 4 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(other_calls.load(), others_before + 4);
+  EXPECT_EQ(hung_calls.load(), 1);
+  // Maintenance still drains removed endpoints.
+  pool->Apply(EndpointSet::Create({E("10.0.0.1"), E("10.0.0.2")}));
+  while (pool->Snapshot().size() != 2 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(pool->Snapshot().size(), 2u);
+  // Shutdown returns while the check still hangs; releasing it later is harmless.
+  pool->Shutdown();
+  pool.reset();
+  release.Notify();
+  absl::SleepFor(absl::Milliseconds(50));
 }
 
 }  // namespace

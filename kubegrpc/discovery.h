@@ -61,6 +61,11 @@ struct DiscoveryOptions {
   bool watch = true;
   // One watch stream's server-side lifetime is drawn from [t, 2t).
   absl::Duration watch_timeout = absl::Minutes(5);
+  // The watchdog: a watch stream that sends nothing (no event, no bookmark) for
+  // this long has stalled (a dead proxy, a half-open connection); it is dropped
+  // and re-established from the last resourceVersion. Real API servers send a
+  // bookmark about once a minute to watches that ask for them, as this one does.
+  absl::Duration watch_idle_timeout = absl::Seconds(150);
   // A watch that ends sooner than this without any event counts as a failure.
   absl::Duration min_healthy_watch = absl::Seconds(1);
   internal::BackoffOptions backoff;

@@ -395,10 +395,12 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
       UrlEncode(request.resource_version));
 
   for (int attempt = 0;; ++attempt) {
-    // A stream that stays silent past the server's own deadline has stalled.
-    // Shared with the cancel callback, which may still run after the watch ends.
-    std::shared_ptr<httplib::ClientImpl> client =
-        NewConnection(request.timeout + absl::Seconds(30));
+    // The read timeout is the watchdog: a stream silent for `idle_timeout` (by
+    // default past the server's own deadline) has stalled. The connection is
+    // shared with the cancel callback, which may still run after the watch ends.
+    std::shared_ptr<httplib::ClientImpl> client = NewConnection(
+        request.idle_timeout > absl::ZeroDuration() ? request.idle_timeout
+                                                    : request.timeout + absl::Seconds(30));
     if (client == nullptr) {
       return absl::InvalidArgumentError("kube-grpc: the TLS client certificate is not valid");
     }
@@ -444,7 +446,12 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
     if (!r) {
       if (status == 200 && r.error() == httplib::Error::Read) {
         return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
-                                                   ": the watch stream broke or went silent"));
+                                                   ": the watch stream broke or went silent (no event or bookmark for ",
+                                                   absl::FormatDuration(
+                                                       request.idle_timeout > absl::ZeroDuration()
+                                                           ? request.idle_timeout
+                                                           : request.timeout + absl::Seconds(30)),
+                                                   ")"));
       }
       long verify_result = X509_V_OK;
       if (auto* ssl = dynamic_cast<httplib::SSLClient*>(client.get())) {

@@ -16,8 +16,9 @@
 // - The bearer token is re-read from its file at most every
 //   `token_reread_interval` and at once after a 401, and the request is retried
 //   once with the new token. Tokens never appear in error messages.
-// - Every request has a connect and a read timeout; a watch's read timeout is its
-//   server-side timeout plus a margin, so a silent, stalled stream fails.
+// - Every request has a connect and a read timeout. A watch's read timeout is its
+//   WatchRequest::idle_timeout (discovery's watchdog), so a silent, stalled
+//   stream fails with Unavailable instead of hanging.
 // - Error responses become absl::Status (see k8s_client.h), JSON Status bodies or
 //   not; Retry-After travels with the status. A watch line longer than
 //   `max_watch_line_bytes` ends the watch with ResourceExhausted.

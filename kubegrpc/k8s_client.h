@@ -103,6 +103,9 @@ struct WatchRequest {
   std::string resource_version;  // watch changes after this
   absl::Duration timeout = absl::Minutes(5);  // the server ends the stream then
   bool bookmarks = true;
+  // A stream silent this long (no event, no bookmark, no byte) has stalled and
+  // fails with Unavailable. Zero: `timeout` plus 30 s.
+  absl::Duration idle_timeout = absl::ZeroDuration();
 };
 
 class K8sClient {

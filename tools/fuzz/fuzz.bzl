@@ -25,6 +25,8 @@ def kubegrpc_fuzz_test(name, srcs, deps = [], corpus = None, size = "small", **k
             "//conditions:default": [],
         }),
         data = native.glob([corpus + "/**"]),
+        # Self-contained, so tools/fuzz/run.sh can run a copy of it.
+        linkstatic = True,
         # Under --config=fuzz, `bazel test` still only replays: -runs=0 stops
         # libFuzzer once the corpus has been run.
         args = select({

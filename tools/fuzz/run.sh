@@ -34,9 +34,14 @@ if ! bazel build --config=fuzz "${labels[@]}"; then
   echo "fuzz: build failed"
   exit 1
 fi
-bin=$(bazel info --config=fuzz bazel-bin 2>/dev/null)/fuzz
 out=${FUZZ_OUT:-$(mktemp -d /tmp/kubegrpc-fuzz.XXXXXX)}
-mkdir -p "$out"
+mkdir -p "$out/bin"
+# Other configurations build the same targets into the same place (as replay
+# tests), so run copies of the fuzzers.
+for t in "${targets[@]}"; do
+  cp -f "$(bazel info --config=fuzz bazel-bin 2>/dev/null)/fuzz/$t" "$out/bin/$t" || exit 1
+done
+bin=$out/bin
 echo "fuzz: ${#targets[@]} targets, ${time_per}s each, $jobs at a time; output in $out"
 
 run_one() {
