@@ -289,7 +289,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(ObjectStore* store,
   if (server->options_.tls) {
     std::vector<std::string> hosts = {"127.0.0.1", "::1", "localhost"};
     if (!Contains(hosts, server->options_.host)) hosts.push_back(server->options_.host);
-    absl::StatusOr<ServerCertificates> certs = GenerateServerCertificates(hosts);
+    absl::StatusOr<ServerCertificates> certs =
+        GenerateServerCertificates(hosts, server->options_.tls_valid_days);
     if (!certs.ok()) return certs.status();
     server->certs_ = std::move(*certs);
   }
@@ -441,6 +442,18 @@ void ApiServer::FailNextRequests(int count, int http_code, absl::Duration retry_
   fail_code_ = http_code;
   fail_retry_after_ = retry_after;
   fail_plain_text_ = plain_text;
+  fail_raw_.reset();
+}
+
+void ApiServer::RespondToNextRequests(int count, int http_code, std::string content_type,
+                                      std::string body,
+                                      std::vector<std::pair<std::string, std::string>> headers) {
+  absl::MutexLock lock(&mu_);
+  fail_count_ = count;
+  fail_code_ = http_code;
+  fail_retry_after_ = absl::ZeroDuration();
+  fail_plain_text_ = false;
+  fail_raw_ = RawResponse{std::move(content_type), std::move(body), std::move(headers)};
 }
 
 void ApiServer::DropWatches() {
@@ -467,6 +480,7 @@ bool ApiServer::InjectFault(httplib::Response& res) {
   int code = 0;
   absl::Duration retry_after;
   bool plain = false;
+  std::optional<RawResponse> raw;
   {
     absl::MutexLock lock(&mu_);
     latency = latency_;
@@ -475,10 +489,17 @@ bool ApiServer::InjectFault(httplib::Response& res) {
       code = fail_code_;
       retry_after = fail_retry_after_;
       plain = fail_plain_text_;
+      raw = fail_raw_;
     }
   }
   if (latency > absl::ZeroDuration()) absl::SleepFor(latency);
   if (code == 0) return false;
+  if (raw.has_value()) {
+    res.status = code;
+    for (const auto& [name, value] : raw->headers) res.set_header(name.c_str(), value);
+    res.set_content(raw->body, raw->content_type.c_str());
+    return true;
+  }
   if (retry_after > absl::ZeroDuration()) {
     res.set_header("Retry-After",
                    std::to_string(absl::ToInt64Seconds(absl::Ceil(retry_after, absl::Seconds(1)))));

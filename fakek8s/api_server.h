@@ -75,6 +75,8 @@ struct ApiServerOptions {
   std::string host = "127.0.0.1";
   int port = 0;  // 0: any free port
   bool tls = false;
+  // The server certificate's validity (negative: expired, for client tests).
+  int tls_valid_days = 7;
   // How often an idle watch with allowWatchBookmarks gets a BOOKMARK.
   absl::Duration bookmark_interval = absl::Seconds(60);
   // The lifetime of a watch that sets no timeoutSeconds (and the cap on it).
@@ -121,6 +123,14 @@ class ApiServer {
   void FailNextRequests(int count, int http_code,
                         absl::Duration retry_after = absl::ZeroDuration(),
                         bool plain_text = false) ABSL_LOCKS_EXCLUDED(mu_);
+  // The next `count` requests get exactly this response, as a broken proxy or
+  // load balancer in front of the API server might send it: an HTML error page,
+  // plain text, or a 200 with truncated JSON.
+  // `headers` are added (a redirect's Location, say).
+  void RespondToNextRequests(int count, int http_code, std::string content_type,
+                             std::string body,
+                             std::vector<std::pair<std::string, std::string>> headers = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Ends every open watch stream cleanly (clients re-watch).
   void DropWatches();
   // Forgets the event history: resuming a watch from an older RV gets 410.
@@ -181,6 +191,12 @@ class ApiServer {
   int fail_code_ ABSL_GUARDED_BY(mu_) = 500;
   absl::Duration fail_retry_after_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   bool fail_plain_text_ ABSL_GUARDED_BY(mu_) = false;
+  struct RawResponse {
+    std::string content_type;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+  std::optional<RawResponse> fail_raw_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> counts_ ABSL_GUARDED_BY(mu_);
   std::vector<PendingRemoval> removals_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;

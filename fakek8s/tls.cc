@@ -79,7 +79,7 @@ absl::StatusOr<std::shared_ptr<X509>> NewCertificate(
     ok = ok && AddExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
     ok = ok && AddExtension(cert.get(), signer, NID_key_usage,
                             "critical,digitalSignature,keyEncipherment");
-    ok = ok && AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth");
+    ok = ok && AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth");
     ok = ok && AddExtension(cert.get(), signer, NID_subject_alt_name,
                             absl::StrJoin(sans, ","));
     ok = ok && AddExtension(cert.get(), signer, NID_authority_key_identifier, "keyid:always");

@@ -30,7 +30,8 @@ struct ServerCertificates {
 };
 
 // A new CA and a server certificate for `hosts` (IP addresses or DNS names),
-// valid from an hour ago for `valid_days`.
+// valid from an hour ago for `valid_days` (negative: already expired). It may
+// also serve as a client certificate (mTLS tests): its key usage allows both.
 absl::StatusOr<ServerCertificates> GenerateServerCertificates(
     const std::vector<std::string>& hosts = {"127.0.0.1", "::1", "localhost"},
     int valid_days = 7);

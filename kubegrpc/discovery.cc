@@ -118,7 +118,15 @@ absl::Status ServiceDiscovery::List() {
     }
   }
   if (match == nullptr) {
-    // Keep what we have: a misconfigured target must not drop working endpoints.
+    // The Service exists but does not have the port. At start-up that is a
+    // misconfigured target: nothing is published. Later it is the API saying
+    // the port was removed (the slices lose it too): follow it, so the pool
+    // empties with this error as the reason, and keep relisting until the
+    // port returns.
+    if (port_resolved_) {
+      objects_.clear();
+      Publish();
+    }
     return absl::NotFoundError(absl::StrCat(
         "kube-grpc: Service ", svc, " has no port ",
         target_.port_name.empty() ? std::to_string(target_.port) : target_.port_name,
@@ -225,6 +233,12 @@ absl::Status ServiceDiscovery::Watch() {
   }
   last_watch_expired_ = false;
   if (!event_error.ok()) return event_error;
+  if (s.code() == absl::StatusCode::kInternal ||
+      s.code() == absl::StatusCode::kResourceExhausted) {
+    // An event that could not be decoded (garbage, an oversized line) is lost:
+    // resuming after it would skip it, so relist for the whole state instead.
+    need_list_ = true;
+  }
   if (!s.ok()) return s;
   // A clean end. One that came at once and said nothing is a failure in disguise
   // (a proxy closing streams); otherwise the watch was healthy.

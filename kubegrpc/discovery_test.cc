@@ -205,15 +205,16 @@ TEST_F(DiscoveryTest, ServicePortMapsToTheEndpointPortByName) {
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:9090", "10.0.0.2:9090"));
 }
 
-TEST_F(DiscoveryTest, UnknownPortOrServiceIsAnErrorThatKeepsTheSet) {
+TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
   client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
   DiscoveryOptions options;
   options.resync_interval = absl::Minutes(1);
   Make(options);
   discovery_->RunOnce();
   ASSERT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
-  // The Service loses the port; at the next resync that is an error, and the
-  // last known endpoints stay.
+  // The Service loses the port: the API says the port is gone, so the set
+  // empties, with the error as the reason.
+  const auto service = client_.service;
   client_.service = ServiceInfo{"demo", "web", {{"http", 8000, "TCP"}}};
   clock_.Advance(absl::Minutes(2));
   discovery_->RunOnce();
@@ -221,8 +222,16 @@ TEST_F(DiscoveryTest, UnknownPortOrServiceIsAnErrorThatKeepsTheSet) {
   EXPECT_EQ(status.last_error.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(status.last_error.message(),
               HasSubstr("Service demo/web has no port 80 (its ports: 8000/http)"));
+  EXPECT_THAT(Usable(), ElementsAre());
+  // The port returns: the next relist brings the endpoints back.
+  client_.service = service;
+  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "2"});
+  discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
+  // A Service that cannot be read (deleted, or a 404 from a proxy) keeps the
+  // last known endpoints.
   client_.service = absl::NotFoundError("kube-grpc: reading Service demo/web: HTTP 404 NotFound");
+  clock_.Advance(absl::Minutes(2));
   discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
   EXPECT_EQ(discovery_->status().errors, 2);
@@ -257,7 +266,7 @@ TEST_F(DiscoveryTest, BackoffGrowsWithJitterAndResetsAfterAHealthyWatch) {
   for (absl::Duration d : sleeps) {
     EXPECT_GE(d, expected * 0.8);
     EXPECT_LE(d, expected * 1.2);
-    expected = std::min(expected * 1.6, absl::Seconds(120));
+    expected = std::min(expected * 1.6, absl::Seconds(30));
   }
   EXPECT_EQ(discovery_->status().errors, 8);
   EXPECT_EQ(discovery_->current(), nullptr);  // never synced: nothing published

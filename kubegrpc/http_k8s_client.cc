@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "httplib.h"
 #include "kubegrpc/internal/k8s_json.h"
@@ -265,6 +266,16 @@ absl::Status HttpK8sClient::ConnectionError(int error, long verify_result,
                                              ": ", httplib::to_string(e)));
 }
 
+absl::Status HttpK8sClient::RedirectError(int status, const std::string& location,
+                                          const std::string& context) const {
+  // Following it would send the bearer token to wherever it points.
+  return absl::FailedPreconditionError(absl::StrCat(
+      "kube-grpc: ", context, ": the API server ", config_.server, " answered ", status,
+      " redirecting to ", location.empty() ? "(no Location)" : location,
+      "; kube-grpc does not follow redirects, so credentials never go to another host: "
+      "configure the server's real address (", config_.source, ")"));
+}
+
 std::string HttpK8sClient::Token(bool force) {
   if (config_.token_file.empty()) return config_.token;
   absl::MutexLock lock(&token_mu_);
@@ -289,6 +300,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
     bool too_big = false;
     int status = 0;
     std::string retry_after;
+    std::string location;
     httplib::Error error;
     long verify_result = X509_V_OK;
     std::unique_ptr<httplib::ClientImpl> connection;
@@ -323,6 +335,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
     if (r) {
       status = r->status;
       retry_after = r->get_header_value("Retry-After");
+      location = r->get_header_value("Location");
       absl::MutexLock lock(&idle_mu_);
       if (idle_.size() < 8) idle_.push_back(std::move(connection));  // keep it warm
     }
@@ -333,6 +346,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
     }
     if (status == 0) return ConnectionError(static_cast<int>(error), verify_result, context);
     if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
+    if (status >= 300 && status < 400) return RedirectError(status, location, context);
     if (status != 200) return internal::StatusFromHttp(status, body, retry_after, context);
     return body;
   }
@@ -349,14 +363,58 @@ std::string HttpK8sClient::Path(EndpointSource source, const std::string& ns,
                       "/endpoints?fieldSelector=", UrlEncode("metadata.name=" + service));
 }
 
+absl::Status HttpK8sClient::Redact(absl::Status status) {
+  if (status.ok()) return status;
+  std::vector<std::string> secrets = {config_.token};
+  {
+    absl::MutexLock lock(&token_mu_);
+    secrets.push_back(token_);
+  }
+  std::string message(status.message());
+  bool changed = false;
+  for (const std::string& secret : secrets) {
+    if (secret.size() < 4 || !absl::StrContains(message, secret)) continue;
+    absl::StrReplaceAll({{secret, "<redacted>"}}, &message);
+    changed = true;
+  }
+  if (!changed) return status;
+  absl::Status out(status.code(), message);
+  status.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
+
 absl::StatusOr<ServiceInfo> HttpK8sClient::GetService(const std::string& ns,
+                                                      const std::string& name) {
+  absl::StatusOr<ServiceInfo> r = GetServiceImpl(ns, name);
+  if (!r.ok()) return Redact(r.status());
+  return r;
+}
+
+absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpoints(EndpointSource source,
+                                                                const std::string& ns,
+                                                                const std::string& service) {
+  absl::StatusOr<EndpointObjectList> r = ListEndpointsImpl(source, ns, service);
+  if (!r.ok()) return Redact(r.status());
+  return r;
+}
+
+absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::string& ns,
+                                           const std::string& service, const WatchRequest& request,
+                                           const std::function<void(const WatchEvent&)>& on_event,
+                                           Cancellation* cancel) {
+  return Redact(WatchEndpointsImpl(source, ns, service, request, on_event, cancel));
+}
+
+absl::StatusOr<ServiceInfo> HttpK8sClient::GetServiceImpl(const std::string& ns,
                                                       const std::string& name) {
   const std::string context = absl::StrCat("reading Service ", ns, "/", name);
   absl::StatusOr<std::string> body = Get(
       absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/services/", UrlEncode(name)), context);
   if (!body.ok()) return body.status();
-  nlohmann::json j = nlohmann::json::parse(*body, nullptr, false);
-  absl::StatusOr<ServiceInfo> info = internal::DecodeService(j);
+  absl::StatusOr<nlohmann::json> j = internal::ParseJson(*body);
+  absl::StatusOr<ServiceInfo> info =
+      j.ok() ? internal::DecodeService(*j) : absl::StatusOr<ServiceInfo>(j.status());
   if (!info.ok()) {
     return absl::Status(info.status().code(),
                         absl::StrCat(info.status().message(), " (", context, ")"));
@@ -364,7 +422,7 @@ absl::StatusOr<ServiceInfo> HttpK8sClient::GetService(const std::string& ns,
   return info;
 }
 
-absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpoints(EndpointSource source,
+absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpointsImpl(EndpointSource source,
                                                                 const std::string& ns,
                                                                 const std::string& service) {
   const std::string context =
@@ -379,7 +437,7 @@ absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpoints(EndpointSource s
   return list;
 }
 
-absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::string& ns,
+absl::Status HttpK8sClient::WatchEndpointsImpl(EndpointSource source, const std::string& ns,
                                            const std::string& service,
                                            const WatchRequest& request,
                                            const std::function<void(const WatchEvent&)>& on_event,
@@ -417,6 +475,7 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
 
     int status = 0;
     std::string retry_after;
+    std::string location;
     std::string error_body;  // the start of an error response's body
     internal::WatchStreamDecoder decoder(source, options_.max_watch_line_bytes, context);
     absl::Status stream_error;
@@ -425,6 +484,7 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
         [&](const httplib::Response& response) {
           status = response.status;
           retry_after = response.get_header_value("Retry-After");
+          location = response.get_header_value("Location");
           return true;
         },
         [&](const char* data, size_t n) {
@@ -440,6 +500,7 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
     if (cancel != nullptr && cancel->cancelled()) break;
     if (!stream_error.ok()) return stream_error;
     if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
+    if (status >= 300 && status < 400) return RedirectError(status, location, context);
     if (status != 0 && status != 200) {
       return internal::StatusFromHttp(status, error_body, retry_after, context);
     }

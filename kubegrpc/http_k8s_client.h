@@ -15,7 +15,8 @@
 //   (credentials never go to another host).
 // - The bearer token is re-read from its file at most every
 //   `token_reread_interval` and at once after a 401, and the request is retried
-//   once with the new token. Tokens never appear in error messages.
+//   once with the new token. Tokens never appear in error messages or logs (even
+//   when a server echoes them back in a body that an error quotes).
 // - Every request has a connect and a read timeout. A watch's read timeout is its
 //   WatchRequest::idle_timeout (discovery's watchdog), so a silent, stalled
 //   stream fails with Unavailable instead of hanging.
@@ -90,6 +91,20 @@ class HttpK8sClient : public K8sClient {
   std::string Token(bool force) ABSL_LOCKS_EXCLUDED(token_mu_);
   // Unavailable for a request that got no response (httplib::Error `error`).
   absl::Status ConnectionError(int error, long verify_result, const std::string& context) const;
+  absl::StatusOr<ServiceInfo> GetServiceImpl(const std::string& ns, const std::string& name);
+  absl::StatusOr<EndpointObjectList> ListEndpointsImpl(EndpointSource source,
+                                                       const std::string& ns,
+                                                       const std::string& service);
+  absl::Status WatchEndpointsImpl(EndpointSource source, const std::string& ns,
+                                  const std::string& service, const WatchRequest& request,
+                                  const std::function<void(const WatchEvent&)>& on_event,
+                                  Cancellation* cancel);
+  // `status` with any token in its message replaced: error messages quote the
+  // start of response bodies, and a misbehaving proxy may echo the request.
+  absl::Status Redact(absl::Status status) ABSL_LOCKS_EXCLUDED(token_mu_);
+  // FailedPrecondition for a 3xx answer, naming where it pointed.
+  absl::Status RedirectError(int status, const std::string& location,
+                             const std::string& context) const;
   std::string Path(EndpointSource source, const std::string& ns,
                    const std::string& service) const;
 

@@ -18,7 +18,7 @@ struct BackoffOptions {
   absl::Duration initial = absl::Seconds(1);
   double multiplier = 1.6;
   double jitter = 0.2;
-  absl::Duration max = absl::Seconds(120);
+  absl::Duration max = absl::Seconds(30);
 };
 
 class Backoff {

@@ -1,6 +1,7 @@
 #include "kubegrpc/internal/k8s_json.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -55,13 +56,20 @@ std::vector<EndpointPort> DecodePorts(const json& ports) {
   return out;
 }
 
+}  // namespace
+
 absl::StatusOr<json> ParseJson(absl::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Bad("not valid JSON");
+  if (j.is_discarded()) {
+    // The start of the body tells an HTML login page or a proxy's error apart
+    // from a cut-off response.
+    constexpr size_t kShown = 60;
+    return Bad(absl::StrCat("not valid JSON (", text.size(), " bytes beginning \"",
+                            absl::CHexEscape(text.substr(0, kShown)),
+                            text.size() > kShown ? "...\")" : "\")"));
+  }
   return j;
 }
-
-}  // namespace
 
 absl::StatusCode CodeForHttp(int http_code) {
   switch (http_code) {

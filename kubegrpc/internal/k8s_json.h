@@ -19,6 +19,9 @@
 
 namespace kubegrpc::internal {
 
+// JSON text; Internal "not valid JSON" quoting the start of `text` otherwise.
+absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text);
+
 absl::StatusOr<ServiceInfo> DecodeService(const nlohmann::json& object);
 absl::StatusOr<EndpointObject> DecodeEndpointSlice(const nlohmann::json& object);
 absl::StatusOr<EndpointObject> DecodeEndpoints(const nlohmann::json& object);
