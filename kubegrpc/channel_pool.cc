@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kubegrpc/internal/tsan.h"
 #include "kubegrpc/proto/health.grpc.pb.h"
 
 namespace kubegrpc {
@@ -390,8 +391,10 @@ void ChannelPool::StartHealthChecks(const std::vector<std::shared_ptr<PoolEndpoi
     call->stub = grpc::health::v1::Health::NewStub(e->channel());
     call->context.set_deadline(absl::ToChronoTime(deadline));
     call->request.set_service(health.service);
+    internal::TsanHandOff(call);  // the callback runs on a gRPC thread
     call->stub->async()->Check(&call->context, &call->request, &call->response,
                                [this, call](grpc::Status status) {
+                                 internal::TsanTakeOver(call);
                                  // A server without the health service counts as healthy
                                  // (as gRPC's own client-side health checking does).
                                  const bool healthy =

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "kubegrpc/internal/tsan.h"
 
 namespace kubegrpc {
 
@@ -56,6 +57,7 @@ void GrpcSubchannelFactory::Arm(const std::shared_ptr<SubchannelCore>& core,
   absl::MutexLock lock(&arm_mu_);
   if (shut_down_) return;  // the queue takes no new operations
   auto* watch = new Watch{core, from};
+  internal::TsanHandOff(watch);  // comes back from the queue on Loop()'s thread
   core->channel->NotifyOnStateChange(
       from, std::chrono::system_clock::now() + absl::ToChronoSeconds(kWatchRenewal), &cq_, watch);
 }
@@ -127,6 +129,7 @@ void GrpcSubchannelFactory::Loop() {
   void* tag = nullptr;
   bool ok = false;
   while (cq_.Next(&tag, &ok)) {
+    internal::TsanTakeOver(tag);
     std::unique_ptr<Watch> watch(static_cast<Watch*>(tag));
     std::shared_ptr<SubchannelCore> core = watch->core;
     grpc_connectivity_state now = core->channel->GetState(/*try_to_connect=*/false);

@@ -45,6 +45,22 @@ def _system_repository_impl(rctx):
         fail("kube-grpc: pkg-config not found while defining @%s. Run tools/setup.sh." % rctx.name)
     packages = {}  # package path -> list of BUILD statements
 
+    # Headers from another prefix instead of /usr/include (--config=tsan points
+    # abseil at an instrumented build): exposed as a target every library here
+    # depends on, so Bazel adds them with -isystem ahead of the system's.
+    header_deps = []
+    prefix = rctx.os.environ.get(rctx.attr.include_prefix_env, "") if rctx.attr.include_prefix_env else ""
+    if prefix:
+        if not rctx.path(prefix + "/include").exists:
+            fail("kube-grpc: %s=%s has no include/ directory" % (rctx.attr.include_prefix_env, prefix))
+        rctx.symlink(prefix + "/include", "prefix_include")
+        packages.setdefault("", []).append(
+            "cc_library(\n    name = \"prefix_headers\",\n" +
+            "    hdrs = glob([\"prefix_include/**\"]),\n" +
+            "    includes = [\"prefix_include\"],\n)\n",
+        )
+        header_deps = ["//:prefix_headers"]
+
     for label, modules in rctx.attr.libraries.items():
         pkg, _, name = label.partition(":")
         pc = [m for m in modules if not m.startswith("-")]
@@ -56,8 +72,8 @@ def _system_repository_impl(rctx):
             defines = [f[2:] for f in _pkg_config(rctx, ["--cflags-only-other"] + pc) if f.startswith("-D")]
         linkopts = _dedupe_link_flags(literal + linkopts)
         packages.setdefault(pkg, []).append(
-            "cc_library(\n    name = %r,\n    defines = %r,\n    linkopts = %r,\n)\n" %
-            (name, defines, linkopts),
+            "cc_library(\n    name = %r,\n    defines = %r,\n    linkopts = %r,\n    deps = %r,\n)\n" %
+            (name, defines, linkopts, header_deps),
         )
 
     for label, path in rctx.attr.tools.items():
@@ -80,8 +96,12 @@ system_repository = repository_rule(
             doc = "'pkg:target' -> pkg-config modules (or literal -l flags) it links.",
         ),
         "tools": attr.string_dict(doc = "'pkg:name' -> absolute path of a system binary."),
+        "include_prefix_env": attr.string(
+            doc = "An environment variable that, when set, names a prefix whose include/ " +
+                  "replaces /usr/include for this repository's headers.",
+        ),
     },
-    environ = ["PKG_CONFIG_PATH"],
+    environ = ["PKG_CONFIG_PATH", "KUBEGRPC_ABSL_PREFIX"],
     local = True,
     doc = "A repository of cc_library targets over system libraries found by pkg-config.",
 )
@@ -153,6 +173,9 @@ _SYSTEM_REPOSITORIES = {
             ":grpc++_unsecure": ["grpc++_unsecure"],
         },
         "tools": {"src/compiler:grpc_cpp_plugin": "/usr/bin/grpc_cpp_plugin"},
+        # gRPC's headers include abseil's: under --config=tsan they must see the
+        # same (instrumented) abseil headers as our code.
+        "include_prefix_env": "KUBEGRPC_ABSL_PREFIX",
     },
     "com_google_protobuf": {
         "libraries": {
@@ -162,7 +185,7 @@ _SYSTEM_REPOSITORIES = {
         },
         "tools": {":protoc": "/usr/bin/protoc"},
     },
-    "com_google_absl": {"libraries": _ABSL},
+    "com_google_absl": {"libraries": _ABSL, "include_prefix_env": "KUBEGRPC_ABSL_PREFIX"},
     "com_google_googletest": {
         "libraries": {
             ":gtest": ["gmock", "gtest"],
@@ -202,4 +225,5 @@ def kubegrpc_system_deps():
                 name = name,
                 libraries = spec.get("libraries", {}),
                 tools = spec.get("tools", {}),
+                include_prefix_env = spec.get("include_prefix_env", ""),
             )
