@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "kubegrpc/balancer.h"
 #include "kubegrpc/proto/health.grpc.pb.h"
+#include "testing/named_echo.h"
 #include "testing/proto/echo.grpc.pb.h"
 
 namespace kubegrpc {
@@ -23,19 +24,7 @@ using ::kubegrpc::testing::EchoRequest;
 using ::kubegrpc::testing::EchoResponse;
 using json = nlohmann::json;
 
-class EchoPod final : public Echo::Service {
- public:
-  explicit EchoPod(std::string name) : name_(std::move(name)) {}
-  grpc::Status Echo(grpc::ServerContext*, const EchoRequest* request,
-                    EchoResponse* response) override {
-    response->set_message(request->message());
-    response->set_pod_name(name_);
-    return grpc::Status::OK;
-  }
-
- private:
-  std::string name_;
-};
+using EchoPod = ::kubegrpc::testing::NamedEcho;
 
 // grpc.health.v1 with a switch.
 class HealthPod final : public grpc::health::v1::Health::Service {

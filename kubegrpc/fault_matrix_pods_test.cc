@@ -22,6 +22,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "kubegrpc/balancer.h"
+#include "testing/named_echo.h"
 #include "testing/proto/echo.grpc.pb.h"
 
 namespace kubegrpc {
@@ -33,19 +34,7 @@ using ::kubegrpc::testing::EchoResponse;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-class EchoPod final : public Echo::Service {
- public:
-  explicit EchoPod(std::string name) : name_(std::move(name)) {}
-  grpc::Status Echo(grpc::ServerContext*, const EchoRequest* request,
-                    EchoResponse* response) override {
-    response->set_message(request->message());
-    response->set_pod_name(name_);
-    return grpc::Status::OK;
-  }
-
- private:
-  std::string name_;
-};
+using EchoPod = ::kubegrpc::testing::NamedEcho;
 
 // A listener that accepts TCP connections and never sends a byte (a pod whose
 // process is wedged, or a port held by something that is not gRPC).

@@ -23,6 +23,8 @@ PACKAGES=(
   python3 python3-kubernetes python3-grpcio python3-yaml ca-certificates
   # The HTML reports are checked by rendering them in headless Chromium.
   chromium
+  # tools/tsan/build_absl.sh: Debian's abseil source, built with ThreadSanitizer.
+  cmake curl patch xz-utils
 )
 
 SUDO=""
