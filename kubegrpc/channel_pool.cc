@@ -1,5 +1,7 @@
 #include "kubegrpc/channel_pool.h"
 
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -362,12 +364,22 @@ void ChannelPool::StartHealthChecks(const std::vector<std::shared_ptr<PoolEndpoi
         check_threads_->pool = this;
         ++check_threads_->running;
       }
-      std::thread([threads = check_threads_, ping = health.ping, e, deadline] {
-        const bool ok = RunUserCheck(ping, *e, deadline).ok();
-        absl::MutexLock lock(&threads->mu);
-        if (threads->pool != nullptr) threads->pool->FinishCheck(e.get(), ok);
-        --threads->running;
-      }).detach();
+      try {
+        std::thread([threads = check_threads_, ping = health.ping, e, deadline] {
+          const bool ok = RunUserCheck(ping, *e, deadline).ok();
+          absl::MutexLock lock(&threads->mu);
+          if (threads->pool != nullptr) threads->pool->FinishCheck(e.get(), ok);
+          --threads->running;
+        }).detach();
+      } catch (const std::system_error&) {
+        // No thread to be had (a process limit): the check counts as failed,
+        // and the next interval tries again.
+        {
+          absl::MutexLock lock(&check_threads_->mu);
+          --check_threads_->running;
+        }
+        FinishCheck(e.get(), false);
+      }
     }
     return;
   }

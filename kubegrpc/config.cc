@@ -261,7 +261,8 @@ absl::StatusOr<ClusterConfig> KubeconfigConfig(const KubeconfigOptions& options)
     return KubeconfigConfigImpl(options);
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat("kube-grpc: kubeconfig ", options.paths, " is not usable: ", e.what()));
+        absl::StrCat("kube-grpc: kubeconfig ", options.paths.empty() ? "(default)" : options.paths,
+                     " is not usable: ", e.what()));
   }
 }
 

@@ -185,7 +185,8 @@ absl::Status ServiceDiscovery::Watch() {
   bool expired = false;
   absl::Status event_error;
   absl::Status s = client_->WatchEndpoints(
-      source_, target_.ns, target_.name, {rv, timeout, /*bookmarks=*/true, options_.watch_idle_timeout},
+      source_, target_.ns, target_.name,
+      {rv, timeout, /*bookmarks=*/true, options_.watch_idle_timeout},
       [&](const WatchEvent& event) {
         ++events;
         switch (event.type) {
