@@ -341,6 +341,23 @@ class PodTlsTest : public PodFaultsTest {
     }
     return options;
   }
+  // Both pods READY (handshakes done), and they serve every call.
+  void ExpectBothPodsServe() {
+    StubHandle<Echo> stubs = Stubs();
+    ASSERT_TRUE(WaitForReadyEndpoints(2));
+    int failed = 0;
+    EXPECT_EQ(Calls(stubs, 20, &failed).size(), 2u);
+    EXPECT_EQ(failed, 0) << last_error_.error_message();
+  }
+  // The handshake is refused: nothing gets READY and a call fails in its deadline.
+  void ExpectNothingConnects() {
+    StubHandle<Echo> stubs = Stubs();
+    EXPECT_EQ(balancer_->WaitForReady("echo.demo:80", absl::Now() + absl::Seconds(2)).code(),
+              absl::StatusCode::kDeadlineExceeded);
+    int failed = 0;
+    Calls(stubs, 1, &failed, absl::Seconds(1));
+    EXPECT_EQ(failed, 1);
+  }
   fakek8s::ServerCertificates pods_;
   fakek8s::ServerCertificates client_;
 };
@@ -351,11 +368,7 @@ TEST_F(PodTlsTest, TlsWithServerNameOverride) {
   StartPod(2, ServerCreds(false));
   CreateService();
   MakeBalancer(ClientOptions(/*override_name=*/true, /*present_cert=*/false));
-  StubHandle<Echo> stubs = Stubs();
-  ASSERT_TRUE(WaitForReadyEndpoints(2));
-  int failed = 0;
-  EXPECT_EQ(Calls(stubs, 20, &failed).size(), 2u);
-  EXPECT_EQ(failed, 0) << last_error_.error_message();
+  ExpectBothPodsServe();
 }
 
 TEST_F(PodTlsTest, TlsIsVerifiedWithoutTheOverrideNothingConnects) {
@@ -364,12 +377,7 @@ TEST_F(PodTlsTest, TlsIsVerifiedWithoutTheOverrideNothingConnects) {
   CreateService();
   // The certificate names echo.demo.svc, the channel dials an IP: refused.
   MakeBalancer(ClientOptions(/*override_name=*/false, /*present_cert=*/false));
-  StubHandle<Echo> stubs = Stubs();
-  EXPECT_EQ(balancer_->WaitForReady("echo.demo:80", absl::Now() + absl::Seconds(2)).code(),
-            absl::StatusCode::kDeadlineExceeded);
-  int failed = 0;
-  Calls(stubs, 1, &failed, absl::Seconds(1));
-  EXPECT_EQ(failed, 1);
+  ExpectNothingConnects();
 }
 
 TEST_F(PodTlsTest, MutualTls) {
@@ -378,11 +386,7 @@ TEST_F(PodTlsTest, MutualTls) {
   StartPod(2, ServerCreds(/*require_client_cert=*/true));
   CreateService();
   MakeBalancer(ClientOptions(/*override_name=*/true, /*present_cert=*/true));
-  StubHandle<Echo> stubs = Stubs();
-  ASSERT_TRUE(WaitForReadyEndpoints(2));
-  int failed = 0;
-  EXPECT_EQ(Calls(stubs, 20, &failed).size(), 2u);
-  EXPECT_EQ(failed, 0) << last_error_.error_message();
+  ExpectBothPodsServe();
 }
 
 TEST_F(PodTlsTest, MutualTlsWithoutAClientCertificateIsRefused) {
@@ -390,12 +394,7 @@ TEST_F(PodTlsTest, MutualTlsWithoutAClientCertificateIsRefused) {
   StartPod(1, ServerCreds(/*require_client_cert=*/true));
   CreateService();
   MakeBalancer(ClientOptions(/*override_name=*/true, /*present_cert=*/false));
-  StubHandle<Echo> stubs = Stubs();
-  EXPECT_EQ(balancer_->WaitForReady("echo.demo:80", absl::Now() + absl::Seconds(2)).code(),
-            absl::StatusCode::kDeadlineExceeded);
-  int failed = 0;
-  Calls(stubs, 1, &failed, absl::Seconds(1));
-  EXPECT_EQ(failed, 1);
+  ExpectNothingConnects();
 }
 
 }  // namespace
