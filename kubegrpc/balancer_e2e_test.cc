@@ -2,8 +2,6 @@
 // a port and differ by IP), fakek8s over HTTPS in front of them, and the
 // Balancer dialing them through the real HttpK8sClient.
 
-#include <unistd.h>
-
 #include <map>
 #include <thread>
 
@@ -13,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "kubegrpc/balancer.h"
 #include "kubegrpc/proto/health.grpc.pb.h"
+#include "testing/fake_pod.h"
 #include "testing/named_echo.h"
 #include "testing/proto/echo.grpc.pb.h"
 
@@ -50,8 +49,7 @@ class BalancerE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
     // A /24 of loopback per test process, so parallel tests do not collide.
-    const int pid = static_cast<int>(getpid());
-    subnet_ = absl::StrCat("127.", 40 + pid % 200, ".", (pid / 200) % 250, ".");
+    subnet_ = testing::LoopbackSubnet().prefix();
     auto k8s = fakek8s::FakeKubernetes::Start({.server = {.tls = true}});
     ASSERT_TRUE(k8s.ok()) << k8s.status();
     k8s_ = *std::move(k8s);

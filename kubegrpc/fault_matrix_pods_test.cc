@@ -22,6 +22,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 #include "kubegrpc/balancer.h"
+#include "testing/fake_pod.h"
 #include "testing/named_echo.h"
 #include "testing/proto/echo.grpc.pb.h"
 
@@ -79,8 +80,7 @@ class PodFaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // A /24 of loopback per test process, so parallel tests do not collide.
-    const int pid = static_cast<int>(getpid());
-    subnet_ = absl::StrCat("127.", 40 + pid % 200, ".", (pid / 200) % 250, ".");
+    subnet_ = testing::LoopbackSubnet().prefix();
     auto k8s = fakek8s::FakeKubernetes::Start({.server = {.tls = true}});
     ASSERT_TRUE(k8s.ok()) << k8s.status();
     k8s_ = *std::move(k8s);
