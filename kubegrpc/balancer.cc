@@ -3,27 +3,98 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kubegrpc/channel_pool.h"
 #include "kubegrpc/http_k8s_client.h"
+#include "kubegrpc/service_registry.h"
+#include "kubegrpc/subchannel.h"
 
 namespace kubegrpc {
+namespace internal {
+
+// One Service's pool, fed by its subscription to the registry; shared by the
+// Service's handles.
+class ServiceChannels : public ServiceRegistry::Subscriber {
+ public:
+  ServiceChannels(ServiceTarget target, SubchannelFactory* factory, const PoolOptions& options)
+      : target_(std::move(target)), pool_(target_.ToString(), factory, options) {}
+
+  void OnEndpoints(const std::shared_ptr<const EndpointSet>& set,
+                   const EndpointDelta& delta) override {
+    pool_.Apply(set, &delta);
+  }
+  void OnDiscoveryStatus(const DiscoveryStatus& status) override {
+    pool_.SetDiscoveryStatus(status);
+  }
+
+  void Subscribe(ServiceRegistry& registry) ABSL_LOCKS_EXCLUDED(mu_) {
+    std::unique_ptr<ServiceRegistry::Subscription> sub = registry.Subscribe(target_, this);
+    absl::MutexLock lock(&mu_);
+    subscription_ = std::move(sub);
+  }
+  // Stops discovery (if nobody else follows the Service) and the pool.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_) {
+    std::unique_ptr<ServiceRegistry::Subscription> sub;
+    {
+      absl::MutexLock lock(&mu_);
+      sub.swap(subscription_);
+    }
+    sub.reset();  // no callback into the pool after this
+    pool_.Shutdown();
+  }
+  DiscoveryStatus discovery_status() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return subscription_ != nullptr ? subscription_->status() : DiscoveryStatus();
+  }
+
+  const ServiceTarget& target() const { return target_; }
+  ChannelPool& pool() { return pool_; }
+
+ private:
+  const ServiceTarget target_;
+  ChannelPool pool_;
+  mutable absl::Mutex mu_;
+  std::unique_ptr<ServiceRegistry::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace internal
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelHandle::Next() const {
-  if (state_ == nullptr) {
+  if (service_ == nullptr) {
     return absl::FailedPreconditionError("kube-grpc: Next() on an empty ChannelHandle");
   }
-  return state_->pool->WithPick(
-      [](PoolEndpoint* e, const absl::Status& empty)
-          -> absl::StatusOr<std::shared_ptr<grpc::Channel>> {
+  return service_->pool().WithPick(
+      [](PoolEndpoint* e,
+         const absl::Status& empty) -> absl::StatusOr<std::shared_ptr<grpc::Channel>> {
         if (e == nullptr) return empty;
         return e->channel();
       });
+}
+
+absl::StatusOr<std::shared_ptr<PoolEndpoint>> ChannelHandle::NextEndpoint(
+    const std::vector<const PoolEndpoint*>& avoid) const {
+  if (service_ == nullptr) {
+    return absl::FailedPreconditionError("kube-grpc: Next() on an empty ChannelHandle");
+  }
+  return service_->pool().WithPickAvoiding(
+      avoid,
+      [](PoolEndpoint* e,
+         const absl::Status& empty) -> absl::StatusOr<std::shared_ptr<PoolEndpoint>> {
+        if (e == nullptr) return empty;
+        return e->shared_from_this();
+      });
+}
+
+const ServiceTarget& ChannelHandle::target() const {
+  static const ServiceTarget* const kNone = new ServiceTarget();
+  return service_ != nullptr ? service_->target() : *kNone;
 }
 
 Balancer::Balancer(std::shared_ptr<K8sClient> client, std::string default_namespace,
                    BalancerOptions options)
     : client_(std::move(client)),
       default_namespace_(std::move(default_namespace)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      registry_(std::make_unique<ServiceRegistry>(client_.get(), options_.discovery)) {
   factory_ = options_.subchannel_factory;
   if (factory_ == nullptr) {
     factory_ = std::make_shared<GrpcSubchannelFactory>(
@@ -70,75 +141,62 @@ absl::StatusOr<ChannelHandle> Balancer::Connect(absl::string_view target_text) {
   }
   auto it = services_.find(key);
   if (it != services_.end()) return ChannelHandle(it->second);
-
-  // First use of this Service: one discovery and one pool, whoever asks next.
-  auto state = std::make_shared<internal::ServiceState>();
-  state->target = *target;
-  state->name = key;
-  internal::ServiceState* raw = state.get();
-  state->pool = std::make_unique<ChannelPool>(
-      key, factory_.get(), options_.pool, [raw]() -> std::string {
-        if (raw->discovery == nullptr) return "not discovered yet";
-        DiscoveryStatus status = raw->discovery->status();
-        std::shared_ptr<const EndpointSet> set = raw->discovery->current();
-        if (!status.synced) {
-          return status.last_error.ok()
-                     ? "waiting for the first answer from the Kubernetes API"
-                     : absl::StrCat("discovery has not succeeded since start-up; last error: ",
-                                    status.last_error.message());
-        }
-        if (set == nullptr || set->all().empty()) return "the Service has no endpoints";
-        if (set->usable().empty()) {
-          return absl::StrCat("none of its ", set->all().size(), " endpoints is ready");
-        }
-        return "its endpoints are not connected yet";
-      });
-  state->discovery = std::make_unique<ServiceDiscovery>(
-      client_.get(), *target, options_.discovery,
-      [raw](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
-        raw->pool->Apply(set, &delta);
-      });
-  state->discovery->Start();
-  services_.emplace(key, state);
-  return ChannelHandle(state);
+  // First use of this Service: its pool, fed by the registry's discovery.
+  auto service =
+      std::make_shared<internal::ServiceChannels>(*target, factory_.get(), options_.pool);
+  service->Subscribe(*registry_);
+  services_.emplace(key, service);
+  return ChannelHandle(std::move(service));
 }
 
 absl::Status Balancer::WaitForReady(absl::string_view target, absl::Time deadline) {
   absl::StatusOr<ChannelHandle> handle = Connect(target);
   if (!handle.ok()) return handle.status();
-  if (handle->pool().WaitForReady(deadline)) return absl::OkStatus();
-  absl::Status why = handle->pool().WithPick(
-      [](PoolEndpoint* e, const absl::Status& empty) { return e == nullptr ? empty : absl::OkStatus(); });
+  ChannelPool& pool = handle->service_->pool();
+  if (pool.WaitForReady(deadline)) return absl::OkStatus();
+  absl::Status why = pool.WithPick([](PoolEndpoint* e, const absl::Status& empty) {
+    return e == nullptr ? empty : absl::OkStatus();
+  });
   return absl::DeadlineExceededError(absl::StrCat(
       "kube-grpc: Service ", handle->target().ToString(), " has no READY endpoint yet",
       why.ok() ? " (its channels are still connecting)" : absl::StrCat(": ", why.message())));
 }
 
+absl::Status Balancer::SetHealthCheck(absl::string_view target,
+                                      std::function<absl::Status(PoolEndpoint&, absl::Time)> ping,
+                                      const void* once_key) {
+  absl::StatusOr<ChannelHandle> handle = Connect(target);
+  if (!handle.ok()) return handle.status();
+  HealthCheckOptions health = options_.pool.health;
+  health.mode = HealthCheckOptions::Mode::kCustom;
+  health.ping = std::move(ping);
+  handle->service_->pool().SetHealthCheck(std::move(health), once_key);
+  return absl::OkStatus();
+}
+
 std::vector<ServiceSnapshot> Balancer::Snapshot() const {
-  std::vector<std::shared_ptr<internal::ServiceState>> services;
+  std::vector<std::shared_ptr<internal::ServiceChannels>> services;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [key, s] : services_) services.push_back(s);
   }
   std::vector<ServiceSnapshot> out;
   for (const auto& s : services) {
-    out.push_back({s->name, s->discovery->status(), s->pool->Snapshot()});
+    out.push_back({s->target().ToString(), s->discovery_status(), s->pool().Snapshot()});
   }
   return out;
 }
 
 void Balancer::Shutdown() {
-  std::map<std::string, std::shared_ptr<internal::ServiceState>> services;
+  std::map<std::string, std::shared_ptr<internal::ServiceChannels>> services;
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;
     shutdown_ = true;
     services.swap(services_);
   }
-  // Discovery first (it feeds the pool), then the pools; handles keep the
-  // (empty, shut down) pools alive.
-  for (auto& [key, s] : services) s->discovery->Stop();
-  for (auto& [key, s] : services) s->pool->Shutdown();
+  // Handles keep the (empty, shut down) pools alive.
+  for (auto& [key, s] : services) s->Shutdown();
 }
 
 }  // namespace kubegrpc

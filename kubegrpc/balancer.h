@@ -34,49 +34,32 @@
 #ifndef KUBEGRPC_BALANCER_H_
 #define KUBEGRPC_BALANCER_H_
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <typeindex>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpc/support/time.h"
 #include "grpcpp/grpcpp.h"
-#include "kubegrpc/channel_pool.h"
+#include "kubegrpc/balancer_options.h"
 #include "kubegrpc/config.h"
-#include "kubegrpc/discovery.h"
 #include "kubegrpc/k8s_client.h"
-#include "kubegrpc/subchannel.h"
+#include "kubegrpc/picker.h"
+#include "kubegrpc/snapshot.h"
 #include "kubegrpc/target.h"
 
 namespace kubegrpc {
 
-struct BalancerOptions {
-  DiscoveryOptions discovery;  // resync interval, watch, backoff
-  PoolOptions pool;            // drain grace, health checks
-  // For the pods' channels: insecure by default; grpc::SslCredentials(...) for TLS
-  // or mTLS (with GRPC_SSL_TARGET_NAME_OVERRIDE_ARG in `channel_args` when the
-  // pods' certificates name the Service rather than the pod IP).
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
-  grpc::ChannelArguments channel_args;
-  // Tests: the pods' channels come from here instead of real gRPC channels.
-  std::shared_ptr<SubchannelFactory> subchannel_factory;
-};
-
+class ServiceRegistry;
 namespace internal {
-// Discovery + pool of one Service (shared by its handles).
-struct ServiceState {
-  ServiceTarget target;
-  std::string name;  // "ns/name:port"
-  std::unique_ptr<ChannelPool> pool;
-  std::unique_ptr<ServiceDiscovery> discovery;
-};
+class ServiceChannels;
 }  // namespace internal
 
 // Hands out the channels of one Service, round-robin.
@@ -85,14 +68,17 @@ class ChannelHandle {
   ChannelHandle() = default;
   // The next channel; Unavailable (naming the Service and why) if none.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> Next() const;
-  const ServiceTarget& target() const { return state_->target; }
-  ChannelPool& pool() const { return *state_->pool; }
+  // The next endpoint (its channel, cached stubs and call counters), skipping
+  // those in `avoid` while another is available.
+  absl::StatusOr<std::shared_ptr<PoolEndpoint>> NextEndpoint(
+      const std::vector<const PoolEndpoint*>& avoid = {}) const;
+  const ServiceTarget& target() const;
 
  private:
   friend class Balancer;
-  explicit ChannelHandle(std::shared_ptr<internal::ServiceState> state)
-      : state_(std::move(state)) {}
-  std::shared_ptr<internal::ServiceState> state_;
+  explicit ChannelHandle(std::shared_ptr<internal::ServiceChannels> service)
+      : service_(std::move(service)) {}
+  std::shared_ptr<internal::ServiceChannels> service_;
 };
 
 // Hands out typed stubs of service S (S::Stub), one per pod, created once and reused.
@@ -104,29 +90,21 @@ class StubHandle {
   explicit StubHandle(ChannelHandle channels) : channels_(std::move(channels)) {}
 
   absl::StatusOr<std::shared_ptr<Stub>> Next() const {
-    return channels_.pool().WithPick(
-        [](PoolEndpoint* e, const absl::Status& empty) -> absl::StatusOr<std::shared_ptr<Stub>> {
-          if (e == nullptr) return empty;
-          return StubOf(e);
-        });
+    absl::StatusOr<std::shared_ptr<PoolEndpoint>> e = channels_.NextEndpoint();
+    if (!e.ok()) return e.status();
+    return StubOf(*std::move(e));
   }
   // The stub of endpoint `e` (kept alive by the returned pointer).
-  static std::shared_ptr<Stub> StubOf(PoolEndpoint* e) {
-    Stub* stub = e->Cached<Stub>([e] { return S::NewStub(e->channel()); });
-    if (stub == nullptr) return std::shared_ptr<Stub>(S::NewStub(e->channel()));
-    return std::shared_ptr<Stub>(e->shared_from_this(), stub);
+  static std::shared_ptr<Stub> StubOf(std::shared_ptr<PoolEndpoint> e) {
+    PoolEndpoint* raw = e.get();
+    Stub* stub = raw->Cached<Stub>([raw] { return S::NewStub(raw->channel()); });
+    if (stub == nullptr) return std::shared_ptr<Stub>(S::NewStub(raw->channel()));
+    return std::shared_ptr<Stub>(std::move(e), stub);
   }
   const ChannelHandle& channels() const { return channels_; }
 
  private:
   ChannelHandle channels_;
-};
-
-// Per-Service state for logs, tests and a status page.
-struct ServiceSnapshot {
-  std::string service;  // "ns/name:port"
-  DiscoveryStatus discovery;
-  std::vector<EndpointSnapshot> endpoints;
 };
 
 class Balancer {
@@ -141,6 +119,8 @@ class Balancer {
                                                           std::string default_namespace,
                                                           BalancerOptions options = {});
   ~Balancer();  // Shutdown()s
+  Balancer(const Balancer&) = delete;
+  Balancer& operator=(const Balancer&) = delete;
 
   // The channels of the Service `target` names; starts its discovery on first use.
   absl::StatusOr<ChannelHandle> Connect(absl::string_view target) ABSL_LOCKS_EXCLUDED(mu_);
@@ -153,6 +133,14 @@ class Balancer {
 
   // Waits until `target` has a READY endpoint: OK, or DeadlineExceeded naming why not.
   absl::Status WaitForReady(absl::string_view target, absl::Time deadline);
+
+  // Checks the Service's pods with `ping` (the original package's Ping: an
+  // error takes the pod out of rotation until a later check passes), every
+  // options.pool.health.interval with its timeout. With a non-null `once_key`,
+  // nothing happens if the check installed last had the same key.
+  absl::Status SetHealthCheck(absl::string_view target,
+                              std::function<absl::Status(PoolEndpoint&, absl::Time)> ping,
+                              const void* once_key = nullptr);
 
   std::vector<ServiceSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -167,9 +155,11 @@ class Balancer {
   const std::string default_namespace_;
   const BalancerOptions options_;
   std::shared_ptr<SubchannelFactory> factory_;
+  std::unique_ptr<ServiceRegistry> registry_;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<internal::ServiceState>> services_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<internal::ServiceChannels>> services_
+      ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -182,7 +172,7 @@ struct CallOptions {
   // repeat: the first attempt may have reached the server.
   bool idempotent = false;
   int max_attempts = 3;
-  // Per-attempt deadline.
+  // Per-attempt deadline (relative: gRPC's own clock measures it).
   absl::Duration timeout = absl::Seconds(30);
   // Sets up each attempt's context (metadata, compression, ...).
   std::function<void(grpc::ClientContext&)> configure;
@@ -200,25 +190,23 @@ grpc::Status Call(const StubHandle<S>& handle,
   grpc::Status status(grpc::StatusCode::UNAVAILABLE, "kube-grpc: no attempt made");
   const int attempts = options.idempotent ? std::max(1, options.max_attempts) : 1;
   for (int attempt = 0; attempt < attempts; ++attempt) {
-    std::shared_ptr<PoolEndpoint> endpoint;
-    absl::Status empty = handle.channels().pool().WithPickAvoiding(
-        tried, [&](PoolEndpoint* e, const absl::Status& why) {
-          if (e != nullptr) endpoint = e->shared_from_this();
-          return e == nullptr ? why : absl::OkStatus();
-        });
-    if (endpoint == nullptr) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(empty.message()));
+    absl::StatusOr<std::shared_ptr<PoolEndpoint>> endpoint =
+        handle.channels().NextEndpoint(tried);
+    if (!endpoint.ok()) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(endpoint.status().message()));
     }
-    tried.push_back(endpoint.get());
-    std::shared_ptr<typename S::Stub> stub = StubHandle<S>::StubOf(endpoint.get());
+    tried.push_back(endpoint->get());
+    ScopedCall counted(**endpoint);
+    std::shared_ptr<typename S::Stub> stub = StubHandle<S>::StubOf(*endpoint);
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+    if (options.timeout != absl::InfiniteDuration()) {
+      context.set_deadline(
+          gpr_time_from_micros(absl::ToInt64Microseconds(options.timeout), GPR_TIMESPAN));
+    }
     if (options.configure) options.configure(context);
-    endpoint->in_flight.fetch_add(1);
     status = ((*stub).*method)(&context, request, response);
-    endpoint->in_flight.fetch_sub(1);
+    counted.set_ok(status.ok());
     if (status.ok()) return status;
-    endpoint->failures.fetch_add(1);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
         status.error_code() != grpc::StatusCode::CANCELLED) {
       return status;
@@ -249,25 +237,24 @@ absl::StatusOr<std::shared_ptr<Client>> Connect(Balancer& balancer, absl::string
                                                 GrpcKubeBalancer<Client>& kube_balancer) {
   absl::StatusOr<ChannelHandle> channels = balancer.Connect(target);
   if (!channels.ok()) return channels.status();
-  auto make = [&kube_balancer](PoolEndpoint* e) {
-    return e->Cached<Client>([&] { return kube_balancer.NewGrpcClient(e->channel()); });
-  };
-  HealthCheckOptions health = channels->pool().health_check();
-  health.mode = HealthCheckOptions::Mode::kCustom;
-  health.ping = [&kube_balancer, make](PoolEndpoint& e, absl::Time) {
-    Client* client = make(&e);
-    return client != nullptr ? kube_balancer.Ping(*client)
-                             : absl::InternalError("kube-grpc: NewGrpcClient returned null");
+  auto make = [&kube_balancer](PoolEndpoint& e) {
+    return e.Cached<Client>([&] { return kube_balancer.NewGrpcClient(e.channel()); });
   };
   // Once per Service and balancer object: Connect() may run on every call.
-  channels->pool().SetHealthCheckOnce(&kube_balancer, std::move(health));
-  return channels->pool().WithPick(
-      [&](PoolEndpoint* e, const absl::Status& empty) -> absl::StatusOr<std::shared_ptr<Client>> {
-        if (e == nullptr) return empty;
+  absl::Status installed = balancer.SetHealthCheck(
+      target,
+      [&kube_balancer, make](PoolEndpoint& e, absl::Time) {
         Client* client = make(e);
-        if (client == nullptr) return absl::InternalError("kube-grpc: NewGrpcClient returned null");
-        return std::shared_ptr<Client>(e->shared_from_this(), client);
-      });
+        return client != nullptr ? kube_balancer.Ping(*client)
+                                 : absl::InternalError("kube-grpc: NewGrpcClient returned null");
+      },
+      &kube_balancer);
+  if (!installed.ok()) return installed;
+  absl::StatusOr<std::shared_ptr<PoolEndpoint>> e = channels->NextEndpoint();
+  if (!e.ok()) return e.status();
+  Client* client = make(**e);
+  if (client == nullptr) return absl::InternalError("kube-grpc: NewGrpcClient returned null");
+  return std::shared_ptr<Client>(*std::move(e), client);
 }
 
 }  // namespace kubegrpc

@@ -9,65 +9,52 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/proto/health.grpc.pb.h"
+#include "fakek8s/object_store.h"
+#include "testing/fake_k8s_client.h"
 #include "testing/fake_subchannel.h"
 
 namespace kubegrpc {
 namespace {
 
+using ::kubegrpc::testing::FakeK8sClient;
 using ::kubegrpc::testing::FakeSubchannelFactory;
 using ::testing::HasSubstr;
 
-// Lists a fixed set of endpoints; watches stay quiet until cancelled.
-class StaticClient : public K8sClient {
- public:
-  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override {
-    return ServiceInfo{ns, name, {{"grpc", 80, "TCP"}}};
-  }
-  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource, const std::string& ns,
-                                                   const std::string& name) override {
-    absl::MutexLock lock(&mu);
-    ++lists[ns + "/" + name];
-    if (!list_error.ok()) return list_error;
-    return list;
-  }
-  absl::Status WatchEndpoints(EndpointSource, const std::string&, const std::string&,
-                              const WatchRequest& request,
-                              const std::function<void(const WatchEvent&)>&,
-                              Cancellation* cancel) override {
-    if (cancel->WaitUntil(absl::Now() + request.timeout)) return absl::CancelledError("stopped");
-    return absl::OkStatus();
-  }
-  int Lists(const std::string& key) {
-    absl::MutexLock lock(&mu);
-    return lists[key];
-  }
+using json = nlohmann::json;
 
-  absl::Mutex mu;
-  std::map<std::string, int> lists ABSL_GUARDED_BY(mu);
-  EndpointObjectList list;
-  absl::Status list_error;
-};
+json Slice(const std::string& service, const std::string& name,
+           const std::vector<std::string>& ips) {
+  json endpoints = json::array();
+  for (const std::string& ip : ips) endpoints.push_back({{"addresses", {ip}}});
+  return {{"metadata",
+           {{"name", name},
+            {"namespace", "demo"},
+            {"labels", {{"kubernetes.io/service-name", service}}}}},
+          {"addressType", "IPv4"},
+          {"endpoints", endpoints},
+          {"ports", json::array({{{"name", "grpc"}, {"port", 8080}, {"protocol", "TCP"}}})}};
+}
 
-EndpointObjectList TwoPods() {
-  EndpointObjectList list;
-  EndpointObject slice;
-  slice.name = "web-abc";
-  for (const char* ip : {"10.0.0.1", "10.0.0.2"}) {
-    EndpointInfo e;
-    e.address = ip;
-    e.ports = {{"grpc", 8080, "TCP"}};
-    slice.endpoints.push_back(e);
-  }
-  list.items.push_back(slice);
-  list.resource_version = "1";
-  return list;
+json Service(const std::string& ns, const std::string& name) {
+  return {{"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", {{"ports", json::array({{{"name", "grpc"}, {"port", 80}}})}}}};
 }
 
 class BalancerTest : public ::testing::Test {
  protected:
   void Make(ChannelState initial = ChannelState::kReady) {
-    client_ = std::make_shared<StaticClient>();
-    client_->list = TwoPods();
+    // Services demo/web (two pods), demo/empty (none) and other/web (none).
+    for (const char* ns : {"demo", "other"}) {
+      ASSERT_TRUE(store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", ns}}}}).ok());
+    }
+    for (const auto& [ns, name] : {std::pair{"demo", "web"}, {"demo", "empty"}, {"other", "web"}}) {
+      ASSERT_TRUE(store_.Create(fakek8s::Resource::kServices, Service(ns, name)).ok());
+    }
+    ASSERT_TRUE(store_
+                    .Create(fakek8s::Resource::kEndpointSlices,
+                            Slice("web", "web-abc", {"10.0.0.1", "10.0.0.2"}))
+                    .ok());
+    client_ = std::make_shared<FakeK8sClient>(FakeK8sClient::Options{.store = &store_});
     factory_ = std::make_shared<FakeSubchannelFactory>(
         FakeSubchannelFactory::Options{.initial = initial, .with_channel = true});
     BalancerOptions options;
@@ -77,7 +64,8 @@ class BalancerTest : public ::testing::Test {
     balancer_ = *std::move(b);
   }
 
-  std::shared_ptr<StaticClient> client_;
+  fakek8s::ObjectStore store_;
+  std::shared_ptr<FakeK8sClient> client_;
   std::shared_ptr<FakeSubchannelFactory> factory_;
   std::unique_ptr<Balancer> balancer_;
 };
@@ -94,7 +82,7 @@ TEST_F(BalancerTest, OneDiscoveryPerServiceHoweverItIsNamedOrHowOftenConnected) 
   }
   for (auto& t : threads) t.join();
   ASSERT_TRUE(balancer_->WaitForReady("web:80", absl::Now() + absl::Seconds(30)).ok());
-  EXPECT_EQ(client_->Lists("demo/web"), 1);
+  EXPECT_EQ(client_->lists_of("demo/web"), 1);
   EXPECT_EQ(balancer_->Snapshot().size(), 1u);
   EXPECT_TRUE(balancer_->Connect("web.other:80").ok());  // another namespace: another Service
   EXPECT_EQ(balancer_->Snapshot().size(), 2u);
@@ -105,7 +93,6 @@ TEST_F(BalancerTest, BadTargetsAndEmptyServicesAreClearErrors) {
   EXPECT_EQ(balancer_->Connect("Web:80").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(balancer_->Connect("web").status().code(), absl::StatusCode::kInvalidArgument);
 
-  client_->list = EndpointObjectList{{}, "1"};  // no endpoints
   auto handle = balancer_->Connect("empty:80");
   ASSERT_TRUE(handle.ok());
   absl::Status s = balancer_->WaitForReady("empty:80", absl::Now() + absl::Milliseconds(300));
@@ -117,7 +104,7 @@ TEST_F(BalancerTest, BadTargetsAndEmptyServicesAreClearErrors) {
 
 TEST_F(BalancerTest, ApiDownAtStartUpIsReportedByNext) {
   Make();
-  client_->list_error = absl::UnavailableError("kube-grpc: test: connection refused");
+  client_->FailNext(1 << 30, absl::UnavailableError("kube-grpc: test: connection refused"));
   auto handle = balancer_->Connect("web:80");
   ASSERT_TRUE(handle.ok());
   absl::Status s;

@@ -130,7 +130,7 @@ TEST_F(ChannelPoolTest, RemovedEndpointsDrainThenRelease) {
     });
   }
   ASSERT_NE(busy, nullptr);
-  busy->in_flight.fetch_add(1);  // a call in flight through the helper
+  busy->calls().Started();  // a call in flight through the helper
 
   pool_->Apply(Set({}));          // both leave (scale to zero)
   EXPECT_EQ(PickStatus().code(), absl::StatusCode::kUnavailable);
@@ -143,7 +143,7 @@ TEST_F(ChannelPoolTest, RemovedEndpointsDrainThenRelease) {
   pool_->RunMaintenance();
   EXPECT_TRUE(pool_->Snapshot().empty());
   EXPECT_EQ(factory_.live(), 0);
-  busy->in_flight.fetch_sub(1);
+  busy->calls().Finished(/*ok=*/true);
   // The endpoint object outlives the pool's use for whoever still holds it.
   EXPECT_EQ(busy->host_port(), "10.0.0.2:8080");
 }

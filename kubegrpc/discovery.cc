@@ -1,9 +1,9 @@
 #include "kubegrpc/discovery.h"
 
+#include <functional>
 #include <utility>
 #include <vector>
 
-#include <functional>
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -21,12 +21,14 @@ std::string PortList(const ServiceInfo& service) {
 }  // namespace
 
 ServiceDiscovery::ServiceDiscovery(K8sClient* client, ServiceTarget target,
-                                   DiscoveryOptions options, Callback callback)
+                                   DiscoveryOptions options, Callback callback,
+                                   StatusCallback on_status)
     : client_(client),
       target_(std::move(target)),
       options_(options),
       clock_(options.clock != nullptr ? options.clock : RealClock()),
       callback_(std::move(callback)),
+      on_status_(std::move(on_status)),
       backoff_(options.backoff, options.seed != 0
                                     ? options.seed
                                     : std::hash<std::string>()(target_.ToString())),
@@ -63,12 +65,15 @@ void ServiceDiscovery::Sleep(absl::Duration d) {
 }
 
 void ServiceDiscovery::Fail(const absl::Status& status) {
+  DiscoveryStatus now;
   {
     absl::MutexLock lock(&mu_);
     status_.last_error = status;
     status_.last_error_at = clock_->Now();
     ++status_.errors;
+    now = status_;
   }
+  if (on_status_) on_status_(now);
   absl::Duration delay = backoff_.Next();
   if (std::optional<absl::Duration> retry_after = RetryAfter(status)) {
     delay = std::max(delay, *retry_after);
@@ -153,13 +158,19 @@ absl::Status ServiceDiscovery::List() {
     std::string name = o.name;
     objects_[name] = std::move(o);
   }
+  bool first_sync = false;
+  DiscoveryStatus now;
   {
     absl::MutexLock lock(&mu_);
+    first_sync = !status_.synced;
     status_.synced = true;
     status_.resource_version = list->resource_version;
     status_.last_success_at = clock_->Now();
     ++status_.lists;
+    now = status_;
   }
+  // Before the set, so that its subscribers know discovery has synced.
+  if (first_sync && on_status_) on_status_(now);
   Publish();
   return absl::OkStatus();
 }

@@ -10,7 +10,7 @@
 //   ...
 //   discovery.Stop();
 //
-// How it works (shared/K8S_API.md): read the Service to map the requested port
+// How it works (docs/KUBERNETES.md has the API facts): read the Service to map the requested port
 // to the endpoint port (port number -> Service port name -> endpoint port of that
 // name; a named target uses the name directly); list the Service's
 // EndpointSlices (or, if the API has none, 404 on the group, its Endpoints);
@@ -28,7 +28,7 @@
 // Time and randomness are injected (options.clock, options.seed): tests drive
 // RunOnce() on a virtual clock with an in-process K8sClient.
 //
-// Thread-safety: thread-safe. The callback runs on the discovery thread (or the
+// Thread-safety: thread-safe. The callbacks run on the discovery thread (or the
 // RunOnce() caller), never under a lock, one call at a time.
 
 #ifndef KUBEGRPC_DISCOVERY_H_
@@ -46,56 +46,26 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "kubegrpc/clock.h"
+#include "kubegrpc/discovery_options.h"
 #include "kubegrpc/endpoint_set.h"
 #include "kubegrpc/internal/backoff.h"
 #include "kubegrpc/k8s_client.h"
+#include "kubegrpc/snapshot.h"
 #include "kubegrpc/target.h"
 
 namespace kubegrpc {
-
-struct DiscoveryOptions {
-  // Full relist period; zero: never (watch only).
-  absl::Duration resync_interval = absl::Minutes(5);
-  // Watch at all? false: poll by relisting every resync_interval (the original
-  // package's design; for comparisons).
-  bool watch = true;
-  // One watch stream's server-side lifetime is drawn from [t, 2t).
-  absl::Duration watch_timeout = absl::Minutes(5);
-  // The watchdog: a watch stream that sends nothing (no event, no bookmark) for
-  // this long has stalled (a dead proxy, a half-open connection); it is dropped
-  // and re-established from the last resourceVersion. Real API servers send a
-  // bookmark about once a minute to watches that ask for them, as this one does.
-  absl::Duration watch_idle_timeout = absl::Seconds(150);
-  // A watch that ends sooner than this without any event counts as a failure.
-  absl::Duration min_healthy_watch = absl::Seconds(1);
-  internal::BackoffOptions backoff;
-  Clock* clock = nullptr;  // default RealClock()
-  uint64_t seed = 0;       // default: from the Service's name
-};
-
-struct DiscoveryStatus {
-  bool synced = false;               // a list has succeeded at least once
-  bool using_endpoints = false;      // fell back to core/v1 Endpoints
-  std::string resource_version;
-  absl::Status last_error;           // the last failure (OK if none yet)
-  absl::Time last_error_at = absl::InfinitePast();
-  absl::Time last_success_at = absl::InfinitePast();  // last list or watch event
-  int64_t lists = 0;
-  int64_t watches = 0;
-  int64_t events = 0;
-  int64_t errors = 0;
-  int64_t expired = 0;               // 410s (each followed by a relist)
-  int64_t publishes = 0;
-};
 
 class ServiceDiscovery {
  public:
   using Callback =
       std::function<void(std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta)>;
+  // Called when `synced` or `last_error` change (a failure, the first list),
+  // with the status as it is then; not for the counters.
+  using StatusCallback = std::function<void(const DiscoveryStatus& status)>;
 
   // `target.ns` must be set. `client` must outlive this object.
   ServiceDiscovery(K8sClient* client, ServiceTarget target, DiscoveryOptions options,
-                   Callback callback);
+                   Callback callback, StatusCallback on_status = nullptr);
   ~ServiceDiscovery();  // Stop()s
 
   // Runs the loop on a new thread.
@@ -125,6 +95,7 @@ class ServiceDiscovery {
   const DiscoveryOptions options_;
   Clock* const clock_;
   const Callback callback_;
+  const StatusCallback on_status_;
   Cancellation cancel_;
   std::thread thread_;
 

@@ -10,11 +10,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "testing/fake_clock.h"
+#include "testing/fake_k8s_client.h"
 
 namespace kubegrpc {
 namespace {
 
 using ::kubegrpc::testing::FakeClock;
+using ::kubegrpc::testing::FakeK8sClient;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -37,61 +39,6 @@ EndpointObject Slice(const std::string& name, std::vector<EndpointInfo> endpoint
   return {name, rv, std::move(endpoints)};
 }
 
-// A K8sClient that answers from a script and advances the fake clock as a real
-// server's streams would take time.
-class ScriptedClient : public K8sClient {
- public:
-  explicit ScriptedClient(FakeClock* clock) : clock_(clock) {}
-
-  absl::StatusOr<ServiceInfo> GetService(const std::string& ns,
-                                         const std::string& name) override {
-    ++service_reads;
-    return service;
-  }
-  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string&,
-                                                   const std::string&) override {
-    auto& queue = source == EndpointSource::kEndpointSlices ? slice_lists : endpoints_lists;
-    list_log.push_back(source == EndpointSource::kEndpointSlices ? "slices" : "endpoints");
-    if (queue.empty()) return absl::UnavailableError("kube-grpc: test: no list scripted");
-    absl::StatusOr<EndpointObjectList> r = queue.front();
-    if (queue.size() > 1) queue.pop_front();  // the last answer repeats
-    return r;
-  }
-  absl::Status WatchEndpoints(EndpointSource, const std::string&, const std::string&,
-                              const WatchRequest& request,
-                              const std::function<void(const WatchEvent&)>& on_event,
-                              Cancellation*) override {
-    watch_requests.push_back(request);
-    if (sessions.empty()) {  // a quiet stream until the server's timeout
-      clock_->Advance(request.timeout);
-      return absl::OkStatus();
-    }
-    Session s = sessions.front();
-    sessions.pop_front();
-    for (const WatchEvent& e : s.events) on_event(e);
-    clock_->Advance(s.lasts);
-    return s.end;
-  }
-
-  struct Session {
-    std::vector<WatchEvent> events;
-    absl::Status end;
-    absl::Duration lasts = absl::Seconds(30);
-  };
-
-  absl::StatusOr<ServiceInfo> service =
-      ServiceInfo{"demo", "web", {{"grpc", 80, "TCP"}, {"metrics", 9090, "TCP"}}};
-  std::deque<absl::StatusOr<EndpointObjectList>> slice_lists;
-  std::deque<absl::StatusOr<EndpointObjectList>> endpoints_lists;
-  std::deque<Session> sessions;
-  std::vector<WatchRequest> watch_requests;
-  std::vector<std::string> list_log;
-  int service_reads = 0;
-
- private:
-  FakeClock* clock_;
-};
-
 WatchEvent Event(WatchEvent::Type type, EndpointObject object) {
   WatchEvent e;
   e.type = type;
@@ -109,7 +56,10 @@ WatchEvent Expired() {
 
 class DiscoveryTest : public ::testing::Test {
  protected:
-  DiscoveryTest() : client_(&clock_) {}
+  DiscoveryTest() : client_({.clock = &clock_}) {
+    client_.ScriptService(kService);
+  }
+  const ServiceInfo kService{"demo", "web", {{"grpc", 80, "TCP"}, {"metrics", 9090, "TCP"}}};
 
   void Make(DiscoveryOptions options = {}, ServiceTarget target = {"web", "demo", 80, ""}) {
     options.clock = &clock_;
@@ -131,7 +81,7 @@ class DiscoveryTest : public ::testing::Test {
   }
 
   FakeClock clock_;
-  ScriptedClient client_;
+  FakeK8sClient client_;
   std::unique_ptr<ServiceDiscovery> discovery_;
   std::vector<std::shared_ptr<const EndpointSet>> published_;
   std::vector<EndpointDelta> deltas_;
@@ -145,9 +95,8 @@ TEST_F(DiscoveryTest, MergesAllSlicesDedupesAndFollowsWatchEvents) {
   }
   slices[2].endpoints.push_back(Ep("10.1.0.7", false));
   for (int i = 0; i < 3; ++i) slices[i].name = absl::StrCat("web-", i);
-  client_.slice_lists.push_back(EndpointObjectList{slices, "100"});
-  client_.sessions.push_back(
-      {{Event(WatchEvent::Type::kDeleted, Slice("web-2", {}, "101")),
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{slices, "100"});
+  client_.ScriptWatch({{Event(WatchEvent::Type::kDeleted, Slice("web-2", {}, "101")),
         Event(WatchEvent::Type::kModified, Slice("web-0", {Ep("10.9.9.9")}, "102"))},
        absl::OkStatus()});
   Make();
@@ -160,9 +109,9 @@ TEST_F(DiscoveryTest, MergesAllSlicesDedupesAndFollowsWatchEvents) {
   EXPECT_EQ(discovery_->status().resource_version, "100");
 
   discovery_->RunOnce();  // one watch stream
-  ASSERT_EQ(client_.watch_requests.size(), 1u);
-  EXPECT_EQ(client_.watch_requests[0].resource_version, "100");
-  EXPECT_TRUE(client_.watch_requests[0].bookmarks);
+  ASSERT_EQ(client_.watch_requests().size(), 1u);
+  EXPECT_EQ(client_.watch_requests()[0].resource_version, "100");
+  EXPECT_TRUE(client_.watch_requests()[0].bookmarks);
   ASSERT_EQ(published_.size(), 3u);
   EXPECT_EQ(published_[1]->usable().size(), 200u);  // web-2 deleted
   EXPECT_EQ(deltas_[1].removed.size(), 50u);
@@ -171,13 +120,12 @@ TEST_F(DiscoveryTest, MergesAllSlicesDedupesAndFollowsWatchEvents) {
 }
 
 TEST_F(DiscoveryTest, ConditionDefaultsAndTerminatingFallback) {
-  client_.slice_lists.push_back(EndpointObjectList{
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{
       {Slice("s", {Ep("10.0.0.1"),                                // all conditions missing
                    Ep("10.0.0.2", false, true, true),             // terminating, serving
                    Ep("10.0.0.3", false, false, false)})},       // not ready
       "5"});
-  client_.sessions.push_back(
-      {{Event(WatchEvent::Type::kModified,
+  client_.ScriptWatch({{Event(WatchEvent::Type::kModified,
               Slice("s", {Ep("10.0.0.2", false, true, true), Ep("10.0.0.3", false, false, true)}, "6"))},
        absl::OkStatus()});
   Make();
@@ -195,7 +143,7 @@ TEST_F(DiscoveryTest, ServicePortMapsToTheEndpointPortByName) {
   EndpointInfo both = Ep("10.0.0.1");
   both.ports.push_back({"metrics", 9090, "TCP"});
   EndpointInfo no_grpc = Ep("10.0.0.2", std::nullopt, std::nullopt, std::nullopt, 9090, "metrics");
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {both}), Slice("b", {no_grpc})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {both}), Slice("b", {no_grpc})}, "1"});
   Make();
   discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));  // targetPort 8080, not 80
@@ -206,7 +154,7 @@ TEST_F(DiscoveryTest, ServicePortMapsToTheEndpointPortByName) {
 }
 
 TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
   DiscoveryOptions options;
   options.resync_interval = absl::Minutes(1);
   Make(options);
@@ -214,8 +162,7 @@ TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
   ASSERT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
   // The Service loses the port: the API says the port is gone, so the set
   // empties, with the error as the reason.
-  const auto service = client_.service;
-  client_.service = ServiceInfo{"demo", "web", {{"http", 8000, "TCP"}}};
+  client_.ScriptService(ServiceInfo{"demo", "web", {{"http", 8000, "TCP"}}});
   clock_.Advance(absl::Minutes(2));
   discovery_->RunOnce();
   DiscoveryStatus status = discovery_->status();
@@ -224,13 +171,13 @@ TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
               HasSubstr("Service demo/web has no port 80 (its ports: 8000/http)"));
   EXPECT_THAT(Usable(), ElementsAre());
   // The port returns: the next relist brings the endpoints back.
-  client_.service = service;
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "2"});
+  client_.ScriptService(kService);
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "2"});
   discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
   // A Service that cannot be read (deleted, or a 404 from a proxy) keeps the
   // last known endpoints.
-  client_.service = absl::NotFoundError("kube-grpc: reading Service demo/web: HTTP 404 NotFound");
+  client_.ScriptService(absl::NotFoundError("kube-grpc: reading Service demo/web: HTTP 404 NotFound"));
   clock_.Advance(absl::Minutes(2));
   discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
@@ -238,16 +185,16 @@ TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
 }
 
 TEST_F(DiscoveryTest, ExpiredWatchRelistsAtOnceButAStormBacksOff) {
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "10"});
-  client_.sessions.push_back({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
-  client_.sessions.push_back({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "10"});
+  client_.ScriptWatch({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
+  client_.ScriptWatch({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
   Make();
   discovery_->RunOnce();  // list
   discovery_->RunOnce();  // watch -> 410
   EXPECT_EQ(discovery_->status().expired, 1);
   EXPECT_TRUE(clock_.sleeps().empty());  // no backoff before the relist
   discovery_->RunOnce();  // relist
-  EXPECT_THAT(client_.list_log, ElementsAre("slices", "slices"));
+  EXPECT_THAT(client_.list_log(), ElementsAre("slices", "slices"));
   discovery_->RunOnce();  // watch -> 410 again: now a backoff
   EXPECT_EQ(discovery_->status().expired, 2);
   ASSERT_EQ(clock_.sleeps().size(), 1u);
@@ -271,10 +218,10 @@ TEST_F(DiscoveryTest, BackoffGrowsWithJitterAndResetsAfterAHealthyWatch) {
   EXPECT_EQ(discovery_->status().errors, 8);
   EXPECT_EQ(discovery_->current(), nullptr);  // never synced: nothing published
 
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
   discovery_->RunOnce();                 // list succeeds
   discovery_->RunOnce();                 // a healthy (quiet, full-length) watch
-  client_.sessions.push_back({{}, absl::UnavailableError("kube-grpc: test: stream broke"),
+  client_.ScriptWatch({{}, absl::UnavailableError("kube-grpc: test: stream broke"),
                               absl::Seconds(5)});
   discovery_->RunOnce();                 // a failing watch: backoff starts over at ~1 s
   sleeps = clock_.sleeps();
@@ -283,7 +230,7 @@ TEST_F(DiscoveryTest, BackoffGrowsWithJitterAndResetsAfterAHealthyWatch) {
 }
 
 TEST_F(DiscoveryTest, RetryAfterIsHonoured) {
-  client_.slice_lists.push_back(WithRetryAfter(
+  client_.ScriptList(EndpointSource::kEndpointSlices, WithRetryAfter(
       absl::ResourceExhaustedError("kube-grpc: test: 429"), absl::Seconds(7)));
   Make();
   discovery_->RunOnce();
@@ -292,8 +239,8 @@ TEST_F(DiscoveryTest, RetryAfterIsHonoured) {
 }
 
 TEST_F(DiscoveryTest, AWatchThatEndsAtOnceWithoutEventsIsAFailure) {
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
-  client_.sessions.push_back({{}, absl::OkStatus(), absl::Milliseconds(10)});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptWatch({{}, absl::OkStatus(), absl::Milliseconds(10)});
   Make();
   discovery_->RunOnce();
   discovery_->RunOnce();
@@ -302,8 +249,8 @@ TEST_F(DiscoveryTest, AWatchThatEndsAtOnceWithoutEventsIsAFailure) {
 }
 
 TEST_F(DiscoveryTest, PeriodicResyncRelists) {
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.2")})}, "9"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.2")})}, "9"});
   DiscoveryOptions options;
   options.resync_interval = absl::Seconds(90);
   options.watch_timeout = absl::Seconds(60);
@@ -312,46 +259,46 @@ TEST_F(DiscoveryTest, PeriodicResyncRelists) {
   discovery_->RunOnce();  // watch, at most until the resync is due
   discovery_->RunOnce();
   discovery_->RunOnce();
-  EXPECT_THAT(client_.list_log, ElementsAre("slices", "slices"));
+  EXPECT_THAT(client_.list_log(), ElementsAre("slices", "slices"));
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.2:8080"));
-  for (const WatchRequest& r : client_.watch_requests) EXPECT_LE(r.timeout, absl::Seconds(90));
+  for (const WatchRequest& r : client_.watch_requests()) EXPECT_LE(r.timeout, absl::Seconds(90));
 }
 
 TEST_F(DiscoveryTest, PollingModeRelistsOnlyEveryInterval) {
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
   DiscoveryOptions options;
   options.watch = false;
   options.resync_interval = absl::Seconds(60);
   Make(options);
   const absl::Time start = clock_.Now();
   for (int i = 0; i < 6; ++i) discovery_->RunOnce();
-  EXPECT_EQ(client_.list_log.size(), 3u);
-  EXPECT_TRUE(client_.watch_requests.empty());
+  EXPECT_EQ(client_.list_log().size(), 3u);
+  EXPECT_TRUE(client_.watch_requests().empty());
   EXPECT_EQ(clock_.Now() - start, absl::Seconds(180));  // list, sleep 60 s, three times
 }
 
 TEST_F(DiscoveryTest, FallsBackToEndpointsWithoutTheDiscoveryApi) {
-  client_.slice_lists.push_back(absl::NotFoundError("the server could not find the requested resource"));
-  client_.endpoints_lists.push_back(EndpointObjectList{{Slice("web", {Ep("10.0.0.1"), Ep("10.0.0.2", false, false)})}, "3"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, absl::NotFoundError("the server could not find the requested resource"));
+  client_.ScriptList(EndpointSource::kEndpoints, EndpointObjectList{{Slice("web", {Ep("10.0.0.1"), Ep("10.0.0.2", false, false)})}, "3"});
   Make();
   discovery_->RunOnce();
   EXPECT_TRUE(discovery_->status().using_endpoints);
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
-  EXPECT_THAT(client_.list_log, ElementsAre("slices", "endpoints"));
+  EXPECT_THAT(client_.list_log(), ElementsAre("slices", "endpoints"));
 }
 
 TEST_F(DiscoveryTest, AnOutageKeepsTheLastSetUntilTheApiSaysOtherwise) {
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {Ep("10.0.0.1"), Ep("10.0.0.2")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1"), Ep("10.0.0.2")})}, "1"});
   DiscoveryOptions options;
   options.resync_interval = absl::Minutes(1);
   Make(options);
   discovery_->RunOnce();
   ASSERT_EQ(Usable().size(), 2u);
   // Ten minutes of an unreachable API server: every list and watch fails.
-  client_.slice_lists.clear();
-  client_.slice_lists.push_back(absl::UnavailableError("kube-grpc: test: connection refused"));
+  client_.ClearLists();
+  client_.ScriptList(EndpointSource::kEndpointSlices, absl::UnavailableError("kube-grpc: test: connection refused"));
   for (int i = 0; i < 5; ++i) {
-    client_.sessions.push_back({{}, absl::UnavailableError("kube-grpc: test: connection refused"),
+    client_.ScriptWatch({{}, absl::UnavailableError("kube-grpc: test: connection refused"),
                                 absl::ZeroDuration()});
   }
   const absl::Time start = clock_.Now();
@@ -362,8 +309,8 @@ TEST_F(DiscoveryTest, AnOutageKeepsTheLastSetUntilTheApiSaysOtherwise) {
   EXPECT_GT(status.errors, 5);
   EXPECT_EQ(status.last_error.code(), absl::StatusCode::kUnavailable);
   // The API is back and says there are no endpoints: now the set empties.
-  client_.slice_lists.clear();
-  client_.slice_lists.push_back(EndpointObjectList{{Slice("a", {})}, "50"});
+  client_.ClearLists();
+  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {})}, "50"});
   for (int i = 0; i < 3 && !Usable().empty(); ++i) discovery_->RunOnce();
   EXPECT_TRUE(Usable().empty());
   EXPECT_EQ(deltas_.back().removed.size(), 2u);

@@ -8,17 +8,6 @@
 
 namespace kubegrpc {
 
-const char* ChannelStateName(ChannelState state) {
-  switch (state) {
-    case ChannelState::kIdle: return "IDLE";
-    case ChannelState::kConnecting: return "CONNECTING";
-    case ChannelState::kReady: return "READY";
-    case ChannelState::kTransientFailure: return "TRANSIENT_FAILURE";
-    case ChannelState::kShutdown: return "SHUTDOWN";
-  }
-  return "UNKNOWN";
-}
-
 namespace {
 
 ChannelState FromGrpc(grpc_connectivity_state s) {

@@ -19,14 +19,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
+#include "kubegrpc/channel_state.h"
 #include "kubegrpc/endpoint_set.h"
 
 namespace kubegrpc {
 
 struct SubchannelCore;
-
-enum class ChannelState { kIdle, kConnecting, kReady, kTransientFailure, kShutdown };
-const char* ChannelStateName(ChannelState state);
 
 class Subchannel {
  public:

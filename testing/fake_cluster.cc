@@ -1,13 +1,9 @@
 #include "testing/fake_cluster.h"
 
-#include <algorithm>
+#include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 
 namespace kubegrpc::testing {
-
-using json = nlohmann::json;
 
 absl::StatusOr<std::unique_ptr<FakeCluster>> FakeCluster::Start(Options options) {
   fakek8s::FakeKubernetes::Options k8s_options;
@@ -18,10 +14,11 @@ absl::StatusOr<std::unique_ptr<FakeCluster>> FakeCluster::Start(Options options)
   return std::unique_ptr<FakeCluster>(new FakeCluster(*std::move(k8s)));
 }
 
-FakeCluster::~FakeCluster() {
-  absl::MutexLock lock(&mu_);
-  for (auto& [name, pod] : pods_) pod->Crash();
-}
+FakeCluster::FakeCluster(std::unique_ptr<fakek8s::FakeKubernetes> k8s)
+    : k8s_(std::move(k8s)),
+      lifecycle_(&k8s_->store(), &runtime_, RealTimeline(), PodLifecycle::Options()) {}
+
+FakeCluster::~FakeCluster() { runtime_.CrashAll(); }
 
 ClusterConfig FakeCluster::client_config(const std::string& ns) const {
   ClusterConfig config;
@@ -34,226 +31,121 @@ ClusterConfig FakeCluster::client_config(const std::string& ns) const {
 
 absl::Status FakeCluster::CreateDeployment(const DeploymentSpec& spec) {
   absl::MutexLock lock(&mu_);
-  if (deployments_.count(spec.name) > 0) {
-    return absl::AlreadyExistsError(absl::StrCat("deployment ", spec.name, " exists"));
-  }
-  if (!k8s_->store().Get(fakek8s::Resource::kNamespaces, "", spec.ns).ok()) {
-    absl::StatusOr<json> ns =
-        k8s_->store().Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", spec.ns}}}});
-    if (!ns.ok()) return ns.status();
-  }
-  Deployment& d = deployments_[spec.name];
-  d.spec = spec;
-  // The first pod picks the port all pods share.
-  for (int i = 0; i < spec.replicas; ++i) {
-    if (absl::Status s = AddPodLocked(d); !s.ok()) return s;
-  }
-  absl::StatusOr<json> service = k8s_->store().Create(
-      fakek8s::Resource::kServices,
-      {{"metadata", {{"name", spec.name}, {"namespace", spec.ns}}},
-       {"spec", {{"selector", {{"app", spec.name}}},
-                 {"ports", json::array({{{"name", "grpc"},
-                                         {"port", spec.service_port},
-                                         {"targetPort", d.port}}})}}}});
-  return service.status();
-}
-
-absl::Status FakeCluster::AddPodLocked(Deployment& d) {
-  const std::string name = absl::StrCat(d.spec.name, "-", d.next_index++);
-  const std::string ip = subnet_.Next();
-  absl::StatusOr<std::unique_ptr<FakePod>> pod = FakePod::Start(name, ip, d.port, name);
-  if (!pod.ok()) return pod.status();
-  d.port = (*pod)->port();
-  absl::StatusOr<json> created = k8s_->store().Create(
-      fakek8s::Resource::kPods,
-      {{"metadata", {{"name", name}, {"namespace", d.spec.ns}, {"labels", {{"app", d.spec.name}}}}},
-       {"spec", {{"nodeName", "fake-node"},
-                 {"containers", json::array({{{"name", d.spec.name},
-                                              {"ports", json::array({{{"name", "grpc"},
-                                                                      {"containerPort", d.port}}})}}})}}},
-       {"status", {{"phase", "Running"},
-                   {"podIP", ip},
-                   {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}}})}}}});
-  if (!created.ok()) return created.status();
-  pods_[name] = *std::move(pod);
-  d.pods.push_back(name);
-  RecordLocked(name, ClusterEvent::Kind::kCreated);
-  if (d.spec.readiness_delay > absl::ZeroDuration()) absl::SleepFor(d.spec.readiness_delay);
-  return SetReadyLocked(d.spec.ns, name, true);
-}
-
-const char* ClusterEventName(ClusterEvent::Kind kind) {
-  switch (kind) {
-    case ClusterEvent::Kind::kCreated: return "created";
-    case ClusterEvent::Kind::kReady: return "ready";
-    case ClusterEvent::Kind::kNotReady: return "not-ready";
-    case ClusterEvent::Kind::kTerminating: return "terminating";
-    case ClusterEvent::Kind::kStopped: return "stopped";
-    case ClusterEvent::Kind::kDeleted: return "deleted";
-    case ClusterEvent::Kind::kCrashed: return "crashed";
-    case ClusterEvent::Kind::kRestarted: return "restarted";
-    case ClusterEvent::Kind::kHung: return "hung";
-  }
-  return "?";
-}
-
-void FakeCluster::RecordLocked(const std::string& pod, ClusterEvent::Kind kind) {
-  auto it = pods_.find(pod);
-  ClusterEvent event{absl::Now(), pod, kind};
-  if (it != pods_.end()) {
-    event.served = it->second->served();
-    event.last_call = it->second->last_call_at();
-  }
-  absl::MutexLock lock(&events_mu_);
-  events_.push_back(std::move(event));
-}
-
-std::vector<ClusterEvent> FakeCluster::Events() const {
-  absl::MutexLock lock(&events_mu_);
-  return events_;
-}
-
-absl::Status FakeCluster::SetReadyLocked(const std::string& ns, const std::string& pod,
-                                         bool ready) {
-  RecordLocked(pod, ready ? ClusterEvent::Kind::kReady : ClusterEvent::Kind::kNotReady);
-  return k8s_->store()
-      .Mutate(fakek8s::Resource::kPods, ns, pod,
-              [&](json& p) {
-                p["status"]["conditions"] =
-                    json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}});
-                return absl::OkStatus();
-              })
-      .status();
-}
-
-FakeCluster::Deployment* FakeCluster::OwnerLocked(const std::string& pod) {
-  for (auto& [name, d] : deployments_) {
-    if (std::find(d.pods.begin(), d.pods.end(), pod) != d.pods.end()) return &d;
-  }
-  return nullptr;
+  return lifecycle_.CreateDeployment(spec);
 }
 
 absl::Status FakeCluster::ScaleTo(const std::string& deployment, int replicas) {
   absl::MutexLock lock(&mu_);
-  auto it = deployments_.find(deployment);
-  if (it == deployments_.end()) return absl::NotFoundError("no deployment " + deployment);
-  Deployment& d = it->second;
-  while (static_cast<int>(d.pods.size()) < replicas) {
-    if (absl::Status s = AddPodLocked(d); !s.ok()) return s;
-  }
-  while (static_cast<int>(d.pods.size()) > replicas) {
-    if (absl::Status s = DeletePodLocked(d.pods.back(), absl::Milliseconds(200)); !s.ok()) {
-      return s;
-    }
-  }
-  return absl::OkStatus();
+  return lifecycle_.Scale(deployment, replicas, absl::Milliseconds(200));
 }
 
 absl::Status FakeCluster::DeletePod(const std::string& pod, absl::Duration prestop_drain) {
   absl::MutexLock lock(&mu_);
-  return DeletePodLocked(pod, prestop_drain);
-}
-
-absl::Status FakeCluster::DeletePodLocked(const std::string& pod, absl::Duration prestop_drain) {
-  Deployment* d = OwnerLocked(pod);
-  if (d == nullptr) return absl::NotFoundError("no pod " + pod);
-  const std::string ns = d->spec.ns;
-  // Terminating: the API reports it at once; the server drains (preStop) first.
-  RecordLocked(pod, ClusterEvent::Kind::kTerminating);
-  absl::StatusOr<json> marked = k8s_->store().Mutate(
-      fakek8s::Resource::kPods, ns, pod, [](json& p) {
-        p["metadata"]["deletionTimestamp"] = absl::FormatTime(
-            "%Y-%m-%dT%H:%M:%SZ", absl::Now() + absl::Seconds(30), absl::UTCTimeZone());
-        return absl::OkStatus();
-      });
-  if (!marked.ok()) return marked.status();
-  d->pods.erase(std::find(d->pods.begin(), d->pods.end(), pod));
-  absl::SleepFor(prestop_drain);
-  pods_[pod]->Stop(absl::Seconds(1));
-  RecordLocked(pod, ClusterEvent::Kind::kStopped);
-  RecordLocked(pod, ClusterEvent::Kind::kDeleted);
-  pods_.erase(pod);
-  return k8s_->store().Delete(fakek8s::Resource::kPods, ns, pod).status();
+  return lifecycle_.Delete(pod, prestop_drain);
 }
 
 absl::Status FakeCluster::CrashPod(const std::string& pod, absl::Duration restart_after) {
   absl::MutexLock lock(&mu_);
-  Deployment* d = OwnerLocked(pod);
-  if (d == nullptr) return absl::NotFoundError("no pod " + pod);
-  pods_[pod]->Crash();
-  RecordLocked(pod, ClusterEvent::Kind::kCrashed);
-  if (absl::Status s = SetReadyLocked(d->spec.ns, pod, false); !s.ok()) return s;
-  absl::SleepFor(restart_after);
-  if (absl::Status s = pods_[pod]->Restart(); !s.ok()) return s;
-  RecordLocked(pod, ClusterEvent::Kind::kRestarted);
-  if (d->spec.readiness_delay > absl::ZeroDuration()) absl::SleepFor(d->spec.readiness_delay);
-  return SetReadyLocked(d->spec.ns, pod, true);
+  return lifecycle_.Crash(pod, restart_after);
 }
 
 absl::Status FakeCluster::HangPod(const std::string& pod, absl::Duration duration) {
   absl::MutexLock lock(&mu_);
-  if (OwnerLocked(pod) == nullptr) return absl::NotFoundError("no pod " + pod);
-  RecordLocked(pod, ClusterEvent::Kind::kHung);
-  pods_[pod]->Hang(duration);
-  return absl::OkStatus();
+  return lifecycle_.Hang(pod, duration);
 }
 
 absl::Status FakeCluster::SetPodReady(const std::string& pod, bool ready) {
   absl::MutexLock lock(&mu_);
-  Deployment* d = OwnerLocked(pod);
-  if (d == nullptr) return absl::NotFoundError("no pod " + pod);
-  pods_[pod]->SetServing(ready);
-  return SetReadyLocked(d->spec.ns, pod, ready);
+  return lifecycle_.SetReady(pod, ready);
 }
 
 absl::Status FakeCluster::RecreatePod(const std::string& pod) {
   absl::MutexLock lock(&mu_);
-  Deployment* d = OwnerLocked(pod);
-  if (d == nullptr) return absl::NotFoundError("no pod " + pod);
-  if (absl::Status s = DeletePodLocked(pod, absl::Milliseconds(200)); !s.ok()) return s;
-  return AddPodLocked(*d);
+  return lifecycle_.Recreate(pod, absl::Milliseconds(200));
 }
 
 absl::Status FakeCluster::RollingUpdate(const std::string& deployment, int max_surge,
-                                       int max_unavailable) {
-  if (max_surge < 0 || max_unavailable < 0 || max_surge + max_unavailable == 0) {
-    return absl::InvalidArgumentError("max_surge and max_unavailable must not both be 0");
-  }
+                                        int max_unavailable) {
   absl::MutexLock lock(&mu_);
-  auto it = deployments_.find(deployment);
-  if (it == deployments_.end()) return absl::NotFoundError("no deployment " + deployment);
-  Deployment& d = it->second;
-  std::vector<std::string> old = d.pods;
-  size_t next = 0;
-  while (next < old.size()) {
-    const size_t round = std::min(old.size() - next, static_cast<size_t>(max_surge + max_unavailable));
-    const size_t early = std::min(round, static_cast<size_t>(max_unavailable));
-    // Up to max_unavailable old pods may go before their replacements are ready...
-    for (size_t i = 0; i < early; ++i) {
-      if (absl::Status s = DeletePodLocked(old[next + i], absl::Milliseconds(200)); !s.ok()) return s;
-    }
-    for (size_t i = 0; i < round; ++i) {
-      if (absl::Status s = AddPodLocked(d); !s.ok()) return s;
-    }
-    // ...the rest only once the new pods are ready.
-    for (size_t i = early; i < round; ++i) {
-      if (absl::Status s = DeletePodLocked(old[next + i], absl::Milliseconds(200)); !s.ok()) return s;
-    }
-    next += round;
-  }
-  return absl::OkStatus();
+  return lifecycle_.Rollout(deployment, max_surge, max_unavailable, absl::Milliseconds(200));
+}
+
+absl::Status FakeCluster::Apply(const StepAction& action) {
+  absl::MutexLock lock(&mu_);
+  return lifecycle_.Apply(action, absl::Milliseconds(200));
 }
 
 std::vector<std::string> FakeCluster::Pods(const std::string& deployment) {
   absl::MutexLock lock(&mu_);
-  auto it = deployments_.find(deployment);
-  return it == deployments_.end() ? std::vector<std::string>() : it->second.pods;
+  return lifecycle_.Pods(deployment);
 }
 
-FakePod* FakeCluster::pod(const std::string& name) {
+FakePod* FakeCluster::pod(const std::string& name) { return runtime_.Find(name); }
+
+// --- Runtime -------------------------------------------------------------------------
+
+absl::StatusOr<int> FakeCluster::Runtime::Start(const std::string& pod, const std::string& ip,
+                                                int port) {
+  absl::StatusOr<std::unique_ptr<FakePod>> started = FakePod::Start(pod, ip, port, pod);
+  if (!started.ok()) return started.status();
+  const int bound = (*started)->port();
   absl::MutexLock lock(&mu_);
-  auto it = pods_.find(name);
+  pods_[pod] = *std::move(started);
+  return bound;
+}
+
+FakePod* FakeCluster::Runtime::Find(const std::string& pod) {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(pod);
   return it == pods_.end() ? nullptr : it->second.get();
+}
+
+void FakeCluster::Runtime::Stop(const std::string& pod) {
+  FakePod* p = Find(pod);
+  if (p == nullptr) return;
+  p->Stop(absl::Seconds(1));
+  absl::MutexLock lock(&mu_);
+  gone_[pod] = std::move(pods_[pod]);
+  pods_.erase(pod);
+}
+
+void FakeCluster::Runtime::Crash(const std::string& pod) {
+  if (FakePod* p = Find(pod)) p->Crash();
+}
+
+absl::Status FakeCluster::Runtime::Restart(const std::string& pod) {
+  FakePod* p = Find(pod);
+  if (p == nullptr) return absl::NotFoundError("no pod " + pod);
+  return p->Restart();
+}
+
+void FakeCluster::Runtime::Hang(const std::string& pod, absl::Duration duration) {
+  if (FakePod* p = Find(pod)) p->Hang(duration);
+}
+
+void FakeCluster::Runtime::SetServing(const std::string& pod, bool serving) {
+  if (FakePod* p = Find(pod)) p->SetServing(serving);
+}
+
+int64_t FakeCluster::Runtime::Served(const std::string& pod) {
+  absl::MutexLock lock(&mu_);
+  for (auto* pods : {&pods_, &gone_}) {
+    if (auto it = pods->find(pod); it != pods->end()) return it->second->served();
+  }
+  return 0;
+}
+
+absl::Time FakeCluster::Runtime::LastCall(const std::string& pod) {
+  absl::MutexLock lock(&mu_);
+  for (auto* pods : {&pods_, &gone_}) {
+    if (auto it = pods->find(pod); it != pods->end()) return it->second->last_call_at();
+  }
+  return absl::InfinitePast();
+}
+
+void FakeCluster::Runtime::CrashAll() {
+  absl::MutexLock lock(&mu_);
+  for (auto& [name, pod] : pods_) pod->Crash();
 }
 
 }  // namespace kubegrpc::testing

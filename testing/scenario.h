@@ -41,6 +41,7 @@
 #include "kubegrpc/balancer.h"
 #include "testing/fake_cluster.h"
 #include "testing/load_generator.h"
+#include "testing/step_action.h"
 
 namespace kubegrpc::testing {
 
@@ -48,19 +49,6 @@ struct ScenarioStep {
   absl::Duration at;   // from the start of the load
   std::string action;  // see above
 };
-
-// A step's action, parsed: both the real runner and the simulation act on this.
-struct StepAction {
-  enum class Verb { kScale, kDelete, kCrash, kRecreate, kReady, kRollout, kOutage, kCompact,
-                    kDropWatches, kHang };
-  Verb verb;
-  std::string target;  // the deployment (scale, rollout) or pod
-  int replicas = 0;    // scale
-  absl::Duration duration = absl::ZeroDuration();  // crash: restart delay; outage, hang: length
-  bool ready = false;  // ready
-};
-// InvalidArgument naming the action and what is wrong.
-absl::StatusOr<StepAction> ParseStepAction(const std::string& action);
 
 // What a live view shows while a scenario runs (RunScenario's progress callback).
 struct ScenarioProgress {

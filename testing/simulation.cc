@@ -13,121 +13,59 @@
 #include "fakek8s/object_store.h"
 #include "kubegrpc/channel_pool.h"
 #include "kubegrpc/discovery.h"
-#include "kubegrpc/internal/k8s_json.h"
+#include "testing/fake_clock.h"
+#include "testing/fake_k8s_client.h"
 #include "testing/fake_subchannel.h"
+#include "testing/pod_lifecycle.h"
 
 namespace kubegrpc::testing {
 namespace {
 
-using json = nlohmann::json;
-
-// Virtual time that stops at every scheduled scenario action on its way: a
-// sleep across an action's time runs the action at that time, so steps happen
-// when the scenario says even while discovery backs off.
-class SimClock : public Clock {
+// Virtual time as PodLifecycle sees it: later steps are alarms.
+class ClockTimeline : public Timeline {
  public:
-  // `next_due` is the time of the earliest pending action (InfiniteFuture if
-  // none); `run_due` runs the actions due at Now().
-  SimClock(std::function<absl::Time()> next_due, std::function<void()> run_due)
-      : next_due_(std::move(next_due)), run_due_(std::move(run_due)) {}
-  absl::Time Now() override { return now_; }
-  bool SleepUntil(absl::Time deadline, const Cancellation* cancel) override {
-    if (cancel != nullptr && cancel->cancelled()) return false;
-    for (absl::Time due = next_due_(); due <= deadline; due = next_due_()) {
-      if (due > now_) now_ = due;
-      run_due_();
-    }
-    if (deadline > now_) now_ = deadline;
-    return true;
+  explicit ClockTimeline(FakeClock* clock) : clock_(clock) {}
+  absl::Time Now() override { return clock_->Now(); }
+  void After(absl::Duration delay, std::function<void()> step) override {
+    clock_->After(delay, std::move(step));
   }
-  void Advance(absl::Duration d) { SleepUntil(now_ + d, nullptr); }
 
  private:
-  std::function<absl::Time()> next_due_;
-  std::function<void()> run_due_;
-  absl::Time now_ = absl::FromUnixSeconds(1767225600);
+  FakeClock* clock_;
 };
 
-// The K8sClient of the simulation: fakek8s's store, in process, on virtual time.
-class StoreClient : public K8sClient {
+// The pods' processes, simulated: a process is a flag and a fake subchannel
+// whose connectivity follows it (READY while it runs, TRANSIENT_FAILURE once
+// it died or stopped); a hang is PodLifecycle's `hung_until`.
+class SimRuntime : public PodRuntime {
  public:
-  StoreClient(fakek8s::ObjectStore* store, SimClock* clock, absl::Duration tick)
-      : store_(store), clock_(clock), tick_(tick) {}
-  bool outage = false;
-  int64_t gets = 0, lists = 0, watches = 0;
-
-  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override {
-    ++gets;
-    in_stream_ = false;
-    if (outage) return absl::UnavailableError("simulated API outage");
-    absl::StatusOr<json> s = store_->Get(fakek8s::Resource::kServices, ns, name);
-    if (!s.ok()) return absl::NotFoundError(s.status().message());
-    return internal::DecodeService(*s);
+  explicit SimRuntime(FakeSubchannelFactory* factory) : factory_(factory) {}
+  std::string NextIp() override {
+    const int i = next_++;
+    return absl::StrCat("10.0.", i / 250, ".", i % 250 + 1);
   }
-  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
-                                                   const std::string& service) override {
-    ++lists;
-    in_stream_ = false;
-    if (outage) return absl::UnavailableError("simulated API outage");
-    fakek8s::ObjectStore::ListResult list = store_->List(
-        fakek8s::Resource::kEndpointSlices, ns,
-        *fakek8s::LabelSelector::Parse("kubernetes.io/service-name=" + service));
-    EndpointObjectList out;
-    out.resource_version = list.resource_version;
-    for (const json& item : list.items) {
-      absl::StatusOr<EndpointObject> o = internal::DecodeEndpointSlice(item);
-      if (o.ok()) out.items.push_back(*std::move(o));
-    }
-    return out;
+  absl::StatusOr<int> Start(const std::string& pod, const std::string& ip, int) override {
+    addresses_[pod] = absl::StrCat(ip, ":", kPort);
+    return kPort;
   }
-  // One poll: the events since the version, then the stream "ends" a tick later.
-  absl::Status WatchEndpoints(EndpointSource, const std::string& ns, const std::string& service,
-                              const WatchRequest& request,
-                              const std::function<void(const WatchEvent&)>& on_event,
-                              Cancellation*) override {
-    // Each call here is one poll of what a real watch stream would deliver; a
-    // poll that continues the previous one within the stream's timeout is the
-    // same stream.
-    if (!in_stream_ || clock_->Now() - stream_start_ >= request.timeout) {
-      ++watches;
-      stream_start_ = clock_->Now();
-    }
-    in_stream_ = true;
-    if (outage) {
-      in_stream_ = false;
-      clock_->Advance(tick_);
-      return absl::UnavailableError("simulated API outage");
-    }
-    fakek8s::ObjectStore::WatchOptions options;
-    options.namespace_ = ns;
-    options.labels = *fakek8s::LabelSelector::Parse("kubernetes.io/service-name=" + service);
-    options.from_rv = request.resource_version;
-    auto watch = store_->StartWatch(fakek8s::Resource::kEndpointSlices, options);
-    if (!watch.ok()) {
-      WatchEvent expired;
-      expired.type = WatchEvent::Type::kError;
-      expired.error = absl::OutOfRangeError(watch.status().message());
-      in_stream_ = false;
-      on_event(expired);
-      return absl::OkStatus();
-    }
-    fakek8s::ObjectStore::WatchEvent e;
-    while ((*watch)->Next(absl::ZeroDuration(), &e) == fakek8s::ObjectStore::Watch::Result::kEvent) {
-      absl::StatusOr<WatchEvent> event = internal::DecodeWatchEvent(
-          EndpointSource::kEndpointSlices,
-          json{{"type", e.type}, {"object", e.object}}.dump());
-      if (event.ok()) on_event(*event);
-    }
-    clock_->Advance(tick_);
+  void Stop(const std::string& pod) override {
+    factory_->SetState(addresses_[pod], ChannelState::kTransientFailure);
+  }
+  void Crash(const std::string& pod) override {
+    factory_->SetState(addresses_[pod], ChannelState::kTransientFailure);
+  }
+  absl::Status Restart(const std::string& pod) override {
+    factory_->SetState(addresses_[pod], ChannelState::kReady);
     return absl::OkStatus();
   }
+  void Hang(const std::string&, absl::Duration) override {}
+  void SetServing(const std::string&, bool) override {}
 
  private:
-  fakek8s::ObjectStore* store_;
-  SimClock* clock_;
-  absl::Duration tick_;
-  bool in_stream_ = false;
-  absl::Time stream_start_;
+  static constexpr int kPort = 8080;
+  FakeSubchannelFactory* factory_;
+  int next_ = 0;
+  std::map<std::string, std::string> addresses_;
 };
 
 class Sim {
@@ -135,32 +73,27 @@ class Sim {
   Sim(const Scenario& scenario, const SimulationOptions& options)
       : scenario_(scenario),
         options_(options),
-        clock_([this] { return pending_.empty() ? absl::InfiniteFuture() : pending_.top().when; },
-               [this] { RunDue(); }),
         store_([&] {
           fakek8s::ObjectStore::Options o;
           o.seed = options.seed;
           o.now = [this] { return clock_.Now(); };
           return o;
         }()),
-        client_(&store_, &clock_, options.tick),
-        factory_(FakeSubchannelFactory::Options{.initial = ChannelState::kReady}) {
+        client_({.store = &store_, .clock = &clock_, .poll = options.tick}),
+        factory_(FakeSubchannelFactory::Options{.initial = ChannelState::kReady}),
+        runtime_(&factory_),
+        timeline_(&clock_),
+        lifecycle_(&store_, &runtime_, &timeline_,
+                   {.readiness_probe_detects_after = options.readiness_probe_detects_after,
+                    .initial_pods_wait_for_readiness = false,
+                    .rollout_settle = options.tick}) {
     controller_.Attach(store_);
+    lifecycle_.SetObserver([this](const ClusterEvent& e) { Observe(e); });
   }
 
   absl::StatusOr<SimulationResult> Run() {
     const DeploymentSpec& d = scenario_.deployment;
-    if (!store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", d.ns}}}}).ok() &&
-        d.ns != "default") {
-      return absl::InternalError("simulation: cannot create the namespace");
-    }
-    (void)store_.Create(
-        fakek8s::Resource::kServices,
-        {{"metadata", {{"name", d.name}, {"namespace", d.ns}}},
-         {"spec", {{"selector", {{"app", d.name}}},
-                   {"ports", json::array({{{"name", "grpc"}, {"port", d.service_port},
-                                           {"targetPort", 8080}}})}}}});
-    for (int i = 0; i < d.replicas; ++i) AddPod(/*ready_now=*/true);
+    if (absl::Status s = lifecycle_.CreateDeployment(d); !s.ok()) return s;
 
     DiscoveryOptions discovery = scenario_.balancer.discovery;
     discovery.clock = &clock_;
@@ -175,10 +108,8 @@ class Sim {
       // or hung process does not answer.
       pool_options.health.mode = HealthCheckOptions::Mode::kCustom;
       pool_options.health.ping = [this](PoolEndpoint& e, absl::Time) {
-        auto it = pod_by_address_.find(e.host_port());
-        if (it == pod_by_address_.end() || !Answers(it->second)) {
-          return absl::DeadlineExceededError("no answer");
-        }
+        const std::string pod = lifecycle_.PodAt(e.host_port());
+        if (pod.empty() || !Answers(pod)) return absl::DeadlineExceededError("no answer");
         return absl::OkStatus();
       };
     }
@@ -187,11 +118,13 @@ class Sim {
         &client_, {d.name, d.ns, d.service_port, ""}, discovery,
         [&pool](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
           pool.Apply(set, &delta);
-        });
+        },
+        [&pool](const DiscoveryStatus& status) { pool.SetDiscoveryStatus(status); });
 
     start_ = clock_.Now();
+    started_ = true;
     for (const ScenarioStep& step : scenario_.steps) {
-      Schedule(start_ + step.at, [this, step] {
+      clock_.Schedule(start_ + step.at, [this, step] {
         Trace(absl::StrCat("step ", step.action));
         absl::Status s = Apply(step.action);
         if (!s.ok() && status_.ok()) status_ = s;
@@ -224,18 +157,18 @@ class Sim {
           return 0;
         });
       }
-      if (clock_.Now() + options_.tick < end) Schedule(clock_.Now() + options_.tick, tick);
+      if (clock_.Now() + options_.tick < end) clock_.After(options_.tick, tick);
     };
-    Schedule(start_ + options_.tick, tick);
+    clock_.Schedule(start_ + options_.tick, tick);
     while (clock_.Now() < end && status_.ok()) {
-      RunDue();
+      clock_.RunDue();
       discovery_loop.RunOnce();  // a list returns at once; the rest advance the clock
     }
     if (!status_.ok()) return status_;
     result_.new_pods_never_used = static_cast<int>(awaiting_first_use_.size());
-    result_.api_gets = client_.gets;
-    result_.api_lists = client_.lists;
-    result_.api_watches = client_.watches;
+    result_.api_gets = client_.gets();
+    result_.api_lists = client_.lists();
+    result_.api_watches = client_.watches();
     result_.load.interval = options_.tick;
     const size_t n = std::max(result_.load.timeline.size(), result_.load.failed_timeline.size());
     result_.load.timeline.resize(n);
@@ -244,40 +177,21 @@ class Sim {
   }
 
  private:
-  struct Pending {
-    absl::Time when;
-    int64_t seq;
-    std::function<void()> action;
-    bool operator>(const Pending& o) const {
-      return when != o.when ? when > o.when : seq > o.seq;
-    }
-  };
-
-  void Schedule(absl::Time when, std::function<void()> action) {
-    pending_.push({when, next_seq_++, std::move(action)});
-  }
-  void RunDue() {
-    while (!pending_.empty() && pending_.top().when <= clock_.Now()) {
-      Pending p = pending_.top();
-      pending_.pop();
-      p.action();
+  // New pods: from the API reporting them ready to their first pick.
+  void Observe(const ClusterEvent& e) {
+    if (!started_) return;
+    if (e.kind == ClusterEvent::Kind::kCreated) new_pods_.insert(e.pod);
+    if (e.kind == ClusterEvent::Kind::kReady && new_pods_.erase(e.pod) > 0) {
+      awaiting_first_use_[e.pod] = clock_.Now();
     }
   }
-  struct PodState {
-    bool ready = false;        // in the API
-    bool terminating = false;  // in the API
-    bool deleted = false;
-    bool running = true;       // the process
-    absl::Time hung_until = absl::InfinitePast();
-    bool new_pod = false;      // added after the start, not yet ready
-  };
   void Pick(PoolEndpoint* e, int interval) {
-    if (e == nullptr || e->state() != ChannelState::kReady) {
+    if (e == nullptr || !Connected(e)) {
       Failed(interval, "UNAVAILABLE");
       return;
     }
-    const std::string& pod = pod_by_address_[e->host_port()];
-    const PodState& state = state_[pod];
+    const std::string pod = lifecycle_.PodAt(e->host_port());
+    const PodLifecycle::PodStatus& state = *lifecycle_.Status(pod);
     if (!state.ready || state.terminating || state.deleted) ++result_.calls_to_gone_pods;
     if (auto it = awaiting_first_use_.find(pod); it != awaiting_first_use_.end()) {
       result_.new_pod_first_use.push_back(clock_.Now() - it->second);
@@ -294,9 +208,16 @@ class Sim {
     }
     ++result_.load.timeline[interval][pod];
   }
+  // Whether the picked endpoint's channel is READY (the picker may hold
+  // connecting or failing ones when nothing is READY).
+  bool Connected(PoolEndpoint* e) {
+    const std::string pod = lifecycle_.PodAt(e->host_port());
+    const PodLifecycle::PodStatus* s = lifecycle_.Status(pod);
+    return s != nullptr && s->running && !s->deleted;
+  }
   bool Answers(const std::string& pod) {
-    const PodState& s = state_[pod];
-    return s.running && !s.deleted && clock_.Now() >= s.hung_until;
+    const PodLifecycle::PodStatus* s = lifecycle_.Status(pod);
+    return s != nullptr && s->running && !s->deleted && clock_.Now() >= s->hung_until;
   }
   void Failed(int interval, const std::string& code) {
     ++result_.load.failed;
@@ -312,153 +233,38 @@ class Sim {
         "t=%.3fs %s", absl::ToDoubleSeconds(clock_.Now() - start_), what));
   }
 
-  std::string AddPod(bool ready_now) {
-    const DeploymentSpec& d = scenario_.deployment;
-    const int index = next_index_++;
-    const std::string name = absl::StrCat(d.name, "-", index);
-    const std::string ip = absl::StrCat("10.0.", index / 250, ".", index % 250 + 1);
-    pod_by_address_[absl::StrCat(ip, ":8080")] = name;
-    (void)store_.Create(
-        fakek8s::Resource::kPods,
-        {{"metadata", {{"name", name}, {"namespace", d.ns}, {"labels", {{"app", d.name}}}}},
-         {"status", {{"phase", "Running"}, {"podIP", ip},
-                     {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}}})}}}});
-    pods_.push_back(name);
-    state_[name].new_pod = !ready_now;
-    if (ready_now || d.readiness_delay <= absl::ZeroDuration()) {
-      SetReady(name, true);
-    } else {
-      Schedule(clock_.Now() + d.readiness_delay, [this, name] { SetReady(name, true); });
-    }
-    return name;
-  }
-  void SetReady(const std::string& pod, bool ready) {
-    PodState& state = state_[pod];
-    if (ready && !state.ready && state.new_pod) {
-      awaiting_first_use_[pod] = clock_.Now();
-      state.new_pod = false;
-    }
-    state.ready = ready;
-    (void)store_.Mutate(fakek8s::Resource::kPods, scenario_.deployment.ns, pod, [&](json& p) {
-      p["status"]["conditions"] =
-          json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}});
-      return absl::OkStatus();
-    });
-  }
-  std::string AddressOf(const std::string& pod) {
-    for (const auto& [address, name] : pod_by_address_) {
-      if (name == pod) return address;
-    }
-    return "";
-  }
-  absl::Status Delete(const std::string& pod) {
-    auto it = std::find(pods_.begin(), pods_.end(), pod);
-    if (it == pods_.end()) return absl::NotFoundError("simulation: no pod " + pod);
-    pods_.erase(it);
-    const std::string ns = scenario_.deployment.ns;
-    state_[pod].terminating = true;
-    (void)store_.Mutate(fakek8s::Resource::kPods, ns, pod, [](json& p) {
-      p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
-      return absl::OkStatus();
-    });
-    Schedule(clock_.Now() + options_.termination_delay, [this, pod, ns] {
-      state_[pod].deleted = true;
-      state_[pod].running = false;
-      factory_.SetState(AddressOf(pod), ChannelState::kTransientFailure);  // the server stops
-      (void)store_.Delete(fakek8s::Resource::kPods, ns, pod);
-    });
-    return absl::OkStatus();
-  }
-
   absl::Status Apply(const std::string& text) {
     absl::StatusOr<StepAction> action = ParseStepAction(text);
     if (!action.ok()) return action.status();
+    if (action->on_pods()) return lifecycle_.Apply(*action, options_.termination_delay);
     using Verb = StepAction::Verb;
     switch (action->verb) {
-      case Verb::kScale:
-        while (static_cast<int>(pods_.size()) < action->replicas) AddPod(false);
-        while (static_cast<int>(pods_.size()) > action->replicas) {
-          if (absl::Status s = Delete(pods_.back()); !s.ok()) return s;
-        }
-        return absl::OkStatus();
-      case Verb::kDelete:
-        return Delete(action->target);
-      case Verb::kCrash: {
-        const std::string pod = action->target;
-        const std::string address = AddressOf(pod);
-        if (address.empty()) return absl::NotFoundError("simulation: no pod " + pod);
-        factory_.SetState(address, ChannelState::kTransientFailure);
-        state_[pod].running = false;
-        SetReady(pod, false);
-        Schedule(clock_.Now() + action->duration, [this, pod, address] {
-          state_[pod].running = true;
-          factory_.SetState(address, ChannelState::kReady);
-          Schedule(clock_.Now() + scenario_.deployment.readiness_delay,
-                   [this, pod] { SetReady(pod, true); });
-        });
-        return absl::OkStatus();
-      }
-      case Verb::kReady:
-        SetReady(action->target, action->ready);
-        return absl::OkStatus();
-      case Verb::kRecreate:
-        if (absl::Status s = Delete(action->target); !s.ok()) return s;
-        AddPod(false);
-        return absl::OkStatus();
-      case Verb::kRollout: {
-        // One new pod, then the oldest old one goes, spaced by the readiness delay.
-        std::vector<std::string> old = pods_;
-        absl::Duration at = absl::ZeroDuration();
-        const absl::Duration step = scenario_.deployment.readiness_delay + options_.tick;
-        for (const std::string& pod : old) {
-          Schedule(clock_.Now() + at, [this] { AddPod(false); });
-          Schedule(clock_.Now() + at + step, [this, pod] { (void)Delete(pod); });
-          at += step;
-        }
-        return absl::OkStatus();
-      }
       case Verb::kOutage:
-        client_.outage = true;
-        Schedule(clock_.Now() + action->duration, [this] { client_.outage = false; });
+        client_.SetOutage(true);
+        clock_.After(action->duration, [this] { client_.SetOutage(false); });
         return absl::OkStatus();
       case Verb::kCompact:
         store_.Compact();
         return absl::OkStatus();
       case Verb::kDropWatches:
         return absl::OkStatus();  // every poll is a new watch here
-      case Verb::kHang: {
-        // The process stops answering; its connections stay up (channel READY).
-        // The kubelet's readiness probe marks it not ready if the hang lasts.
-        const std::string pod = action->target;
-        if (AddressOf(pod).empty()) return absl::NotFoundError("simulation: no pod " + pod);
-        const absl::Time until = clock_.Now() + action->duration;
-        state_[pod].hung_until = until;
-        if (action->duration > options_.readiness_probe_detects_after) {
-          Schedule(clock_.Now() + options_.readiness_probe_detects_after,
-                   [this, pod] { SetReady(pod, false); });
-          Schedule(until + scenario_.deployment.readiness_delay, [this, pod] {
-            if (!state_[pod].terminating && !state_[pod].deleted) SetReady(pod, true);
-          });
-        }
-        return absl::OkStatus();
-      }
+      default:
+        return absl::InternalError("simulation: unreachable");
     }
-    return absl::InternalError("simulation: unreachable");
   }
 
   const Scenario& scenario_;
   const SimulationOptions options_;
-  SimClock clock_;
+  FakeClock clock_;
   fakek8s::ObjectStore store_;
   fakek8s::EndpointController controller_;
-  StoreClient client_;
+  FakeK8sClient client_;
   FakeSubchannelFactory factory_;
-  std::priority_queue<Pending, std::vector<Pending>, std::greater<Pending>> pending_;
-  int64_t next_seq_ = 0;
-  int next_index_ = 0;
-  std::vector<std::string> pods_;
-  std::map<std::string, std::string> pod_by_address_;
-  std::map<std::string, PodState> state_;
+  SimRuntime runtime_;
+  ClockTimeline timeline_;
+  PodLifecycle lifecycle_;
+  bool started_ = false;
+  std::set<std::string> new_pods_;                        // added after the start, not yet ready
   std::map<std::string, absl::Time> awaiting_first_use_;  // new pods: when they turned ready
   absl::Time start_;
   absl::Status status_;

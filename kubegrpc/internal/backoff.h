@@ -1,7 +1,7 @@
 // File: kubegrpc/internal/backoff.h
 // -----------------------------------------------------------------------------
-// Exponential backoff with jitter, with gRPC's connection-backoff defaults
-// (1 s initial, x1.6, +-20 % jitter, 120 s cap). Reset() after a success.
+// Exponential backoff with jitter (BackoffOptions: 1 s initial, x1.6, +-20 %
+// jitter, 30 s cap by default). Reset() after a success.
 // Thread-compatible; the random source is seeded, so sequences are reproducible.
 
 #ifndef KUBEGRPC_INTERNAL_BACKOFF_H_
@@ -11,15 +11,9 @@
 #include <random>
 
 #include "absl/time/time.h"
+#include "kubegrpc/discovery_options.h"
 
 namespace kubegrpc::internal {
-
-struct BackoffOptions {
-  absl::Duration initial = absl::Seconds(1);
-  double multiplier = 1.6;
-  double jitter = 0.2;
-  absl::Duration max = absl::Seconds(30);
-};
 
 class Backoff {
  public:

@@ -8,7 +8,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "kubegrpc/internal/k8s_json.h"
 
 namespace kubegrpc::bench {
 
@@ -63,82 +62,23 @@ json MakeSlice(const std::string& ns, const std::string& service, const std::str
           {"ports", json::array({{{"name", "grpc"}, {"port", port}, {"protocol", "TCP"}}})}};
 }
 
-ScriptedSliceClient::ScriptedSliceClient(std::string ns, std::string service, int service_port,
-                                         std::vector<json> slices)
-    : ns_(std::move(ns)), service_(std::move(service)), service_port_(service_port) {
-  json list = {{"apiVersion", "discovery.k8s.io/v1"},
-               {"kind", "EndpointSliceList"},
-               {"metadata", {{"resourceVersion", "1"}}},
-               {"items", std::move(slices)}};
-  list_body_ = list.dump();
-}
-
-void ScriptedSliceClient::Push(std::string line) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(line));
-  ++pushed_;
-}
-
-absl::Time ScriptedSliceClient::DecodedAt(size_t n) const {
-  absl::MutexLock lock(&mu_);
-  return n < decoded_at_.size() ? decoded_at_[n] : absl::InfinitePast();
-}
-
-int64_t ScriptedSliceClient::lists() const {
-  absl::MutexLock lock(&mu_);
-  return lists_;
-}
-
-absl::StatusOr<ServiceInfo> ScriptedSliceClient::GetService(const std::string& ns,
-                                                            const std::string& name) {
-  if (ns != ns_ || name != service_) {
-    return absl::NotFoundError(absl::StrCat("services \"", name, "\" not found"));
+SliceService::SliceService(const std::string& ns, const std::string& service,
+                           std::vector<json> slices) {
+  (void)store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", ns}}}});
+  (void)store_.Create(fakek8s::Resource::kServices,
+                      {{"metadata", {{"name", service}, {"namespace", ns}}},
+                       {"spec", {{"ports", json::array({{{"name", "grpc"}, {"port", 80}}})}}}});
+  for (json& slice : slices) {
+    slice["metadata"].erase("resourceVersion");
+    (void)store_.Create(fakek8s::Resource::kEndpointSlices, std::move(slice));
   }
-  return ServiceInfo{ns, name, {{"grpc", service_port_, "TCP"}}};
+  client_ = std::make_shared<testing::FakeK8sClient>(
+      testing::FakeK8sClient::Options{.store = &store_});
 }
 
-absl::StatusOr<EndpointObjectList> ScriptedSliceClient::ListEndpoints(EndpointSource source,
-                                                                      const std::string&,
-                                                                      const std::string&) {
-  {
-    absl::MutexLock lock(&mu_);
-    ++lists_;
-  }
-  return internal::DecodeEndpointList(source, list_body_);
-}
-
-absl::Status ScriptedSliceClient::WatchEndpoints(
-    EndpointSource source, const std::string&, const std::string&, const WatchRequest& request,
-    const std::function<void(const WatchEvent&)>& on_event, Cancellation* cancel) {
-  bool cancelled = false;
-  cancel->SetCallback([this, &cancelled] {
-    absl::MutexLock lock(&mu_);
-    cancelled = true;
-  });
-  const absl::Time end = absl::Now() + request.timeout;
-  while (true) {
-    std::string line;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [&] {
-        mu_.AssertReaderHeld();
-        return cancelled || !queue_.empty();
-      };
-      mu_.AwaitWithDeadline(absl::Condition(&ready), end);
-      if (cancelled || queue_.empty()) break;
-      line = std::move(queue_.front());
-      queue_.pop_front();
-      decoded_at_.push_back(absl::Now());
-    }
-    absl::StatusOr<WatchEvent> event = internal::DecodeWatchEvent(source, line);
-    if (!event.ok()) {
-      cancel->SetCallback(nullptr);
-      return event.status();
-    }
-    on_event(*event);
-  }
-  cancel->SetCallback(nullptr);
-  return absl::OkStatus();
+absl::Status SliceService::Replace(json slice) {
+  slice["metadata"].erase("resourceVersion");
+  return store_.Update(fakek8s::Resource::kEndpointSlices, std::move(slice)).status();
 }
 
 }  // namespace kubegrpc::bench

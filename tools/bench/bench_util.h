@@ -1,24 +1,22 @@
 // File: tools/bench/bench_util.h
 // -----------------------------------------------------------------------------
 // Small helpers shared by the benchmark sections: percentiles over durations,
-// resident memory, and a scripted K8sClient that serves EndpointSlice JSON
-// (decoded by the same code HttpK8sClient uses) and lets a benchmark push watch
-// events one at a time.
+// resident memory, and a Service of EndpointSlices served in process.
 //
-// Thread-safety: ScriptedSliceClient is thread-safe; the rest are functions.
+// Thread-safety: SliceService is thread-safe; the rest are functions.
 
 #ifndef TOOLS_BENCH_BENCH_UTIL_H_
 #define TOOLS_BENCH_BENCH_UTIL_H_
 
-#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "kubegrpc/k8s_client.h"
+#include "fakek8s/object_store.h"
 #include "nlohmann/json.hpp"
+#include "testing/fake_k8s_client.h"
 
 namespace kubegrpc::bench {
 
@@ -39,38 +37,20 @@ nlohmann::json MakeSlice(const std::string& ns, const std::string& service,
                          const std::string& name, int port,
                          const std::vector<std::pair<std::string, bool>>& endpoints);
 
-// A K8sClient whose list is a fixed set of EndpointSlice objects (kept as JSON
-// text and decoded on every call) and whose one watch stream delivers the lines
-// pushed with Push(), recording for each the time just before it was decoded.
-class ScriptedSliceClient : public K8sClient {
+// A Service (port 80 named "grpc", mapped to its slices' port) and its
+// EndpointSlices in a fakek8s store, served by the harness's FakeK8sClient in
+// real time: lists and watch events are encoded and decoded as HttpK8sClient
+// would see them. Replace() writes a new version of a slice (a watch event).
+class SliceService {
  public:
-  ScriptedSliceClient(std::string ns, std::string service, int service_port,
-                      std::vector<nlohmann::json> slices);
-
-  // Queues one watch line ({"type": ..., "object": ...}).
-  void Push(std::string line) ABSL_LOCKS_EXCLUDED(mu_);
-  // When the watch began decoding the n-th pushed line (InfinitePast if not yet).
-  absl::Time DecodedAt(size_t n) const ABSL_LOCKS_EXCLUDED(mu_);
-  int64_t lists() const ABSL_LOCKS_EXCLUDED(mu_);
-
-  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override;
-  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
-                                                   const std::string& service) override;
-  absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,
-                              const std::string& service, const WatchRequest& request,
-                              const std::function<void(const WatchEvent&)>& on_event,
-                              Cancellation* cancel) override;
+  SliceService(const std::string& ns, const std::string& service, std::vector<nlohmann::json> slices);
+  // Writes `slice` (by name) over its old version.
+  absl::Status Replace(nlohmann::json slice);
+  const std::shared_ptr<testing::FakeK8sClient>& client() const { return client_; }
 
  private:
-  const std::string ns_;
-  const std::string service_;
-  const int service_port_;
-  std::string list_body_;
-  mutable absl::Mutex mu_;
-  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
-  std::vector<absl::Time> decoded_at_ ABSL_GUARDED_BY(mu_);
-  size_t pushed_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t lists_ ABSL_GUARDED_BY(mu_) = 0;
+  fakek8s::ObjectStore store_;
+  std::shared_ptr<testing::FakeK8sClient> client_;
 };
 
 }  // namespace kubegrpc::bench

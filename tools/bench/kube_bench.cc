@@ -452,13 +452,13 @@ absl::StatusOr<json> Scale() {
     }
     objects.push_back(MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]));
   }
-  auto client = std::make_shared<ScriptedSliceClient>("demo", "big", 80, objects);
+  SliceService service("demo", "big", objects);
   testing::FakeSubchannelFactory factory(
       {.initial = ChannelState::kReady, .with_channel = true});
   ChannelPool pool("demo/big:80", &factory, {});
   absl::Mutex mu;
   std::vector<absl::Time> applied;  // after each Apply returned
-  ServiceDiscovery discovery(client.get(), {.name = "big", .ns = "demo", .port = 80}, {},
+  ServiceDiscovery discovery(service.client().get(), {.name = "big", .ns = "demo", .port = 80}, {},
                              [&](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
                                pool.Apply(set, &delta);
                                const absl::Time now = absl::Now();
@@ -491,16 +491,16 @@ absl::StatusOr<json> Scale() {
     const int i = (t / slices) % per_slice;
     content[s][i].second = !content[s][i].second;
     json slice = MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]);
-    slice["metadata"]["resourceVersion"] = std::to_string(t + 2);
     const size_t before = applies();
-    client->Push(json{{"type", "MODIFIED"}, {"object", slice}}.dump());
+    const absl::Time written = absl::Now();
+    if (absl::Status st = service.Replace(std::move(slice)); !st.ok()) return st;
     if (absl::Status st = WaitFor([&] { return applies() > before; }, absl::Seconds(30),
                                   "the change to be applied", absl::Microseconds(20));
         !st.ok()) {
       return st;
     }
     absl::MutexLock lock(&mu);
-    change.push_back(applied[before] - client->DecodedAt(t));
+    change.push_back(applied[before] - written);
   }
   discovery.Stop();
   pool.Shutdown();
@@ -511,7 +511,7 @@ absl::StatusOr<json> Scale() {
               {"first_pool_ms", absl::ToDoubleMilliseconds(first_pool)},
               {"pool_rss_bytes_fake_channels", rss_after - rss_before},
               {"one_endpoint_change", Summarize(change).ToJson()},
-              {"lists", client->lists()}};
+              {"lists", service.client()->lists()}};
 }
 
 // API requests per Service: many Connect calls, from many threads, in several
@@ -630,6 +630,7 @@ absl::StatusOr<json> Memory(const char* self) {
   const int64_t rss_before = ResidentBytes();
   int ready = 0;
   std::vector<std::shared_ptr<grpc::Channel>> bare;
+  std::unique_ptr<SliceService> mem_service;
   std::unique_ptr<Balancer> balancer;
   if (mode == "bare") {
     for (int i = 0; i < n; ++i) {
@@ -648,8 +649,8 @@ absl::StatusOr<json> Memory(const char* self) {
       for (int i = s * 100; i < std::min(n, (s + 1) * 100); ++i) eps.push_back({Address(prefix, i), true});
       slices.push_back(MakeSlice("demo", "mem", absl::StrCat("mem-", s), port, eps));
     }
-    absl::StatusOr<std::unique_ptr<Balancer>> b = Balancer::Create(
-        std::make_shared<ScriptedSliceClient>("demo", "mem", 80, slices), "demo");
+    mem_service = std::make_unique<SliceService>("demo", "mem", slices);
+    absl::StatusOr<std::unique_ptr<Balancer>> b = Balancer::Create(mem_service->client(), "demo");
     if (!b.ok()) return b.status();
     balancer = *std::move(b);
     if (!balancer->Connect("mem:80").ok()) return absl::InternalError("connect failed");

@@ -24,13 +24,13 @@ namespace {
 using kubegrpc::ChannelState;
 
 // A Service of `n` ready endpoints in one slice; its watch stays quiet.
-std::shared_ptr<kubegrpc::K8sClient> StaticClient(int n) {
+std::unique_ptr<kubegrpc::bench::SliceService> StaticService(int n) {
   std::vector<std::pair<std::string, bool>> endpoints;
   for (int i = 0; i < n; ++i) {
     endpoints.push_back({absl::StrCat("10.", i / 65536, ".", (i / 256) % 256, ".", i % 256), true});
   }
-  return std::make_shared<kubegrpc::bench::ScriptedSliceClient>(
-      "bench", "web", 80,
+  return std::make_unique<kubegrpc::bench::SliceService>(
+      "bench", "web",
       std::vector<nlohmann::json>{kubegrpc::bench::MakeSlice("bench", "web", "web-0", 8080, endpoints)});
 }
 
@@ -40,7 +40,8 @@ struct Fixture {
     options.subchannel_factory = std::make_shared<kubegrpc::testing::FakeSubchannelFactory>(
         kubegrpc::testing::FakeSubchannelFactory::Options{.initial = ChannelState::kReady,
                                                           .with_channel = true});
-    balancer = *kubegrpc::Balancer::Create(StaticClient(n), "bench", options);
+    service = StaticService(n);
+    balancer = *kubegrpc::Balancer::Create(service->client(), "bench", options);
     handle = *balancer->Connect("web:80");
     (void)balancer->WaitForReady("web:80", absl::Now() + absl::Seconds(60));
     // Wait until every endpoint is in the picker.
@@ -52,6 +53,7 @@ struct Fixture {
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
+  std::unique_ptr<kubegrpc::bench::SliceService> service;
   std::unique_ptr<kubegrpc::Balancer> balancer;
   kubegrpc::ChannelHandle handle;
 };

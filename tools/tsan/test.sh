@@ -13,8 +13,9 @@ for a in "${args[@]}"; do
   case "$a" in //*|:*) have_target=1 ;; esac
 done
 if [ "$have_target" -eq 0 ]; then
-  # Discovery, pool, picker and balancer, with fakes and with real gRPC and HTTP.
+  # Discovery, registry, pool, picker and balancer, with fakes and with real gRPC and HTTP.
   args+=(//kubegrpc:discovery_test //kubegrpc:channel_pool_test //kubegrpc:balancer_test
+         //kubegrpc:service_registry_test //testing:fake_k8s_client_test
          //kubegrpc:http_k8s_client_test //kubegrpc:balancer_e2e_test
          //kubegrpc:fault_matrix_api_test //kubegrpc:fault_matrix_pods_test
          //testing:scenario_test)

@@ -1,0 +1,189 @@
+// File: kubegrpc/picker.h
+// -----------------------------------------------------------------------------
+// The data plane of a Service's pool: PoolEndpoint, the view of one pod's
+// channel that picks hand out, and Picker, an immutable snapshot of the
+// endpoints to pick from, rebuilt by the pool whenever that set changes and
+// swapped in atomically. Picking is one relaxed fetch_add on an index (gRPC's
+// round_robin picker); it takes no lock.
+//
+// Which endpoints a picker holds (ChoosePickTier, gRPC's round_robin rules):
+// of the eligible endpoints (usable per discovery, not draining, healthy), the
+// READY ones; if none is READY, those not in TRANSIENT_FAILURE (calls can wait
+// for a connection); if all are failing, all of them (calls fail fast and the
+// call helper moves on). An empty picker carries its reason: Unavailable naming
+// the Service and why, decided when the picker was built.
+//
+// Thread-safety: Picker is immutable apart from its index and is safe to use
+// from any thread. PoolEndpoint is thread-safe; its call counters are atomics.
+
+#ifndef KUBEGRPC_PICKER_H_
+#define KUBEGRPC_PICKER_H_
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "kubegrpc/channel_state.h"
+
+namespace kubegrpc {
+
+// Per-endpoint call accounting: the calls in flight on an endpoint (what a
+// draining endpoint waits for before its channel is released) and the calls
+// that failed. Updated by whoever makes calls (the call helper; use
+// ScopedCall), read by the pool and snapshots. Lock-free.
+class CallCounters {
+ public:
+  void Started() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  void Finished(bool ok) {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    if (!ok) failures_.fetch_add(1, std::memory_order_relaxed);
+  }
+  int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  int64_t picks() const { return picks_.load(std::memory_order_relaxed); }
+
+ private:
+  friend class Picker;
+  std::atomic<int64_t> picks_{0};
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<int64_t> failures_{0};
+};
+
+// One pod's channel as picks hand it out. Lives as long as anyone holds it
+// (pickers, the pool, calls in flight); its channel keeps working for whoever
+// holds that, after the pool has let the endpoint go.
+class PoolEndpoint : public std::enable_shared_from_this<PoolEndpoint> {
+ public:
+  PoolEndpoint(std::string host_port, std::string pod_name,
+               std::shared_ptr<grpc::Channel> channel);
+  ~PoolEndpoint();
+  PoolEndpoint(const PoolEndpoint&) = delete;
+  PoolEndpoint& operator=(const PoolEndpoint&) = delete;
+
+  // "10.0.0.1:8080": what the channel dials.
+  const std::string& host_port() const { return host_port_; }
+  // The pod the API named when the endpoint first appeared.
+  const std::string& pod_name() const { return pod_name_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  CallCounters& calls() { return calls_; }
+  const CallCounters& calls() const { return calls_; }
+
+  // A per-endpoint object of type T (a stub, a user's client), made once by
+  // `make` and reused; lock-free after the first use. Null if more than
+  // kCacheSlots types are cached (the caller then makes its own).
+  template <typename T>
+  T* Cached(const std::function<std::unique_ptr<T>()>& make);
+
+ private:
+  static constexpr int kCacheSlots = 8;
+  static int NextCacheSlot();
+  template <typename T>
+  static int CacheSlot() {
+    static const int slot = NextCacheSlot();
+    return slot;
+  }
+
+  const std::string host_port_;
+  const std::string pod_name_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  CallCounters calls_;
+  std::atomic<void*> cache_[kCacheSlots] = {};
+  std::atomic<void (*)(void*)> cache_deleters_[kCacheSlots] = {};
+};
+
+// Counts a call on `endpoint` for as long as it lives.
+class ScopedCall {
+ public:
+  explicit ScopedCall(PoolEndpoint& endpoint) : calls_(endpoint.calls()) { calls_.Started(); }
+  ~ScopedCall() { calls_.Finished(ok_); }
+  ScopedCall(const ScopedCall&) = delete;
+  ScopedCall& operator=(const ScopedCall&) = delete;
+  void set_ok(bool ok) { ok_ = ok; }
+
+ private:
+  CallCounters& calls_;
+  bool ok_ = false;
+};
+
+// Which connectivity states the picker holds, given the states of the eligible
+// endpoints (gRPC's round_robin: any READY -> the READY ones; else any not in
+// TRANSIENT_FAILURE -> those; else all).
+enum class PickTier { kReady, kNotFailing, kAll };
+
+// How many eligible endpoints are in each state: the pool counts them as
+// states change instead of rescanning.
+struct StateCounts {
+  int64_t ready = 0;
+  int64_t failing = 0;  // TRANSIENT_FAILURE (and SHUTDOWN)
+  int64_t other = 0;    // IDLE, CONNECTING
+  int64_t total() const { return ready + failing + other; }
+  void Add(ChannelState state, int64_t n);
+};
+
+PickTier ChoosePickTier(const StateCounts& counts);
+// Whether an eligible endpoint in `state` belongs in a picker of `tier`.
+bool InPickTier(PickTier tier, ChannelState state);
+
+// An immutable snapshot of the endpoints to pick from.
+class Picker {
+ public:
+  // `empty_status` (Unavailable naming the Service and why) is what picks
+  // return when `endpoints` is empty; `start` is where round-robin begins.
+  Picker(std::vector<std::shared_ptr<PoolEndpoint>> endpoints, uint64_t start,
+         absl::Status empty_status)
+      : endpoints_(std::move(endpoints)), next_(start), empty_status_(std::move(empty_status)) {}
+
+  // The next endpoint, round-robin; null if empty.
+  PoolEndpoint* Pick() const {
+    if (endpoints_.empty()) return nullptr;
+    const uint64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    PoolEndpoint* e = endpoints_[i % endpoints_.size()].get();
+    e->calls().picks_.fetch_add(1, std::memory_order_relaxed);
+    return e;
+  }
+  // As Pick(), skipping endpoints in `avoid` while another is available.
+  PoolEndpoint* PickAvoiding(const std::vector<const PoolEndpoint*>& avoid) const {
+    PoolEndpoint* e = Pick();
+    for (size_t tries = 1; e != nullptr && tries < endpoints_.size() &&
+                           std::find(avoid.begin(), avoid.end(), e) != avoid.end();
+         ++tries) {
+      e = Pick();
+    }
+    return e;
+  }
+  const std::vector<std::shared_ptr<PoolEndpoint>>& endpoints() const { return endpoints_; }
+  // Why it is empty (OK if it is not).
+  const absl::Status& empty_status() const { return empty_status_; }
+
+ private:
+  const std::vector<std::shared_ptr<PoolEndpoint>> endpoints_;
+  mutable std::atomic<uint64_t> next_;
+  const absl::Status empty_status_;
+};
+
+template <typename T>
+T* PoolEndpoint::Cached(const std::function<std::unique_ptr<T>()>& make) {
+  const int slot = CacheSlot<T>();
+  if (slot >= kCacheSlots) return nullptr;
+  void* have = cache_[slot].load(std::memory_order_acquire);
+  if (have != nullptr) return static_cast<T*>(have);
+  std::unique_ptr<T> made = make();
+  if (made == nullptr) return nullptr;
+  void* expected = nullptr;
+  cache_deleters_[slot].store([](void* p) { delete static_cast<T*>(p); },
+                              std::memory_order_relaxed);
+  if (cache_[slot].compare_exchange_strong(expected, made.get(), std::memory_order_acq_rel)) {
+    return made.release();
+  }
+  return static_cast<T*>(expected);  // another thread won; ours is dropped
+}
+
+}  // namespace kubegrpc
+
+#endif  // KUBEGRPC_PICKER_H_

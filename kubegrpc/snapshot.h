@@ -1,0 +1,56 @@
+// File: kubegrpc/snapshot.h
+// -----------------------------------------------------------------------------
+// What a Service looks like from inside kube-grpc, for logs, tests and status
+// pages: discovery's state (DiscoveryStatus) and each endpoint's channel
+// (EndpointSnapshot). Plain values, copied out under the owners' locks.
+
+#ifndef KUBEGRPC_SNAPSHOT_H_
+#define KUBEGRPC_SNAPSHOT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "kubegrpc/channel_state.h"
+
+namespace kubegrpc {
+
+struct DiscoveryStatus {
+  bool synced = false;           // a list has succeeded at least once
+  bool using_endpoints = false;  // fell back to core/v1 Endpoints
+  std::string resource_version;
+  absl::Status last_error;  // the last failure (OK if none yet)
+  absl::Time last_error_at = absl::InfinitePast();
+  absl::Time last_success_at = absl::InfinitePast();  // last list or watch event
+  int64_t lists = 0;
+  int64_t watches = 0;
+  int64_t events = 0;
+  int64_t errors = 0;
+  int64_t expired = 0;  // 410s (each followed by a relist)
+  int64_t publishes = 0;
+};
+
+struct EndpointSnapshot {
+  std::string host_port;
+  std::string pod_name;
+  std::string zone;
+  ChannelState state = ChannelState::kIdle;
+  bool healthy = true;
+  bool draining = false;
+  bool picked = false;  // in the current picker
+  int64_t picks = 0;
+  int64_t failures = 0;  // calls that failed, as recorded by the call helper
+  int64_t in_flight = 0;
+};
+
+struct ServiceSnapshot {
+  std::string service;  // "ns/name:port"
+  DiscoveryStatus discovery;
+  std::vector<EndpointSnapshot> endpoints;
+};
+
+}  // namespace kubegrpc
+
+#endif  // KUBEGRPC_SNAPSHOT_H_
