@@ -2,7 +2,7 @@
 // -----------------------------------------------------------------------------
 // fakek8s's HTTP(S) API server: the Kubernetes REST API over an ObjectStore, on a
 // loopback port, faithful enough that kubectl and the official python client
-// accept it (shared/K8S_API.md is the contract).
+// accept it (docs/KUBERNETES.md is the contract).
 //
 //   fakek8s::ObjectStore store;
 //   fakek8s::EndpointController controller;
@@ -33,6 +33,10 @@
 // dropping all watches, compacting the history (410 on resume), stalling watches
 // (open and silent) and an outage (the port refuses connections until EndOutage).
 //
+// The pieces: router.h (paths to routes and verbs), access_control.h (tokens,
+// RBAC), faults.h, watch_server.h, resource_handler.h (the other verbs),
+// patch.h, pod_reaper.h (pod deletion), discovery_docs.h, connection_threads.h.
+//
 // Thread-safety: all methods are thread-safe. Each connection is served on its
 // own thread. The ObjectStore must outlive the server.
 
@@ -52,8 +56,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "fakek8s/access_control.h"
+#include "fakek8s/faults.h"
 #include "fakek8s/object_store.h"
+#include "fakek8s/pod_reaper.h"
 #include "fakek8s/tls.h"
+#include "fakek8s/watch_server.h"
 
 namespace httplib {
 class Server;
@@ -62,14 +70,6 @@ struct Response;
 }  // namespace httplib
 
 namespace fakek8s {
-
-// What a user may do: each list holds names or "*". An empty `namespaces`
-// means every namespace and the cluster scope.
-struct RbacRule {
-  std::vector<std::string> verbs;      // get, list, watch, create, update, patch, delete
-  std::vector<std::string> resources;  // plural names, e.g. "endpointslices", "pods/status"
-  std::vector<std::string> namespaces;
-};
 
 struct ApiServerOptions {
   std::string host = "127.0.0.1";
@@ -153,11 +153,9 @@ class ApiServer {
   // "list pods", "discovery").
   std::map<std::string, int64_t> RequestCounts() ABSL_LOCKS_EXCLUDED(mu_);
   // Watch streams open right now.
-  int OpenWatchStreams() const { return open_streams_.load(); }
+  int OpenWatchStreams() const { return watches_.open_streams(); }
 
  private:
-  struct Route;
-  struct PendingRemoval;
   ApiServer(ObjectStore* store, ApiServerOptions options);
 
   absl::Status StartListeningLocked(int port) ABSL_EXCLUSIVE_LOCKS_REQUIRED(listen_mu_);
@@ -165,51 +163,24 @@ class ApiServer {
 
   void Handle(const httplib::Request& req, httplib::Response& res);
   void HandleApi(const httplib::Request& req, httplib::Response& res);
-  bool InjectFault(httplib::Response& res) ABSL_LOCKS_EXCLUDED(mu_);
-  // The user of the request; nullopt (and a 401 written) if not authenticated.
-  std::optional<std::string> Authenticate(const httplib::Request& req,
-                                          httplib::Response& res) ABSL_LOCKS_EXCLUDED(mu_);
-  bool Authorized(const std::string& user, const std::string& verb,
-                  const std::string& resource, const std::string& ns)
-      ABSL_LOCKS_EXCLUDED(mu_);
   void Count(const std::string& what) ABSL_LOCKS_EXCLUDED(mu_);
-
-  void ServeWatch(const httplib::Request& req, httplib::Response& res, const Route& route);
-  absl::StatusOr<json> DeletePod(const Route& route, const httplib::Request& req);
-  void ReaperLoop();
 
   ObjectStore* const store_;
   const ApiServerOptions options_;
   std::optional<ServerCertificates> certs_;
   int port_ = 0;
 
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::string> tokens_ ABSL_GUARDED_BY(mu_);  // token -> user
-  std::map<std::string, std::vector<RbacRule>> rules_ ABSL_GUARDED_BY(mu_);
-  absl::Duration latency_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
-  int fail_count_ ABSL_GUARDED_BY(mu_) = 0;
-  int fail_code_ ABSL_GUARDED_BY(mu_) = 500;
-  absl::Duration fail_retry_after_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
-  bool fail_plain_text_ ABSL_GUARDED_BY(mu_) = false;
-  struct RawResponse {
-    std::string content_type;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
-  };
-  std::optional<RawResponse> fail_raw_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, int64_t> counts_ ABSL_GUARDED_BY(mu_);
-  std::vector<PendingRemoval> removals_ ABSL_GUARDED_BY(mu_);
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  AccessControl access_;
+  FaultInjector faults_;
+  WatchServer watches_;
+  PodReaper reaper_;
 
-  std::atomic<bool> stalled_{false};
-  // Bumped to end every open watch stream (outage, shutdown, DropWatches).
-  std::atomic<int64_t> stream_generation_{0};
-  std::atomic<int> open_streams_{0};
+  mutable absl::Mutex mu_;
+  std::map<std::string, int64_t> counts_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex listen_mu_;
   std::unique_ptr<httplib::Server> http_ ABSL_GUARDED_BY(listen_mu_);
   std::thread listen_thread_ ABSL_GUARDED_BY(listen_mu_);
-  std::thread reaper_;
 };
 
 }  // namespace fakek8s

@@ -3,7 +3,7 @@
 // fakek8s's endpoint controller: derives each Service's EndpointSlices
 // (discovery.k8s.io/v1) and legacy Endpoints (core/v1) from its selector and the
 // Pods, the way kube-controller-manager's EndpointSlice and Endpoints controllers
-// do (see shared/K8S_API.md §1):
+// do (docs/KUBERNETES.md §1):
 //
 // - a Pod backs a Service when its labels match `spec.selector`, it has a
 //   `status.podIP` and it has not finished (phase Succeeded/Failed);

@@ -10,7 +10,7 @@
 //   ObjectStore::WatchEvent e;
 //   (*w)->Next(absl::Seconds(1), &e);                        // later changes
 //
-// Semantics follow the real API server (see shared/K8S_API.md):
+// Semantics follow the real API server (docs/KUBERNETES.md §3):
 // - resourceVersions are decimal strings of one counter shared by all resources;
 //   a write that changes nothing does not bump it;
 // - a watch from RV "" or "0" first gets a synthetic ADDED per current object;

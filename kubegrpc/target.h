@@ -36,10 +36,6 @@ struct ServiceTarget {
   bool operator==(const ServiceTarget& o) const {
     return name == o.name && ns == o.ns && port == o.port && port_name == o.port_name;
   }
-  template <typename H>
-  friend H AbslHashValue(H h, const ServiceTarget& t) {
-    return H::combine(std::move(h), t.name, t.ns, t.port, t.port_name);
-  }
 };
 
 absl::StatusOr<ServiceTarget> ParseTarget(absl::string_view target);

@@ -1,0 +1,143 @@
+#include "fakek8s/watch_server.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "fakek8s/api_errors.h"
+#include "fakek8s/http_util.h"
+#include "httplib.h"
+
+namespace fakek8s {
+
+using internal::EventLine;
+using internal::Param;
+using internal::ParseBool;
+using internal::WriteError;
+
+namespace {
+
+// Not plain "application/json": httplib would gzip the stream for clients that
+// accept it (kubectl does), holding events back in the compressor.
+constexpr char kWatchContentType[] = "application/json;charset=utf-8";
+
+}  // namespace
+
+void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, const Route& route) {
+  const ResourceInfo& info = *route.info;
+  ObjectStore::WatchOptions options;
+  options.namespace_ = route.ns;
+  absl::StatusOr<LabelSelector> labels = LabelSelector::Parse(Param(req, "labelSelector"));
+  if (!labels.ok()) return WriteError(res, BadRequest(labels.status().message()));
+  std::string field_text = Param(req, "fieldSelector");
+  if (!route.name.empty()) {
+    field_text = absl::StrCat(field_text.empty() ? "" : field_text + ",", "metadata.name=",
+                              route.name);
+  }
+  absl::StatusOr<FieldSelector> fields = FieldSelector::Parse(field_text, info.selectable_fields);
+  if (!fields.ok()) return WriteError(res, BadRequest(fields.status().message()));
+  options.labels = *std::move(labels);
+  options.fields = *std::move(fields);
+  options.from_rv = Param(req, "resourceVersion");
+  const bool bookmarks = ParseBool(Param(req, "allowWatchBookmarks"));
+  if (ParseBool(Param(req, "sendInitialEvents"))) {
+    if (Param(req, "resourceVersionMatch") != "NotOlderThan" || !bookmarks) {
+      return WriteError(
+          res, Invalid("ListOptions", "",
+                       "sendInitialEvents: Forbidden: sendInitialEvents requires setting "
+                       "resourceVersionMatch to NotOlderThan and allowWatchBookmarks"));
+    }
+    options.send_initial_events = true;
+  }
+  absl::Duration lifetime = max_watch_timeout_;
+  int64_t timeout_seconds = 0;
+  if (absl::SimpleAtoi(Param(req, "timeoutSeconds"), &timeout_seconds) && timeout_seconds > 0) {
+    lifetime = std::min(lifetime, absl::Seconds(timeout_seconds));
+  }
+
+  absl::StatusOr<std::unique_ptr<ObjectStore::Watch>> watch =
+      store_->StartWatch(info.resource, options);
+  if (!watch.ok() && HttpCode(watch.status()) != 410) return WriteError(res, watch.status());
+
+  struct Stream {
+    std::unique_ptr<ObjectStore::Watch> watch;
+    std::string error_line;  // a 410 is one ERROR event, then the end
+    absl::Time deadline;
+    absl::Time next_bookmark;
+    int64_t generation;
+  };
+  auto stream = std::make_shared<Stream>();
+  if (watch.ok()) {
+    stream->watch = *std::move(watch);
+  } else {
+    stream->error_line =
+        EventLine("ERROR", ToStatusObject(watch.status()));
+  }
+  const absl::Time now = absl::Now();
+  stream->deadline = now + lifetime;
+  stream->next_bookmark = now + bookmark_interval_;
+  stream->generation = generation_.load();
+  open_streams_.fetch_add(1);
+  const absl::Duration bookmark_interval = bookmark_interval_;
+  const std::string kind = info.kind;
+  const std::string api_version = info.ApiVersion();
+
+  res.status = 200;
+  res.set_chunked_content_provider(
+      kWatchContentType,
+      [this, stream, bookmarks, bookmark_interval, kind, api_version](
+          size_t, httplib::DataSink& sink) {
+        if (!stream->error_line.empty()) {
+          bool ok = sink.write(stream->error_line.data(), stream->error_line.size());
+          stream->error_line.clear();
+          sink.done();
+          return ok;
+        }
+        while (true) {
+          const absl::Time now = absl::Now();
+          if (generation_.load() != stream->generation || now >= stream->deadline) {
+            sink.done();
+            return true;
+          }
+          if (stalled_.load()) {
+            absl::SleepFor(absl::Milliseconds(20));
+            continue;
+          }
+          absl::Duration wait = std::min(absl::Milliseconds(100), stream->deadline - now);
+          if (bookmarks) wait = std::min(wait, std::max(absl::ZeroDuration(), stream->next_bookmark - now));
+          ObjectStore::WatchEvent event;
+          switch (stream->watch->Next(wait, &event)) {
+            case ObjectStore::Watch::Result::kClosed:
+              sink.done();
+              return true;
+            case ObjectStore::Watch::Result::kEvent: {
+              // A stall that began while waiting holds the event back too.
+              while (stalled_.load() && generation_.load() == stream->generation) {
+                absl::SleepFor(absl::Milliseconds(20));
+              }
+              std::string line = EventLine(event.type, event.object);
+              return sink.write(line.data(), line.size());
+            }
+            case ObjectStore::Watch::Result::kTimeout:
+              break;
+          }
+          if (bookmarks && absl::Now() >= stream->next_bookmark) {
+            stream->next_bookmark = absl::Now() + bookmark_interval;
+            std::string rv = stream->watch->ProgressResourceVersion();
+            if (rv.empty()) continue;
+            std::string line = EventLine(
+                "BOOKMARK", {{"kind", kind},
+                             {"apiVersion", api_version},
+                             {"metadata", {{"resourceVersion", rv}}}});
+            return sink.write(line.data(), line.size());
+          }
+        }
+      },
+      [this](bool) { open_streams_.fetch_sub(1); });
+}
+
+}  // namespace fakek8s
