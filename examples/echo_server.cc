@@ -20,8 +20,7 @@
 #include "kubegrpc/proto/health.grpc.pb.h"
 #include "testing/proto/echo.grpc.pb.h"
 
-ABSL_FLAG(std::string, address, "127.0.0.1:0",
-          "host:port to listen on (port 0 picks a free port)");
+ABSL_FLAG(std::string, address, "127.0.0.1:0", "host:port to listen on (port 0 picks a free port)");
 ABSL_FLAG(std::string, pod_name, "echo-0", "the pod name reported in responses");
 
 namespace {
@@ -31,8 +30,7 @@ class EchoService final : public kubegrpc::testing::Echo::Service {
   EchoService(std::string pod_name, std::string pod_ip)
       : pod_name_(std::move(pod_name)), pod_ip_(std::move(pod_ip)) {}
 
-  grpc::Status Echo(grpc::ServerContext* context,
-                    const kubegrpc::testing::EchoRequest* request,
+  grpc::Status Echo(grpc::ServerContext* context, const kubegrpc::testing::EchoRequest* request,
                     kubegrpc::testing::EchoResponse* response) override {
     response->set_message(request->message());
     response->set_pod_name(pod_name_);
@@ -52,13 +50,11 @@ class EchoService final : public kubegrpc::testing::Echo::Service {
 // Always SERVING for the whole server and the echo service; NOT_FOUND otherwise.
 class HealthService final : public grpc::health::v1::Health::Service {
  public:
-  grpc::Status Check(grpc::ServerContext*,
-                     const grpc::health::v1::HealthCheckRequest* request,
+  grpc::Status Check(grpc::ServerContext*, const grpc::health::v1::HealthCheckRequest* request,
                      grpc::health::v1::HealthCheckResponse* response) override {
     if (!request->service().empty() &&
         request->service() != kubegrpc::testing::Echo::service_full_name()) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          "unknown service " + request->service());
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service " + request->service());
     }
     response->set_status(grpc::health::v1::HealthCheckResponse::SERVING);
     return grpc::Status::OK;
@@ -91,8 +87,8 @@ int main(int argc, char** argv) {
     std::cerr << "echo_server: cannot listen on " << address << "\n";
     return 1;
   }
-  std::cout << "echo_server: pod " << absl::GetFlag(FLAGS_pod_name)
-            << " listening on " << host << ":" << port << std::endl;
+  std::cout << "echo_server: pod " << absl::GetFlag(FLAGS_pod_name) << " listening on " << host
+            << ":" << port << std::endl;
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

@@ -35,13 +35,15 @@
 
 ABSL_FLAG(std::string, scenario, "",
           "scenario file (YAML); default: examples/scenarios/intervals.yaml");
-ABSL_FLAG(std::string, settings, "",
-          "settings to compare, ';'-separated, each a ','-separated list of watch=true|false, "
-          "resync=<duration>, health=<duration> (0s = no health checks), name=<label>; "
-          "default: kube-grpc's default, with health checks, polling, and the original's 60 s / 1 s");
+ABSL_FLAG(
+    std::string, settings, "",
+    "settings to compare, ';'-separated, each a ','-separated list of watch=true|false, "
+    "resync=<duration>, health=<duration> (0s = no health checks), name=<label>; "
+    "default: kube-grpc's default, with health checks, polling, and the original's 60 s / 1 s");
 ABSL_FLAG(int64_t, seed, 1, "simulation seed");
-ABSL_FLAG(std::string, html, "", "HTML report path (default: kube-grpc-intervals.html in the "
-                                 "directory you ran bazel from)");
+ABSL_FLAG(std::string, html, "",
+          "HTML report path (default: kube-grpc-intervals.html in the "
+          "directory you ran bazel from)");
 ABSL_FLAG(std::string, json, "", "also write the results as JSON here");
 
 namespace {
@@ -77,7 +79,8 @@ absl::StatusOr<std::vector<Setting>> ParseSettings(const std::string& text) {
     for (absl::string_view field : absl::StrSplit(entry, ',', absl::SkipWhitespace())) {
       std::vector<std::string> kv = absl::StrSplit(absl::StripAsciiWhitespace(field), '=');
       if (kv.size() != 2) {
-        return absl::InvalidArgumentError(absl::StrCat("--settings: \"", field, "\" is not key=value"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--settings: \"", field, "\" is not key=value"));
       }
       const std::string& key = kv[0];
       const std::string& value = kv[1];
@@ -99,7 +102,8 @@ absl::StatusOr<std::vector<Setting>> ParseSettings(const std::string& text) {
       }
     }
     if (!named) {
-      s.name = absl::StrCat(s.watch ? "watch" : "poll", s.watch ? "" : absl::StrCat(" ", absl::FormatDuration(s.resync)),
+      s.name = absl::StrCat(s.watch ? "watch" : "poll",
+                            s.watch ? "" : absl::StrCat(" ", absl::FormatDuration(s.resync)),
                             s.health > absl::ZeroDuration()
                                 ? absl::StrCat(" + health ", absl::FormatDuration(s.health))
                                 : "");
@@ -169,10 +173,9 @@ int main(int argc, char** argv) {
   }
 
   const int64_t calls = rows.empty() ? 0 : rows[0].result.load.ok + rows[0].result.load.failed;
-  std::cout << absl::StrFormat(
-      "scenario %s (%s, %d calls at %.0f/s, virtual time), seed %d\n\n", scenario->name,
-      absl::FormatDuration(scenario->duration), calls,
-      sim.picks_per_tick / absl::ToDoubleSeconds(sim.tick), sim.seed);
+  std::cout << absl::StrFormat("scenario %s (%s, %d calls at %.0f/s, virtual time), seed %d\n\n",
+                               scenario->name, absl::FormatDuration(scenario->duration), calls,
+                               sim.picks_per_tick / absl::ToDoubleSeconds(sim.tick), sim.seed);
   std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s\n", "setting", "failed", "to gone",
                                "new pod used after", "API requests");
   std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s\n", "", "calls", "pods",
@@ -188,8 +191,9 @@ int main(int argc, char** argv) {
         "%-40s %8d %10d %10.2f / %-9.2f %4d/%d/%d%s\n", r.setting.name, res.load.failed,
         res.calls_to_gone_pods, r.first_use_median_s, r.first_use_max_s, res.api_gets,
         res.api_lists, res.api_watches,
-        res.new_pods_never_used > 0 ? absl::StrCat("  (", res.new_pods_never_used, " new pods never used)")
-                                    : "");
+        res.new_pods_never_used > 0
+            ? absl::StrCat("  (", res.new_pods_never_used, " new pods never used)")
+            : "");
     data["rows"].push_back({{"setting", r.setting.name},
                             {"watch", r.setting.watch},
                             {"resync_s", absl::ToDoubleSeconds(r.setting.resync)},
@@ -211,14 +215,16 @@ int main(int argc, char** argv) {
   // HTML: one chart per measure.
   auto bars = [&](const char* key) {
     std::vector<std::pair<std::string, double>> out;
-    for (const json& r : data["rows"]) out.push_back({r["setting"].get<std::string>(), r[key].get<double>()});
+    for (const json& r : data["rows"])
+      out.push_back({r["setting"].get<std::string>(), r[key].get<double>()});
     return out;
   };
   std::vector<std::pair<std::string, double>> requests;
   for (const json& r : data["rows"]) {
-    requests.push_back({r["setting"].get<std::string>(),
-                        static_cast<double>(r["api_gets"].get<int64_t>() + r["api_lists"].get<int64_t>() +
-                                            r["api_watches"].get<int64_t>())});
+    requests.push_back(
+        {r["setting"].get<std::string>(),
+         static_cast<double>(r["api_gets"].get<int64_t>() + r["api_lists"].get<int64_t>() +
+                             r["api_watches"].get<int64_t>())});
   }
   using kubegrpc::testing::HtmlEscape;
   using kubegrpc::testing::SvgBarChart;
@@ -236,22 +242,25 @@ int main(int argc, char** argv) {
                                      "s", bars("new_pod_first_use_max_s")));
   absl::StrAppend(&body, SvgBarChart("api-requests", "API requests (get + list + watch streams)",
                                      "requests", requests));
-  absl::StrAppend(&body, "<table id=\"results\">\n<tr><th>setting</th><th>failed</th><th>to gone pods</th>"
-                         "<th>new pod used after, median / max</th><th>API get/list/watch</th></tr>\n");
+  absl::StrAppend(&body,
+                  "<table id=\"results\">\n<tr><th>setting</th><th>failed</th><th>to gone pods</th>"
+                  "<th>new pod used after, median / max</th><th>API get/list/watch</th></tr>\n");
   for (const json& r : data["rows"]) {
-    absl::StrAppend(&body, "<tr><td>", HtmlEscape(r["setting"].get<std::string>()), "</td><td>",
-                    r["failed"].get<int64_t>(), "</td><td>", r["calls_to_gone_pods"].get<int64_t>(),
-                    "</td><td>",
-                    absl::StrFormat("%.2f s / %.2f s", r["new_pod_first_use_median_s"].get<double>(),
-                                    r["new_pod_first_use_max_s"].get<double>()),
-                    "</td><td>", r["api_gets"].get<int64_t>(), "/", r["api_lists"].get<int64_t>(),
-                    "/", r["api_watches"].get<int64_t>(), "</td></tr>\n");
+    absl::StrAppend(
+        &body, "<tr><td>", HtmlEscape(r["setting"].get<std::string>()), "</td><td>",
+        r["failed"].get<int64_t>(), "</td><td>", r["calls_to_gone_pods"].get<int64_t>(),
+        "</td><td>",
+        absl::StrFormat("%.2f s / %.2f s", r["new_pod_first_use_median_s"].get<double>(),
+                        r["new_pod_first_use_max_s"].get<double>()),
+        "</td><td>", r["api_gets"].get<int64_t>(), "/", r["api_lists"].get<int64_t>(), "/",
+        r["api_watches"].get<int64_t>(), "</td></tr>\n");
   }
   absl::StrAppend(&body, "</table>\n");
   std::string html = absl::GetFlag(FLAGS_html);
   if (html.empty()) {
     const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
-    html = cwd != nullptr ? absl::StrCat(cwd, "/kube-grpc-intervals.html") : "kube-grpc-intervals.html";
+    html = cwd != nullptr ? absl::StrCat(cwd, "/kube-grpc-intervals.html")
+                          : "kube-grpc-intervals.html";
   } else {
     html = UserPath(html);
   }

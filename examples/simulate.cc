@@ -41,8 +41,9 @@ ABSL_FLAG(std::string, watch, "", "override: true = watch the API, false = poll 
 ABSL_FLAG(std::string, health_interval, "",
           "override: grpc.health.v1 checks this often (0 = off), e.g. 1s");
 ABSL_FLAG(int64_t, seed, 1, "seed of the pool's and discovery's randomness");
-ABSL_FLAG(std::string, html, "", "HTML report path (default: kube-grpc-demo.html in the "
-                                 "directory you ran bazel from)");
+ABSL_FLAG(std::string, html, "",
+          "HTML report path (default: kube-grpc-demo.html in the "
+          "directory you ran bazel from)");
 ABSL_FLAG(std::string, summary_json, "", "also write the run's summary as JSON here");
 ABSL_FLAG(std::string, live, "auto",
           "live view: tty (redrawn in place), plain (one line per second), off; auto = tty "
@@ -65,12 +66,23 @@ std::string ApiState(const std::vector<ClusterEvent>& events, const std::string&
   for (const ClusterEvent& e : events) {
     if (e.pod != pod) continue;
     switch (e.kind) {
-      case ClusterEvent::Kind::kCreated: state = "starting"; break;
-      case ClusterEvent::Kind::kReady: state = "ready"; break;
-      case ClusterEvent::Kind::kNotReady: state = "not-ready"; break;
-      case ClusterEvent::Kind::kTerminating: state = "terminating"; break;
-      case ClusterEvent::Kind::kDeleted: state = "deleted"; break;
-      default: break;
+      case ClusterEvent::Kind::kCreated:
+        state = "starting";
+        break;
+      case ClusterEvent::Kind::kReady:
+        state = "ready";
+        break;
+      case ClusterEvent::Kind::kNotReady:
+        state = "not-ready";
+        break;
+      case ClusterEvent::Kind::kTerminating:
+        state = "terminating";
+        break;
+      case ClusterEvent::Kind::kDeleted:
+        state = "deleted";
+        break;
+      default:
+        break;
     }
   }
   return state;
@@ -78,11 +90,16 @@ std::string ApiState(const std::vector<ClusterEvent>& events, const std::string&
 
 const char* StateName(kubegrpc::ChannelState s) {
   switch (s) {
-    case kubegrpc::ChannelState::kIdle: return "IDLE";
-    case kubegrpc::ChannelState::kConnecting: return "CONNECTING";
-    case kubegrpc::ChannelState::kReady: return "READY";
-    case kubegrpc::ChannelState::kTransientFailure: return "FAILING";
-    case kubegrpc::ChannelState::kShutdown: return "SHUTDOWN";
+    case kubegrpc::ChannelState::kIdle:
+      return "IDLE";
+    case kubegrpc::ChannelState::kConnecting:
+      return "CONNECTING";
+    case kubegrpc::ChannelState::kReady:
+      return "READY";
+    case kubegrpc::ChannelState::kTransientFailure:
+      return "FAILING";
+    case kubegrpc::ChannelState::kShutdown:
+      return "SHUTDOWN";
   }
   return "?";
 }
@@ -143,12 +160,15 @@ class LiveView {
       }
       auto total = p.load.by_pod.find(pod);
       auto r = rate.find(pod);
-      out << absl::StrFormat(
-          "%-10s %-12s %-11s %-8s %-9s %9.0f %9d\n", pod, ApiState(p.events, pod),
-          in_pool ? StateName(in_pool->state) : "-",
-          in_pool ? (in_pool->healthy ? "ok" : "FAILING") : "-",
-          in_pool ? (in_pool->picked ? "yes" : in_pool->draining ? "draining" : "no") : "-",
-          r == rate.end() ? 0.0 : r->second, total == p.load.by_pod.end() ? 0 : total->second);
+      out << absl::StrFormat("%-10s %-12s %-11s %-8s %-9s %9.0f %9d\n", pod,
+                             ApiState(p.events, pod), in_pool ? StateName(in_pool->state) : "-",
+                             in_pool ? (in_pool->healthy ? "ok" : "FAILING") : "-",
+                             in_pool ? (in_pool->picked     ? "yes"
+                                        : in_pool->draining ? "draining"
+                                                            : "no")
+                                     : "-",
+                             r == rate.end() ? 0.0 : r->second,
+                             total == p.load.by_pod.end() ? 0 : total->second);
     }
     out << absl::StrFormat("\ncalls: %d ok, %d failed", p.load.ok, p.load.failed);
     for (const auto& [code, n] : p.load.failures) out << absl::StrFormat("  %s=%d", code, n);

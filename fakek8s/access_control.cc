@@ -61,10 +61,10 @@ absl::Status AccessControl::Forbidden(const std::string& user, const std::string
       name.empty() ? info.QualifiedName() : absl::StrCat(info.QualifiedName(), " \"", name, "\"");
   std::string where =
       ns.empty() ? "at the cluster scope" : absl::StrCat("in the namespace \"", ns, "\"");
-  return ApiError(403, "Forbidden",
-                  absl::StrCat(what, " is forbidden: User \"", user, "\" cannot ", verb,
-                               " resource \"", resource, "\" in API group \"", info.group, "\" ",
-                               where));
+  return ApiError(
+      403, "Forbidden",
+      absl::StrCat(what, " is forbidden: User \"", user, "\" cannot ", verb, " resource \"",
+                   resource, "\" in API group \"", info.group, "\" ", where));
 }
 
 }  // namespace fakek8s

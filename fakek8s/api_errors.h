@@ -17,25 +17,21 @@
 namespace fakek8s {
 
 // An error with an explicit HTTP code and Status reason ("NotFound", "Expired"...).
-absl::Status ApiError(int http_code, absl::string_view reason,
-                      absl::string_view message);
+absl::Status ApiError(int http_code, absl::string_view reason, absl::string_view message);
 
 // The HTTP code an error is answered with (200 for OK).
 int HttpCode(const absl::Status& status);
 
 // The Status object for `status` (kind Status, apiVersion v1, status Failure,
 // message, reason, code; plus details {name, kind, group} when given).
-nlohmann::json ToStatusObject(const absl::Status& status,
-                              const nlohmann::json& details = nullptr);
+nlohmann::json ToStatusObject(const absl::Status& status, const nlohmann::json& details = nullptr);
 
 // The canonical errors of the API, with the real server's message shapes.
 absl::Status NotFound(absl::string_view qualified_resource, absl::string_view name);
-absl::Status AlreadyExists(absl::string_view qualified_resource,
-                           absl::string_view name);
+absl::Status AlreadyExists(absl::string_view qualified_resource, absl::string_view name);
 absl::Status Conflict(absl::string_view qualified_resource, absl::string_view name);
 absl::Status BadRequest(absl::string_view message);
-absl::Status Invalid(absl::string_view kind, absl::string_view name,
-                     absl::string_view message);
+absl::Status Invalid(absl::string_view kind, absl::string_view name, absl::string_view message);
 absl::Status Expired(absl::string_view message);
 
 }  // namespace fakek8s

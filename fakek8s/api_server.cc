@@ -17,8 +17,8 @@
 
 namespace fakek8s {
 
-using internal::ParseBool;
 using internal::Param;
+using internal::ParseBool;
 using internal::WriteError;
 using internal::WriteJson;
 
@@ -82,9 +82,7 @@ absl::Status ApiServer::StartListeningLocked(int port) {
   http->set_read_timeout(30);
   http->set_write_timeout(30);
   http->set_payload_max_length(options_.max_body_bytes);
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-    Handle(req, res);
-  };
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
   http->Get(".*", handler);
   http->Post(".*", handler);
   http->Put(".*", handler);
@@ -101,8 +99,8 @@ absl::Status ApiServer::StartListeningLocked(int port) {
     bound = -1;
   }
   if (bound <= 0) {
-    return absl::UnavailableError(absl::StrCat("fakek8s: cannot listen on ", options_.host,
-                                               ":", port));
+    return absl::UnavailableError(
+        absl::StrCat("fakek8s: cannot listen on ", options_.host, ":", port));
   }
   port_ = bound;
   httplib::Server* raw = http.get();
@@ -140,8 +138,8 @@ absl::Status ApiServer::EndOutage() {
 }
 
 std::string ApiServer::url() const {
-  std::string host = absl::StrContains(options_.host, ':') ? "[" + options_.host + "]"
-                                                           : options_.host;
+  std::string host =
+      absl::StrContains(options_.host, ':') ? "[" + options_.host + "]" : options_.host;
   return absl::StrCat(certs_.has_value() ? "https" : "http", "://", host, ":", port_);
 }
 
@@ -150,14 +148,13 @@ std::string ApiServer::ca_pem() const { return certs_.has_value() ? certs_->ca_p
 std::string ApiServer::Kubeconfig(const std::string& token, const std::string& ns) const {
   std::string cluster = absl::StrCat("    server: ", url(), "\n");
   if (certs_.has_value()) {
-    absl::StrAppend(&cluster, "    certificate-authority-data: ",
-                    absl::Base64Escape(certs_->ca_pem), "\n");
+    absl::StrAppend(&cluster,
+                    "    certificate-authority-data: ", absl::Base64Escape(certs_->ca_pem), "\n");
   }
-  std::string user = token.empty() ? "  user: {}\n"
-                                   : absl::StrCat("  user:\n    token: ", token, "\n");
-  return absl::StrCat("apiVersion: v1\nkind: Config\n",
-                      "clusters:\n- name: fakek8s\n  cluster:\n", cluster,
-                      "users:\n- name: fakek8s-user\n", user,
+  std::string user =
+      token.empty() ? "  user: {}\n" : absl::StrCat("  user:\n    token: ", token, "\n");
+  return absl::StrCat("apiVersion: v1\nkind: Config\n", "clusters:\n- name: fakek8s\n  cluster:\n",
+                      cluster, "users:\n- name: fakek8s-user\n", user,
                       "contexts:\n- name: fakek8s\n  context:\n    cluster: fakek8s\n",
                       "    user: fakek8s-user\n    namespace: ", ns, "\n",
                       "current-context: fakek8s\npreferences: {}\n");
@@ -238,8 +235,8 @@ void ApiServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
   std::optional<Route> route = ParseResourcePath(seg);
   if (!route) {
     Count("notfound");
-    return WriteError(res,
-                      ApiError(404, "NotFound", "the server could not find the requested resource"));
+    return WriteError(
+        res, ApiError(404, "NotFound", "the server could not find the requested resource"));
   }
   const ResourceInfo& info = *route->info;
   if (info.resource == Resource::kEndpoints) res.set_header("Warning", kEndpointsWarning);
@@ -255,10 +252,10 @@ void ApiServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
     json details = {{"kind", info.plural}};
     if (!route->name.empty()) details["name"] = route->name;
     if (!info.group.empty()) details["group"] = info.group;
-    return WriteError(res,
-                      AccessControl::Forbidden(*user, *verb, info, route->subresource, route->ns,
-                                               route->name),
-                      details);
+    return WriteError(
+        res,
+        AccessControl::Forbidden(*user, *verb, info, route->subresource, route->ns, route->name),
+        details);
   }
   if (*verb == "watch") return watches_.Serve(req, res, *route);
   ServeResource(store_, &reaper_, *verb, *route, req, res);

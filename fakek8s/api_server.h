@@ -120,15 +120,13 @@ class ApiServer {
   void SetLatency(absl::Duration latency) ABSL_LOCKS_EXCLUDED(mu_);
   // The next `count` requests get `http_code`. A non-zero `retry_after` adds the
   // Retry-After header; `plain_text` sends a text body instead of a Status.
-  void FailNextRequests(int count, int http_code,
-                        absl::Duration retry_after = absl::ZeroDuration(),
+  void FailNextRequests(int count, int http_code, absl::Duration retry_after = absl::ZeroDuration(),
                         bool plain_text = false) ABSL_LOCKS_EXCLUDED(mu_);
   // The next `count` requests get exactly this response, as a broken proxy or
   // load balancer in front of the API server might send it: an HTML error page,
   // plain text, or a 200 with truncated JSON.
   // `headers` are added (a redirect's Location, say).
-  void RespondToNextRequests(int count, int http_code, std::string content_type,
-                             std::string body,
+  void RespondToNextRequests(int count, int http_code, std::string content_type, std::string body,
                              std::vector<std::pair<std::string, std::string>> headers = {})
       ABSL_LOCKS_EXCLUDED(mu_);
   // Ends every open watch stream cleanly (clients re-watch).

@@ -28,14 +28,15 @@ using ::testing::Not;
 constexpr char kSlicesPath[] = "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices";
 
 json PodJson(const std::string& name, const std::string& ip, bool ready) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Pod"},
-          {"metadata", {{"name", name}, {"labels", {{"app", "web"}}}}},
-          {"spec", {{"containers", json::array({{{"name", "c"}}})}}},
-          {"status", {{"phase", "Running"},
-                      {"podIP", ip},
-                      {"conditions", json::array({{{"type", "Ready"},
-                                                   {"status", ready ? "True" : "False"}}})}}}};
+  return {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", name}, {"labels", {{"app", "web"}}}}},
+      {"spec", {{"containers", json::array({{{"name", "c"}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"podIP", ip},
+        {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
 }
 
 // Reads a watch stream on its own thread and collects its lines.
@@ -125,14 +126,15 @@ class ApiServerTest : public ::testing::Test {
     ASSERT_TRUE(k8s.ok()) << k8s.status();
     k8s_ = *std::move(k8s);
     ASSERT_TRUE(store().Create(Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
-    ASSERT_TRUE(store()
-                    .Create(Resource::kServices,
-                            {{"metadata", {{"name", "web"}, {"namespace", "demo"}}},
-                             {"spec", {{"selector", {{"app", "web"}}},
-                                       {"ports", json::array({{{"name", "grpc"},
-                                                               {"port", 80},
-                                                               {"targetPort", 8080}}})}}}})
-                    .ok());
+    ASSERT_TRUE(
+        store()
+            .Create(Resource::kServices,
+                    {{"metadata", {{"name", "web"}, {"namespace", "demo"}}},
+                     {"spec",
+                      {{"selector", {{"app", "web"}}},
+                       {"ports",
+                        json::array({{{"name", "grpc"}, {"port", 80}, {"targetPort", 8080}}})}}}})
+            .ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server().port());
     client_->set_read_timeout(30);
   }
@@ -160,8 +162,8 @@ TEST_F(ApiServerTest, DiscoveryDocuments) {
   json v1 = GetJson("/api/v1");
   std::set<std::string> names;
   for (const json& r : v1["resources"]) names.insert(r["name"]);
-  EXPECT_THAT(names, ::testing::IsSupersetOf({"endpoints", "services", "pods", "namespaces",
-                                               "pods/status"}));
+  EXPECT_THAT(names, ::testing::IsSupersetOf(
+                         {"endpoints", "services", "pods", "namespaces", "pods/status"}));
   json discovery = GetJson("/apis/discovery.k8s.io/v1");
   EXPECT_EQ(discovery["resources"][0]["name"], "endpointslices");
   EXPECT_EQ(discovery["resources"][0]["kind"], "EndpointSlice");
@@ -173,7 +175,8 @@ TEST_F(ApiServerTest, DiscoveryDocuments) {
 TEST_F(ApiServerTest, ListsGetsAndSelectors) {
   ASSERT_TRUE(client_->Post("/api/v1/namespaces/demo/pods",
                             PodJson("web-1", "127.0.1.1", true).dump(), "application/json"));
-  json list = GetJson(kSlicesPath + std::string("?labelSelector=kubernetes.io%2Fservice-name%3Dweb"));
+  json list =
+      GetJson(kSlicesPath + std::string("?labelSelector=kubernetes.io%2Fservice-name%3Dweb"));
   EXPECT_EQ(list["kind"], "EndpointSliceList");
   EXPECT_EQ(list["apiVersion"], "discovery.k8s.io/v1");
   EXPECT_FALSE(list["metadata"]["resourceVersion"].get<std::string>().empty());
@@ -181,10 +184,13 @@ TEST_F(ApiServerTest, ListsGetsAndSelectors) {
   EXPECT_FALSE(list["items"][0].contains("kind"));  // items carry no kind
   EXPECT_EQ(list["items"][0]["endpoints"][0]["addresses"][0], "127.0.1.1");
 
-  EXPECT_TRUE(GetJson(kSlicesPath + std::string("?labelSelector=kubernetes.io%2Fservice-name%3Dother"))["items"]
+  EXPECT_TRUE(GetJson(kSlicesPath +
+                      std::string("?labelSelector=kubernetes.io%2Fservice-name%3Dother"))["items"]
                   .empty());
   EXPECT_EQ(GetJson("/api/v1/pods?fieldSelector=metadata.name%3Dweb-1")["items"].size(), 1u);
-  EXPECT_EQ(GetJson("/api/v1/namespaces/demo/pods?fieldSelector=metadata.name%3Dnope")["items"].size(), 0u);
+  EXPECT_EQ(
+      GetJson("/api/v1/namespaces/demo/pods?fieldSelector=metadata.name%3Dnope")["items"].size(),
+      0u);
   EXPECT_EQ(GetJson("/api/v1/namespaces")["kind"], "NamespaceList");
   EXPECT_EQ(GetJson("/api/v1/namespaces/demo")["kind"], "Namespace");
   EXPECT_EQ(GetJson("/api/v1/namespaces/demo/services/web")["spec"]["ports"][0]["protocol"], "TCP");
@@ -210,13 +216,15 @@ TEST_F(ApiServerTest, EndpointsCarryTheDeprecationWarning) {
 }
 
 TEST_F(ApiServerTest, WritesThroughRestDriveTheController) {
-  httplib::Result created = client_->Post("/api/v1/namespaces/demo/pods",
-                                          PodJson("web-1", "127.0.1.1", false).dump(),
-                                          "application/json");
+  httplib::Result created =
+      client_->Post("/api/v1/namespaces/demo/pods", PodJson("web-1", "127.0.1.1", false).dump(),
+                    "application/json");
   ASSERT_TRUE(created);
   EXPECT_EQ(created->status, 201);
-  EXPECT_EQ(client_->Post("/api/v1/namespaces/demo/pods", PodJson("web-1", "127.0.1.1", false).dump(),
-                          "application/json")->status,
+  EXPECT_EQ(client_
+                ->Post("/api/v1/namespaces/demo/pods", PodJson("web-1", "127.0.1.1", false).dump(),
+                       "application/json")
+                ->status,
             409);
 
   auto ready_of = [&] {
@@ -224,10 +232,10 @@ TEST_F(ApiServerTest, WritesThroughRestDriveTheController) {
   };
   EXPECT_FALSE(ready_of());
   // kubectl patch pod web-1 --subresource=status --type=strategic ...
-  httplib::Result patched = client_->Patch(
-      "/api/v1/namespaces/demo/pods/web-1/status",
-      R"({"status":{"conditions":[{"type":"Ready","status":"True"}]}})",
-      "application/strategic-merge-patch+json");
+  httplib::Result patched =
+      client_->Patch("/api/v1/namespaces/demo/pods/web-1/status",
+                     R"({"status":{"conditions":[{"type":"Ready","status":"True"}]}})",
+                     "application/strategic-merge-patch+json");
   ASSERT_TRUE(patched);
   EXPECT_EQ(patched->status, 200) << patched->body;
   EXPECT_TRUE(ready_of());
@@ -246,10 +254,12 @@ TEST_F(ApiServerTest, WritesThroughRestDriveTheController) {
   // PUT with a stale resourceVersion conflicts.
   json pod = json::parse(created->body);
   pod["metadata"]["labels"]["x"] = "y";
-  EXPECT_EQ(client_->Put("/api/v1/namespaces/demo/pods/web-1", pod.dump(), "application/json")->status,
-            409);
-  EXPECT_EQ(client_->Put("/api/v1/namespaces/demo/pods/other", pod.dump(), "application/json")->status,
-            400);
+  EXPECT_EQ(
+      client_->Put("/api/v1/namespaces/demo/pods/web-1", pod.dump(), "application/json")->status,
+      409);
+  EXPECT_EQ(
+      client_->Put("/api/v1/namespaces/demo/pods/other", pod.dump(), "application/json")->status,
+      400);
 
   // Graceful delete: terminating, then gone.
   auto watch = std::make_unique<WatchReader>(
@@ -271,8 +281,10 @@ TEST_F(ApiServerTest, BadInputGetsStatusErrorsAndTheServerKeepsServing) {
       {"/api/v1/namespaces/demo/pods", R"({"metadata":{"name":"UPPER"}})"},
       {"/api/v1/namespaces/demo/pods", R"({"metadata":{"name":"x","namespace":"other"}})"},
       {"/api/v1/namespaces/nope/pods", R"({"metadata":{"name":"x"}})"},
-      {"/api/v1/namespaces/demo/services", R"({"metadata":{"name":"s"},"spec":{"ports":"x","selector":[1]}})"},
-      {"/api/v1/namespaces/demo/pods", R"({"metadata":{"name":"p","labels":{"app":"web"}},"status":{"podIP":7,"conditions":"no"}})"},
+      {"/api/v1/namespaces/demo/services",
+       R"({"metadata":{"name":"s"},"spec":{"ports":"x","selector":[1]}})"},
+      {"/api/v1/namespaces/demo/pods",
+       R"({"metadata":{"name":"p","labels":{"app":"web"}},"status":{"podIP":7,"conditions":"no"}})"},
       {"/api/v1/namespaces/demo/pods", std::string("{\"metadata\":{\"name\":\"\xff\xfe\"}}")},
   };
   for (const auto& [path, body] : bodies) {
@@ -287,8 +299,7 @@ TEST_F(ApiServerTest, BadInputGetsStatusErrorsAndTheServerKeepsServing) {
   for (const char* path : {"/api/v2/pods", "/apis/discovery.k8s.io/v1/endpointslices/a/b/c/d",
                            "/api/v1/namespaces/demo/pods/x/exec", "/api/v1/pods/x",
                            "/api/v1/watch/namespaces/demo/pods?resourceVersion=abc",
-                           "/api/v1/namespaces/demo/pods?watch=1&resourceVersion=-5",
-                           "/%ff%fe"}) {
+                           "/api/v1/namespaces/demo/pods?watch=1&resourceVersion=-5", "/%ff%fe"}) {
     httplib::Result r = client_->Get(path);
     ASSERT_TRUE(r) << path;
     EXPECT_GE(r->status, 400) << path;
@@ -301,9 +312,9 @@ TEST_F(ApiServerTest, BadInputGetsStatusErrorsAndTheServerKeepsServing) {
   ASSERT_TRUE(client_->Post("/api/v1/namespaces/demo/pods", PodJson("p1", "127.0.1.1", true).dump(),
                             "application/json"));
   for (const char* patch : {R"({"metadata":"x"})", R"([{"op":"replace","path":"","value":3}])"}) {
-    httplib::Result r = client_->Patch("/api/v1/namespaces/demo/pods/p1", patch,
-                                       patch[0] == '[' ? "application/json-patch+json"
-                                                       : "application/merge-patch+json");
+    httplib::Result r = client_->Patch(
+        "/api/v1/namespaces/demo/pods/p1", patch,
+        patch[0] == '[' ? "application/json-patch+json" : "application/merge-patch+json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400) << patch << ": " << r->body;
   }
@@ -314,17 +325,22 @@ TEST_F(ApiServerTest, WatchStreamsOneEventPerLineFromTheListVersion) {
   json list = GetJson(kSlicesPath);
   const std::string rv = list["metadata"]["resourceVersion"];
   // As kubectl does: a client that accepts compression still gets each event at once.
-  WatchReader watch(&server(), absl::StrCat(kSlicesPath, "?watch=1&allowWatchBookmarks=true&resourceVersion=", rv),
-                    {{"Accept-Encoding", "gzip, deflate, br"}});
-  ASSERT_TRUE(store().Create(Resource::kPods, [] {
-    json p = PodJson("web-1", "127.0.1.1", true);
-    p["metadata"]["namespace"] = "demo";
-    return p;
-  }()).ok());
+  WatchReader watch(
+      &server(),
+      absl::StrCat(kSlicesPath, "?watch=1&allowWatchBookmarks=true&resourceVersion=", rv),
+      {{"Accept-Encoding", "gzip, deflate, br"}});
+  ASSERT_TRUE(store()
+                  .Create(Resource::kPods,
+                          [] {
+                            json p = PodJson("web-1", "127.0.1.1", true);
+                            p["metadata"]["namespace"] = "demo";
+                            return p;
+                          }())
+                  .ok());
   std::string line = watch.WaitFor("127.0.1.1");
   ASSERT_FALSE(line.empty());
   json event = json::parse(line);
-  EXPECT_EQ(event["type"], "MODIFIED");  // the placeholder slice gets the endpoint
+  EXPECT_EQ(event["type"], "MODIFIED");                 // the placeholder slice gets the endpoint
   EXPECT_EQ(event["object"]["kind"], "EndpointSlice");  // events carry kind
   EXPECT_EQ(event["object"]["apiVersion"], "discovery.k8s.io/v1");
   EXPECT_EQ(watch.Partial(), "");  // each event is a complete line
@@ -356,8 +372,10 @@ TEST_F(ApiServerTest, TooOldVersionGetsTheErrorEventThenTheEnd) {
 
 TEST_F(ApiServerTest, BookmarksAndTimeoutSeconds) {
   Start({.bookmark_interval = absl::Milliseconds(50)});
-  WatchReader watch(&server(), absl::StrCat(kSlicesPath, "?watch=1&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=",
-                                            store().CurrentResourceVersion()));
+  WatchReader watch(
+      &server(), absl::StrCat(kSlicesPath,
+                              "?watch=1&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=",
+                              store().CurrentResourceVersion()));
   json bookmark = json::parse(watch.WaitFor("BOOKMARK"), nullptr, false);
   ASSERT_TRUE(bookmark.is_object());
   EXPECT_EQ(bookmark["object"]["kind"], "EndpointSlice");
@@ -365,8 +383,9 @@ TEST_F(ApiServerTest, BookmarksAndTimeoutSeconds) {
   // timeoutSeconds ends the stream cleanly.
   EXPECT_TRUE(watch.Done(absl::Seconds(60)));
   // Without allowWatchBookmarks: none.
-  WatchReader quiet(&server(), absl::StrCat(kSlicesPath, "?watch=1&timeoutSeconds=1&resourceVersion=",
-                                            store().CurrentResourceVersion()));
+  WatchReader quiet(&server(),
+                    absl::StrCat(kSlicesPath, "?watch=1&timeoutSeconds=1&resourceVersion=",
+                                 store().CurrentResourceVersion()));
   EXPECT_TRUE(quiet.Done(absl::Seconds(60)));
   EXPECT_TRUE(quiet.Lines().empty());
 }
@@ -376,8 +395,9 @@ TEST_F(ApiServerTest, SendInitialEventsIsImplementedOrRefusedLikeARealServer) {
   EXPECT_EQ(refused["reason"], "Invalid");
   EXPECT_THAT(refused["message"].get<std::string>(), HasSubstr("sendInitialEvents: Forbidden"));
   WatchReader watch(&server(),
-                    absl::StrCat(kSlicesPath, "?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&"
-                                              "resourceVersionMatch=NotOlderThan"));
+                    absl::StrCat(kSlicesPath,
+                                 "?watch=1&sendInitialEvents=true&allowWatchBookmarks=true&"
+                                 "resourceVersionMatch=NotOlderThan"));
   std::string end = watch.WaitFor("initial-events-end");
   ASSERT_FALSE(end.empty());
   std::vector<std::string> lines = watch.Lines();
@@ -389,11 +409,14 @@ TEST_F(ApiServerTest, SendInitialEventsIsImplementedOrRefusedLikeARealServer) {
 TEST_F(ApiServerTest, LegacyWatchPathWatchesOneObject) {
   WatchReader watch(&server(), "/api/v1/watch/namespaces/demo/endpoints/web");
   EXPECT_THAT(watch.WaitFor("\"web\""), HasSubstr("\"ADDED\""));
-  ASSERT_TRUE(store().Create(Resource::kPods, [] {
-    json p = PodJson("web-1", "127.0.1.1", true);
-    p["metadata"]["namespace"] = "demo";
-    return p;
-  }()).ok());
+  ASSERT_TRUE(store()
+                  .Create(Resource::kPods,
+                          [] {
+                            json p = PodJson("web-1", "127.0.1.1", true);
+                            p["metadata"]["namespace"] = "demo";
+                            return p;
+                          }())
+                  .ok());
   EXPECT_THAT(watch.WaitFor("127.0.1.1"), HasSubstr("\"MODIFIED\""));
 }
 
@@ -406,21 +429,23 @@ TEST_F(ApiServerTest, TokensAreRequiredOnceConfiguredAndRotate) {
   server().AddToken("new-token", "alice");
   server().RemoveToken("old-token");
   EXPECT_EQ(client_->Get("/api/v1/namespaces/demo/services", old_auth)->status, 401);
-  EXPECT_EQ(client_->Get("/api/v1/namespaces/demo/services",
-                         {{"Authorization", "Bearer new-token"}})->status,
-            200);
+  EXPECT_EQ(
+      client_->Get("/api/v1/namespaces/demo/services", {{"Authorization", "Bearer new-token"}})
+          ->status,
+      200);
   EXPECT_EQ(client_->Get("/api", {{"Authorization", "Bearer wrong"}})->status, 401);
 }
 
 TEST_F(ApiServerTest, RbacAnswersForbiddenWithTheRealMessage) {
   server().AddToken("t", "system:serviceaccount:demo:client");
-  server().SetRules("system:serviceaccount:demo:client",
-                    {{{"list", "watch"}, {"endpointslices"}, {"demo"}},
-                     {{"get"}, {"services"}, {"demo"}}});
+  server().SetRules(
+      "system:serviceaccount:demo:client",
+      {{{"list", "watch"}, {"endpointslices"}, {"demo"}}, {{"get"}, {"services"}, {"demo"}}});
   httplib::Headers auth = {{"Authorization", "Bearer t"}};
   EXPECT_EQ(client_->Get(kSlicesPath, auth)->status, 200);
   EXPECT_EQ(client_->Get("/api/v1/namespaces/demo/services/web", auth)->status, 200);
-  httplib::Result r = client_->Get("/apis/discovery.k8s.io/v1/namespaces/other/endpointslices", auth);
+  httplib::Result r =
+      client_->Get("/apis/discovery.k8s.io/v1/namespaces/other/endpointslices", auth);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 403);
   json status = json::parse(r->body);
@@ -460,19 +485,23 @@ TEST_F(ApiServerTest, InjectedFailuresAndLatency) {
 }
 
 TEST_F(ApiServerTest, DroppedAndStalledWatches) {
-  WatchReader watch(&server(), absl::StrCat(kSlicesPath, "?watch=1&resourceVersion=",
-                                            store().CurrentResourceVersion()));
+  WatchReader watch(
+      &server(),
+      absl::StrCat(kSlicesPath, "?watch=1&resourceVersion=", store().CurrentResourceVersion()));
   // Wait until the stream is open.
   for (int i = 0; i < 3000 && server().OpenWatchStreams() == 0; ++i) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   ASSERT_EQ(server().OpenWatchStreams(), 1);
   server().StallWatches(true);
-  ASSERT_TRUE(store().Create(Resource::kPods, [] {
-    json p = PodJson("web-1", "127.0.1.1", true);
-    p["metadata"]["namespace"] = "demo";
-    return p;
-  }()).ok());
+  ASSERT_TRUE(store()
+                  .Create(Resource::kPods,
+                          [] {
+                            json p = PodJson("web-1", "127.0.1.1", true);
+                            p["metadata"]["namespace"] = "demo";
+                            return p;
+                          }())
+                  .ok());
   EXPECT_EQ(watch.WaitFor("127.0.1.1", absl::Milliseconds(300)), "");  // silent
   server().StallWatches(false);
   EXPECT_NE(watch.WaitFor("127.0.1.1"), "");

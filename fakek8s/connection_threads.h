@@ -60,7 +60,6 @@ class ThreadPerConnection : public httplib::TaskQueue {
       ABSL_GUARDED_BY(mu_);
 };
 
-
 }  // namespace fakek8s::internal
 
 #endif  // FAKEK8S_CONNECTION_THREADS_H_

@@ -73,9 +73,9 @@ json OpenApiGroupVersion(const std::string& group, const std::string& version,
   for (const ResourceInfo& info : AllResources()) {
     if (info.group != group || info.version != version) continue;
     std::string prefix = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
-    std::string path = info.namespaced
-                           ? absl::StrCat(prefix, "/namespaces/{namespace}/", info.plural, "/{name}")
-                           : absl::StrCat(prefix, "/", info.plural, "/{name}");
+    std::string path =
+        info.namespaced ? absl::StrCat(prefix, "/namespaces/{namespace}/", info.plural, "/{name}")
+                        : absl::StrCat(prefix, "/", info.plural, "/{name}");
     json gvk = {{"group", group}, {"version", version}, {"kind", info.kind}};
     json params = json::array({{{"name", "fieldValidation"},
                                 {"in", "query"},

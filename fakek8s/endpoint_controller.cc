@@ -54,9 +54,7 @@ bool HasSelector(const json& service) {
          Str(Field(service, "spec"), "type") != "ExternalName";
 }
 
-bool IsHeadless(const json& service) {
-  return Str(Field(service, "spec"), "clusterIP") == "None";
-}
+bool IsHeadless(const json& service) { return Str(Field(service, "spec"), "clusterIP") == "None"; }
 
 bool PublishNotReady(const json& service) {
   const json& v = Field(Field(service, "spec"), "publishNotReadyAddresses");
@@ -127,10 +125,8 @@ std::string Hostname(const json& service, const json& pod) {
   return Str(spec, "hostname");
 }
 
-std::vector<const json*> BackingPods(const json& service,
-                                     const std::vector<const json*>& pods) {
-  LabelSelector selector =
-      LabelSelector::FromMap(Field(Field(service, "spec"), "selector"));
+std::vector<const json*> BackingPods(const json& service, const std::vector<const json*>& pods) {
+  LabelSelector selector = LabelSelector::FromMap(Field(Field(service, "spec"), "selector"));
   std::vector<const json*> out;
   for (const json* pod : pods) {
     if (PodBacks(*pod, selector)) out.push_back(pod);
@@ -170,13 +166,12 @@ std::vector<DerivedEndpoint> DeriveSliceEndpoints(const json& service,
     const std::string ip = Str(Field(pod, "status"), "podIP");
     const bool serving = PodIsReady(pod);
     const bool terminating = PodIsTerminating(pod);
-    json endpoint = {
-        {"addresses", json::array({ip})},
-        {"conditions",
-         {{"ready", publish_not_ready || (serving && !terminating)},
-          {"serving", serving},
-          {"terminating", terminating}}},
-        {"targetRef", TargetRef(pod)}};
+    json endpoint = {{"addresses", json::array({ip})},
+                     {"conditions",
+                      {{"ready", publish_not_ready || (serving && !terminating)},
+                       {"serving", serving},
+                       {"terminating", terminating}}},
+                     {"targetRef", TargetRef(pod)}};
     const std::string node = Str(Field(pod, "spec"), "nodeName");
     if (!node.empty()) endpoint["nodeName"] = node;
     const std::string zone =
@@ -199,18 +194,17 @@ json DeriveLegacyEndpoints(const json& service, const std::vector<const json*>& 
   const json& meta = Field(service, "metadata");
   json labels = DerivedLabels(service);
   labels[kEndpointsManagedByLabel] = kEndpointsControllerName;
-  json endpoints = {{"kind", "Endpoints"},
-                    {"apiVersion", "v1"},
-                    {"metadata",
-                     {{"name", Str(meta, "name")},
-                      {"namespace", Str(meta, "namespace")},
-                      {"labels", labels}}}};
+  json endpoints = {
+      {"kind", "Endpoints"},
+      {"apiVersion", "v1"},
+      {"metadata",
+       {{"name", Str(meta, "name")}, {"namespace", Str(meta, "namespace")}, {"labels", labels}}}};
   const bool publish_not_ready = PublishNotReady(service);
   const bool service_has_ports = Field(Field(service, "spec"), "ports").is_array() &&
                                  !Field(Field(service, "spec"), "ports").empty();
   // Port set (as JSON text) -> {ready addresses, not-ready addresses}, by IP.
-  std::map<std::string, std::pair<std::map<std::string, json>,
-                                  std::map<std::string, json>>> subsets;
+  std::map<std::string, std::pair<std::map<std::string, json>, std::map<std::string, json>>>
+      subsets;
   int total = 0;
   bool truncated = false;
   for (const json* pod_ptr : BackingPods(service, pods)) {
@@ -233,8 +227,7 @@ json DeriveLegacyEndpoints(const json& service, const std::vector<const json*>& 
     const std::string hostname = Hostname(service, pod);
     if (!hostname.empty()) address["hostname"] = hostname;
     auto& subset = subsets[ports.dump()];
-    (PodIsReady(pod) || publish_not_ready ? subset.first : subset.second)[ip] =
-        std::move(address);
+    (PodIsReady(pod) || publish_not_ready ? subset.first : subset.second)[ip] = std::move(address);
   }
   if (truncated) {
     endpoints["metadata"]["annotations"] = {{kOverCapacityAnnotation, "truncated"}};
@@ -259,11 +252,11 @@ json DeriveLegacyEndpoints(const json& service, const std::vector<const json*>& 
 }
 
 void EndpointController::Attach(ObjectStore& store) {
-  store.SetReconciler([this](ObjectStore::Transaction& txn, Resource changed,
-                             const std::string& ns) {
-    (void)changed;
-    ReconcileNamespace(txn, ns);
-  });
+  store.SetReconciler(
+      [this](ObjectStore::Transaction& txn, Resource changed, const std::string& ns) {
+        (void)changed;
+        ReconcileNamespace(txn, ns);
+      });
 }
 
 void EndpointController::ReconcileNamespace(ObjectStore::Transaction& txn,
@@ -286,8 +279,7 @@ void EndpointController::ReconcileNamespace(ObjectStore::Transaction& txn,
     const json& labels = Field(Field(*slice, "metadata"), "labels");
     if (Str(labels, kSliceManagedByLabel) == kSliceControllerName &&
         managed_services.count(Str(labels, kServiceNameLabel)) == 0) {
-      orphans.emplace_back(Resource::kEndpointSlices,
-                           Str(Field(*slice, "metadata"), "name"));
+      orphans.emplace_back(Resource::kEndpointSlices, Str(Field(*slice, "metadata"), "name"));
     }
   }
   for (const json* ep : txn.List(Resource::kEndpoints, ns)) {
@@ -300,8 +292,7 @@ void EndpointController::ReconcileNamespace(ObjectStore::Transaction& txn,
   for (const auto& [resource, name] : orphans) (void)txn.Delete(resource, ns, name);
 }
 
-void EndpointController::ReconcileService(ObjectStore::Transaction& txn,
-                                          const json& service,
+void EndpointController::ReconcileService(ObjectStore::Transaction& txn, const json& service,
                                           const std::vector<const json*>& pods) const {
   const json& meta = Field(service, "metadata");
   const std::string ns = Str(meta, "namespace");
@@ -377,10 +368,9 @@ void EndpointController::ReconcileService(ObjectStore::Transaction& txn,
       }
     }
     if (target == nullptr) {
-      slices.push_back({json{{"metadata", json::object()},
-                             {"addressType", d.address_type},
-                             {"ports", d.ports}},
-                        group});
+      slices.push_back(
+          {json{{"metadata", json::object()}, {"addressType", d.address_type}, {"ports", d.ports}},
+           group});
       target = &slices.back();
     }
     target->endpoints.push_back(d.endpoint);
@@ -398,10 +388,9 @@ void EndpointController::ReconcileService(ObjectStore::Transaction& txn,
                                    {"controller", true},
                                    {"blockOwnerDeletion", true}}});
   if (none && slices.empty()) {
-    slices.push_back({json{{"metadata", json::object()},
-                           {"addressType", "IPv4"},
-                           {"ports", json::array()}},
-                      GroupKey("IPv4", json::array())});
+    slices.push_back(
+        {json{{"metadata", json::object()}, {"addressType", "IPv4"}, {"ports", json::array()}},
+         GroupKey("IPv4", json::array())});
   }
   for (Slice& slice : slices) {
     const std::string slice_name = Str(Field(slice.object, "metadata"), "name");

@@ -60,8 +60,8 @@ struct DerivedEndpoint {
 };
 
 // The endpoints `service` gets from `pods` (those of its namespace).
-std::vector<DerivedEndpoint> DeriveSliceEndpoints(
-    const nlohmann::json& service, const std::vector<const nlohmann::json*>& pods);
+std::vector<DerivedEndpoint> DeriveSliceEndpoints(const nlohmann::json& service,
+                                                  const std::vector<const nlohmann::json*>& pods);
 
 // The core/v1 Endpoints object (without uid/resourceVersion) for `service`.
 nlohmann::json DeriveLegacyEndpoints(const nlohmann::json& service,
@@ -70,8 +70,7 @@ nlohmann::json DeriveLegacyEndpoints(const nlohmann::json& service,
 
 class EndpointController {
  public:
-  explicit EndpointController(EndpointControllerOptions options = {})
-      : options_(options) {}
+  explicit EndpointController(EndpointControllerOptions options = {}) : options_(options) {}
 
   // Makes this controller `store`'s reconciler and reconciles every namespace
   // now. The controller must outlive the store's use.

@@ -27,14 +27,16 @@ json GrpcPort(json target = 8080) {
   return json::array({{{"name", "grpc"}, {"port", 80}, {"targetPort", std::move(target)}}});
 }
 
-json Pod(const std::string& name, const std::string& app, const std::string& ip,
-         bool ready, json container_ports = json::array()) {
-  json pod = {{"metadata", {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", app}}}}},
-              {"spec", {{"nodeName", "node-a"},
-                        {"containers", json::array({{{"name", "c"}, {"ports", std::move(container_ports)}}})}}},
-              {"status", {{"phase", "Running"},
-                          {"conditions", json::array({{{"type", "Ready"},
-                                                       {"status", ready ? "True" : "False"}}})}}}};
+json Pod(const std::string& name, const std::string& app, const std::string& ip, bool ready,
+         json container_ports = json::array()) {
+  json pod = {
+      {"metadata", {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", app}}}}},
+      {"spec",
+       {{"nodeName", "node-a"},
+        {"containers", json::array({{{"name", "c"}, {"ports", std::move(container_ports)}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
   if (!ip.empty()) pod["status"]["podIP"] = ip;
   return pod;
 }
@@ -47,8 +49,9 @@ class EndpointControllerTest : public ::testing::Test {
   }
 
   std::vector<json> Slices(const std::string& service) {
-    return store_.List(Resource::kEndpointSlices, "demo",
-                       *LabelSelector::Parse(absl::StrCat(kServiceNameLabel, "=", service)))
+    return store_
+        .List(Resource::kEndpointSlices, "demo",
+              *LabelSelector::Parse(absl::StrCat(kServiceNameLabel, "=", service)))
         .items;
   }
 
@@ -58,27 +61,32 @@ class EndpointControllerTest : public ::testing::Test {
     for (const json& slice : Slices(service)) {
       for (const json& e : slice["endpoints"]) {
         const json& c = e["conditions"];
-        out.push_back(absl::StrCat(e["addresses"][0].get<std::string>(), " ",
-                                   c["ready"].get<bool>() ? "R" : "-",
-                                   c["serving"].get<bool>() ? "S" : "-",
-                                   c["terminating"].get<bool>() ? "T" : "-"));
+        out.push_back(absl::StrCat(
+            e["addresses"][0].get<std::string>(), " ", c["ready"].get<bool>() ? "R" : "-",
+            c["serving"].get<bool>() ? "S" : "-", c["terminating"].get<bool>() ? "T" : "-"));
       }
     }
     return out;
   }
 
   void SetReady(const std::string& pod, bool ready) {
-    ASSERT_TRUE(store_.Mutate(Resource::kPods, "demo", pod, [&](json& p) {
-      p["status"]["conditions"][0]["status"] = ready ? "True" : "False";
-      return absl::OkStatus();
-    }).ok());
+    ASSERT_TRUE(store_
+                    .Mutate(Resource::kPods, "demo", pod,
+                            [&](json& p) {
+                              p["status"]["conditions"][0]["status"] = ready ? "True" : "False";
+                              return absl::OkStatus();
+                            })
+                    .ok());
   }
 
   void MarkTerminating(const std::string& pod) {
-    ASSERT_TRUE(store_.Mutate(Resource::kPods, "demo", pod, [](json& p) {
-      p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
-      return absl::OkStatus();
-    }).ok());
+    ASSERT_TRUE(store_
+                    .Mutate(Resource::kPods, "demo", pod,
+                            [](json& p) {
+                              p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+                              return absl::OkStatus();
+                            })
+                    .ok());
   }
 
   EndpointController controller_;
@@ -146,29 +154,34 @@ TEST_F(EndpointControllerTest, PodsWithoutIpFinishedOrUnmatchedAreLeftOut) {
   EXPECT_THAT(Endpoints("web"), ElementsAre());
   EXPECT_FALSE(store_.Get(Resource::kEndpoints, "demo", "web")->contains("subsets"));
   // The pod gets its IP: now it is an endpoint.
-  ASSERT_TRUE(store_.Mutate(Resource::kPods, "demo", "no-ip", [](json& p) {
-    p["status"]["podIP"] = "127.0.1.7";
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(store_
+                  .Mutate(Resource::kPods, "demo", "no-ip",
+                          [](json& p) {
+                            p["status"]["podIP"] = "127.0.1.7";
+                            return absl::OkStatus();
+                          })
+                  .ok());
   EXPECT_THAT(Endpoints("web"), ElementsAre("127.0.1.7 RS-"));
 }
 
 TEST_F(EndpointControllerTest, NamedTargetPortResolvesPerPod) {
   ASSERT_TRUE(store_.Create(Resource::kServices, Service("web", GrpcPort("grpc-port"))).ok());
-  ASSERT_TRUE(store_.Create(Resource::kPods,
-                            Pod("a", "web", "127.0.1.1", true,
-                                json::parse(R"([{"name":"grpc-port","containerPort":9000}])")))
+  ASSERT_TRUE(store_
+                  .Create(Resource::kPods,
+                          Pod("a", "web", "127.0.1.1", true,
+                              json::parse(R"([{"name":"grpc-port","containerPort":9000}])")))
                   .ok());
-  ASSERT_TRUE(store_.Create(Resource::kPods,
-                            Pod("b", "web", "127.0.1.2", true,
-                                json::parse(R"([{"name":"grpc-port","containerPort":9001}])")))
+  ASSERT_TRUE(store_
+                  .Create(Resource::kPods,
+                          Pod("b", "web", "127.0.1.2", true,
+                              json::parse(R"([{"name":"grpc-port","containerPort":9001}])")))
                   .ok());
   ASSERT_TRUE(store_.Create(Resource::kPods, Pod("c", "web", "127.0.1.3", true)).ok());
   // Three port sets -> three slices: 9000, 9001, and none.
   std::map<std::string, std::string> port_by_ip;
   for (const json& slice : Slices("web")) {
-    std::string port = slice["ports"].empty() ? "none"
-                                              : std::to_string(slice["ports"][0]["port"].get<int>());
+    std::string port =
+        slice["ports"].empty() ? "none" : std::to_string(slice["ports"][0]["port"].get<int>());
     for (const json& e : slice["endpoints"]) port_by_ip[e["addresses"][0]] = port;
   }
   EXPECT_EQ(port_by_ip, (std::map<std::string, std::string>{
@@ -181,10 +194,11 @@ TEST_F(EndpointControllerTest, NamedTargetPortResolvesPerPod) {
 TEST_F(EndpointControllerTest, ManyEndpointsSpreadOverSlicesAndStayPut) {
   ASSERT_TRUE(store_.Create(Resource::kServices, Service("big", GrpcPort())).ok());
   for (int i = 0; i < 250; ++i) {
-    ASSERT_TRUE(store_.Create(Resource::kPods,
-                              Pod(absl::StrCat("big-", i), "big",
-                                  absl::StrCat("127.1.", i / 200, ".", i % 200 + 1), true))
-                    .ok());
+    ASSERT_TRUE(
+        store_
+            .Create(Resource::kPods, Pod(absl::StrCat("big-", i), "big",
+                                         absl::StrCat("127.1.", i / 200, ".", i % 200 + 1), true))
+            .ok());
   }
   std::vector<json> slices = Slices("big");
   ASSERT_EQ(slices.size(), 3u);
@@ -213,9 +227,9 @@ TEST_F(EndpointControllerTest, ManyEndpointsSpreadOverSlicesAndStayPut) {
 }
 
 TEST_F(EndpointControllerTest, HeadlessAndPublishNotReadyAddresses) {
-  ASSERT_TRUE(store_.Create(Resource::kServices,
-                            Service("hl", json::array(), /*headless=*/true,
-                                    /*publish_not_ready=*/true))
+  ASSERT_TRUE(store_
+                  .Create(Resource::kServices, Service("hl", json::array(), /*headless=*/true,
+                                                       /*publish_not_ready=*/true))
                   .ok());
   json pod = Pod("hl-0", "hl", "127.0.2.1", false);
   pod["spec"]["hostname"] = "hl-0";
@@ -245,10 +259,12 @@ TEST_F(EndpointControllerTest, DeletedServiceLosesSlicesAndEndpoints) {
   ASSERT_TRUE(store_.Create(Resource::kServices, Service("web", GrpcPort())).ok());
   ASSERT_TRUE(store_.Create(Resource::kPods, Pod("web-1", "web", "127.0.1.1", true)).ok());
   // A user-managed slice for a selector-less Service is never touched.
-  ASSERT_TRUE(store_.Create(Resource::kEndpointSlices,
-                            {{"metadata", {{"name", "manual"}, {"namespace", "demo"},
-                                           {"labels", {{kServiceNameLabel, "ext"}}}}},
-                             {"addressType", "IPv4"}})
+  ASSERT_TRUE(store_
+                  .Create(Resource::kEndpointSlices, {{"metadata",
+                                                       {{"name", "manual"},
+                                                        {"namespace", "demo"},
+                                                        {"labels", {{kServiceNameLabel, "ext"}}}}},
+                                                      {"addressType", "IPv4"}})
                   .ok());
   ASSERT_TRUE(store_.Delete(Resource::kServices, "demo", "web").ok());
   EXPECT_TRUE(Slices("web").empty());
@@ -258,11 +274,14 @@ TEST_F(EndpointControllerTest, DeletedServiceLosesSlicesAndEndpoints) {
 
 TEST_F(EndpointControllerTest, AttachReconcilesExistingObjects) {
   ObjectStore store;
-  ASSERT_TRUE(store.Create(Resource::kServices, [] {
-    json s = Service("web", GrpcPort());
-    s["metadata"]["namespace"] = "default";
-    return s;
-  }()).ok());
+  ASSERT_TRUE(store
+                  .Create(Resource::kServices,
+                          [] {
+                            json s = Service("web", GrpcPort());
+                            s["metadata"]["namespace"] = "default";
+                            return s;
+                          }())
+                  .ok());
   EndpointController controller;
   controller.Attach(store);
   EXPECT_EQ(store.List(Resource::kEndpointSlices, "default").items.size(), 1u);

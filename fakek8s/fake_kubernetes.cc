@@ -20,8 +20,7 @@ absl::StatusOr<std::unique_ptr<FakeKubernetes>> FakeKubernetes::Start(Options op
   return k8s;
 }
 
-absl::Status FakeKubernetes::WriteKubeconfig(const std::string& path,
-                                             const std::string& token,
+absl::Status FakeKubernetes::WriteKubeconfig(const std::string& path, const std::string& token,
                                              const std::string& ns) const {
   const std::string text = server_->Kubeconfig(token, ns);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

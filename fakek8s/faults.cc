@@ -75,15 +75,17 @@ bool FaultInjector::Inject(httplib::Response& res) {
                     "text/plain; charset=utf-8");
     return true;
   }
-  const char* reason = code == 429 ? "TooManyRequests"
+  const char* reason = code == 429   ? "TooManyRequests"
                        : code == 503 ? "ServiceUnavailable"
                        : code == 504 ? "Timeout"
                        : code == 401 ? "Unauthorized"
                        : code == 403 ? "Forbidden"
-                       : code >= 500 ? "InternalError" : "BadRequest";
+                       : code >= 500 ? "InternalError"
+                                     : "BadRequest";
   json details = nullptr;
   if (retry_after > absl::ZeroDuration()) {
-    details = {{"retryAfterSeconds", absl::ToInt64Seconds(absl::Ceil(retry_after, absl::Seconds(1)))}};
+    details = {
+        {"retryAfterSeconds", absl::ToInt64Seconds(absl::Ceil(retry_after, absl::Seconds(1)))}};
   }
   WriteError(res, ApiError(code, reason, absl::StrCat("fakek8s: injected ", code, " failure")),
              details);

@@ -8,9 +8,7 @@
 
 namespace fakek8s::internal {
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
+std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 std::string EventLine(const std::string& type, const json& object) {
   return absl::StrCat("{\"type\":\"", type, "\",\"object\":", Dump(object), "}\n");

@@ -31,8 +31,7 @@ std::string Dump(const json& j);
 std::string EventLine(const std::string& type, const json& object);
 void WriteJson(httplib::Response& res, int code, const json& body);
 // A Status body with the error's HTTP code.
-void WriteError(httplib::Response& res, const absl::Status& status,
-                const json& details = nullptr);
+void WriteError(httplib::Response& res, const absl::Status& status, const json& details = nullptr);
 // Go's strconv.ParseBool, which the API server uses for boolean parameters.
 bool ParseBool(const std::string& v);
 // The query parameter `key` ("" if absent).

@@ -28,9 +28,10 @@ std::string TempDir() {
 json Pod(const std::string& name, const std::string& ip) {
   return {{"metadata", {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", "web"}}}}},
           {"spec", {{"containers", json::array({{{"name", "web"}}})}}},
-          {"status", {{"phase", "Running"},
-                      {"podIP", ip},
-                      {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+          {"status",
+           {{"phase", "Running"},
+            {"podIP", ip},
+            {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
 }
 
 class InteropTest : public ::testing::Test {
@@ -41,9 +42,8 @@ class InteropTest : public ::testing::Test {
     k8s_ = *std::move(k8s);
     k8s_->server().AddToken(kToken, "interop-user");
     ASSERT_TRUE(SeedDemo(k8s_->store(), {.ns = "demo", .service = "web", .replicas = 3}).ok());
-    kubeconfig_ = absl::StrCat(TempDir(), "/kubeconfig-", ::testing::UnitTest::GetInstance()
-                                                               ->current_test_info()
-                                                               ->name());
+    kubeconfig_ = absl::StrCat(TempDir(), "/kubeconfig-",
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     ASSERT_TRUE(k8s_->WriteKubeconfig(kubeconfig_, kToken, "demo").ok());
   }
 
@@ -96,11 +96,9 @@ TEST_F(InteropTest, KubectlWatchSeesChanges) {
   auto watch = Subprocess::Start(Kubectl({"get", "endpointslices", "-w", "-o", "json"}));
   ASSERT_TRUE(watch.ok()) << watch.status();
   // The initial list, then a change made after it.
-  ASSERT_TRUE((*watch)->ReadLineContaining("127.0.10.3", absl::Seconds(60)))
-      << (*watch)->output();
+  ASSERT_TRUE((*watch)->ReadLineContaining("127.0.10.3", absl::Seconds(60))) << (*watch)->output();
   ASSERT_TRUE(k8s_->store().Create(Resource::kPods, Pod("web-7", "127.0.10.7")).ok());
-  EXPECT_TRUE((*watch)->ReadLineContaining("127.0.10.7", absl::Seconds(60)))
-      << (*watch)->output();
+  EXPECT_TRUE((*watch)->ReadLineContaining("127.0.10.7", absl::Seconds(60))) << (*watch)->output();
 
   auto pods = Subprocess::Start(Kubectl({"get", "pods", "-w"}));
   ASSERT_TRUE(pods.ok());
@@ -131,8 +129,9 @@ TEST_F(InteropTest, KubectlCreatesPatchesAndDeletesPods) {
   };
   EXPECT_FALSE(ready());
 
-  r = Subprocess::Run(Kubectl({"patch", "pod", "web-9", "--subresource=status", "--type=merge",
-                               "-p", R"({"status":{"conditions":[{"type":"Ready","status":"True"}]}})"}));
+  r = Subprocess::Run(
+      Kubectl({"patch", "pod", "web-9", "--subresource=status", "--type=merge", "-p",
+               R"({"status":{"conditions":[{"type":"Ready","status":"True"}]}})"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(ready());
 
@@ -162,18 +161,20 @@ TEST_F(InteropTest, PythonClientListsAndWatchesSlicesAndEndpoints) {
   }
   const std::string ca = absl::StrCat(TempDir(), "/ca.crt");
   std::ofstream(ca) << k8s_->server().ca_pem();
-  const std::string script = absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
-                                          std::getenv("TEST_WORKSPACE"),
-                                          "/fakek8s/interop_python_client.py");
+  const std::string script =
+      absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
+                   "/fakek8s/interop_python_client.py");
   auto p = Subprocess::Start({python, script, k8s_->server().url(), kToken, ca, "demo", "web"});
   ASSERT_TRUE(p.ok()) << p.status();
 
-  std::optional<std::string> listed = (*p)->ReadLineContaining("LISTED EndpointSlice", absl::Seconds(60));
+  std::optional<std::string> listed =
+      (*p)->ReadLineContaining("LISTED EndpointSlice", absl::Seconds(60));
   ASSERT_TRUE(listed) << (*p)->output();
   EXPECT_EQ(*listed, "LISTED EndpointSlice 1 127.0.10.1 127.0.10.2 127.0.10.3");
   ASSERT_TRUE((*p)->ReadLineContaining("WATCHING EndpointSlice", absl::Seconds(60)));
   ASSERT_TRUE(k8s_->store().Create(Resource::kPods, Pod("web-7", "127.0.10.7")).ok());
-  std::optional<std::string> event = (*p)->ReadLineContaining("EVENT EndpointSlice", absl::Seconds(60));
+  std::optional<std::string> event =
+      (*p)->ReadLineContaining("EVENT EndpointSlice", absl::Seconds(60));
   ASSERT_TRUE(event) << (*p)->output();
   EXPECT_THAT(*event, HasSubstr("MODIFIED"));
   ASSERT_TRUE((*p)->ReadLineContaining("SAW EndpointSlice 127.0.10.7", absl::Seconds(60)))

@@ -17,7 +17,7 @@ struct ObjectStore::StoredEvent {
   std::string ns;
   std::string type;  // ADDED, MODIFIED, DELETED, or BOOKMARK (initial-events end)
   json object;
-  json previous;     // the state before a MODIFIED; null otherwise
+  json previous;  // the state before a MODIFIED; null otherwise
 };
 
 struct ObjectStore::Watch::State {
@@ -45,9 +45,8 @@ struct ObjectStore::Watch::State {
   }
   bool Matches(const json& object) const {
     static const json kNull;
-    const json& labels = object.contains("metadata")
-                             ? object["metadata"].value("labels", kNull)
-                             : kNull;
+    const json& labels =
+        object.contains("metadata") ? object["metadata"].value("labels", kNull) : kNull;
     return options.labels.Matches(labels) && options.fields.Matches(object);
   }
 
@@ -86,8 +85,7 @@ std::string MetaString(const json& object, const char* field) {
 
 // Server-side defaults the real API server applies on write.
 void ApplyDefaults(Resource resource, json& object) {
-  if (resource == Resource::kServices && object.contains("spec") &&
-      object["spec"].is_object()) {
+  if (resource == Resource::kServices && object.contains("spec") && object["spec"].is_object()) {
     json& spec = object["spec"];
     if (!spec.contains("type")) spec["type"] = "ClusterIP";
     if (spec.contains("ports") && spec["ports"].is_array()) {
@@ -128,17 +126,15 @@ ObjectStore::Watch::~Watch() {
   state_->CloseLocked("watch ended by the client");
 }
 
-ObjectStore::Watch::Result ObjectStore::Watch::Next(absl::Duration timeout,
-                                                    WatchEvent* event) {
+ObjectStore::Watch::Result ObjectStore::Watch::Next(absl::Duration timeout, WatchEvent* event) {
   const absl::Time deadline = absl::Now() + timeout;
   State& s = *state_;
   while (true) {
     std::shared_ptr<const StoredEvent> raw;
     {
       absl::MutexLock lock(&s.mu);
-      auto ready = [&s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-        return !s.queue.empty() || s.closed;
-      };
+      auto ready = [&s]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) { return !s.queue.empty() || s.closed; };
       s.mu.AwaitWithDeadline(absl::Condition(&ready), deadline);
       if (s.closed) return Result::kClosed;
       if (s.queue.empty()) return Result::kTimeout;
@@ -193,32 +189,28 @@ const json* ObjectStore::Transaction::Get(Resource resource, const std::string& 
   return it == objects.end() ? nullptr : &it->second;
 }
 
-std::vector<const json*> ObjectStore::Transaction::List(Resource resource,
-                                                        const std::string& ns) {
+std::vector<const json*> ObjectStore::Transaction::List(Resource resource, const std::string& ns) {
   store_->mu_.AssertHeld();
   std::vector<const json*> out;
   const auto& objects = store_->objects_[static_cast<int>(resource)];
-  for (auto it = objects.lower_bound({ns, ""});
-       it != objects.end() && it->first.first == ns; ++it) {
+  for (auto it = objects.lower_bound({ns, ""}); it != objects.end() && it->first.first == ns;
+       ++it) {
     out.push_back(&it->second);
   }
   return out;
 }
 
-absl::StatusOr<json> ObjectStore::Transaction::Create(Resource resource,
-                                                      json object) {
+absl::StatusOr<json> ObjectStore::Transaction::Create(Resource resource, json object) {
   store_->mu_.AssertHeld();
   return store_->CreateLocked(resource, std::move(object));
 }
 
-absl::StatusOr<json> ObjectStore::Transaction::Update(Resource resource,
-                                                      json object) {
+absl::StatusOr<json> ObjectStore::Transaction::Update(Resource resource, json object) {
   store_->mu_.AssertHeld();
   return store_->UpdateLocked(resource, std::move(object));
 }
 
-absl::Status ObjectStore::Transaction::Delete(Resource resource,
-                                              const std::string& ns,
+absl::Status ObjectStore::Transaction::Delete(Resource resource, const std::string& ns,
                                               const std::string& name) {
   store_->mu_.AssertHeld();
   return store_->DeleteLocked(resource, ns, name).status();
@@ -233,8 +225,7 @@ std::string ObjectStore::Transaction::RandomSuffix() {
 
 ObjectStore::ObjectStore() : ObjectStore(Options()) {}
 
-ObjectStore::ObjectStore(Options options)
-    : options_(std::move(options)), rng_(options_.seed) {
+ObjectStore::ObjectStore(Options options) : options_(std::move(options)), rng_(options_.seed) {
   absl::MutexLock lock(&mu_);
   for (const char* ns : {"default", "kube-system"}) {
     (void)CreateLocked(Resource::kNamespaces, {{"metadata", {{"name", ns}}}});
@@ -265,8 +256,8 @@ std::string ObjectStore::NewUidLocked() {
   uint64_t lo = rng_();
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff,
-                         hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
+                         lo >> 48, lo & 0xffffffffffffULL);
 }
 
 std::string ObjectStore::RandomSuffixLocked() {
@@ -378,9 +369,9 @@ absl::StatusOr<json> ObjectStore::UpdateLocked(Resource resource, json object) {
   return object;
 }
 
-absl::StatusOr<json> ObjectStore::Mutate(
-    Resource resource, const std::string& ns, const std::string& name,
-    const std::function<absl::Status(json&)>& mutate) {
+absl::StatusOr<json> ObjectStore::Mutate(Resource resource, const std::string& ns,
+                                         const std::string& name,
+                                         const std::function<absl::Status(json&)>& mutate) {
   absl::MutexLock lock(&mu_);
   const ResourceInfo& info = Info(resource);
   auto& objects = objects_[static_cast<int>(resource)];
@@ -404,8 +395,7 @@ absl::StatusOr<json> ObjectStore::Delete(Resource resource, const std::string& n
   return DeleteLocked(resource, ns, name);
 }
 
-absl::StatusOr<json> ObjectStore::DeleteLocked(Resource resource,
-                                               const std::string& ns,
+absl::StatusOr<json> ObjectStore::DeleteLocked(Resource resource, const std::string& ns,
                                                const std::string& name) {
   const ResourceInfo& info = Info(resource);
   auto& objects = objects_[static_cast<int>(resource)];
@@ -414,12 +404,11 @@ absl::StatusOr<json> ObjectStore::DeleteLocked(Resource resource,
   if (resource == Resource::kNamespaces) {
     // Everything in the namespace goes first, as the namespace controller does.
     // Services first: the controller then removes their slices and Endpoints.
-    for (Resource r : {Resource::kServices, Resource::kPods,
-                       Resource::kEndpointSlices, Resource::kEndpoints}) {
+    for (Resource r :
+         {Resource::kServices, Resource::kPods, Resource::kEndpointSlices, Resource::kEndpoints}) {
       std::vector<std::string> names;
       auto& in = objects_[static_cast<int>(r)];
-      for (auto o = in.lower_bound({name, ""}); o != in.end() && o->first.first == name;
-           ++o) {
+      for (auto o = in.lower_bound({name, ""}); o != in.end() && o->first.first == name; ++o) {
         names.push_back(o->first.second);
       }
       for (const std::string& n : names) (void)DeleteLocked(r, name, n);
@@ -433,22 +422,21 @@ absl::StatusOr<json> ObjectStore::DeleteLocked(Resource resource,
   return object;
 }
 
-void ObjectStore::CommitLocked(Resource resource, const std::string& type,
-                               const json& object, json previous) {
-  auto event = std::make_shared<const StoredEvent>(
-      StoredEvent{rv_, resource, MetaString(object, "namespace"), type, object,
-                  std::move(previous)});
+void ObjectStore::CommitLocked(Resource resource, const std::string& type, const json& object,
+                               json previous) {
+  auto event = std::make_shared<const StoredEvent>(StoredEvent{
+      rv_, resource, MetaString(object, "namespace"), type, object, std::move(previous)});
   history_.push_back(event);
   while (history_.size() > options_.history_limit) {
     oldest_resumable_rv_ = history_.front()->rv;
     history_.pop_front();
   }
   // Feed open watches; forget the ones that were closed.
-  auto open_end = std::remove_if(watches_.begin(), watches_.end(),
-                                 [&](const std::shared_ptr<Watch::State>& w) {
-                                   absl::MutexLock lock(&w->mu);
-                                   return w->closed;
-                                 });
+  auto open_end =
+      std::remove_if(watches_.begin(), watches_.end(), [&](const std::shared_ptr<Watch::State>& w) {
+        absl::MutexLock lock(&w->mu);
+        return w->closed;
+      });
   watches_.erase(open_end, watches_.end());
   for (const std::shared_ptr<Watch::State>& w : watches_) {
     if (w->Wanted(resource, event->ns)) w->Push(event);
@@ -458,9 +446,9 @@ void ObjectStore::CommitLocked(Resource resource, const std::string& type,
   if (reconciler_ && IsReconciled(resource) && reconcile_depth_ == 0) {
     ++reconcile_depth_;
     Transaction txn(this);
-    reconciler_(txn, resource, event->ns.empty() && resource == Resource::kNamespaces
-                                   ? MetaString(object, "name")
-                                   : event->ns);
+    reconciler_(txn, resource,
+                event->ns.empty() && resource == Resource::kNamespaces ? MetaString(object, "name")
+                                                                       : event->ns);
     --reconcile_depth_;
   }
 }
@@ -492,8 +480,8 @@ ObjectStore::ListResult ObjectStore::List(Resource resource, const std::string& 
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<ObjectStore::Watch>> ObjectStore::StartWatch(
-    Resource resource, WatchOptions options) {
+absl::StatusOr<std::unique_ptr<ObjectStore::Watch>> ObjectStore::StartWatch(Resource resource,
+                                                                            WatchOptions options) {
   absl::MutexLock lock(&mu_);
   const bool from_now = options.from_rv.empty() || options.from_rv == "0";
   uint64_t from = 0;
@@ -502,12 +490,11 @@ absl::StatusOr<std::unique_ptr<ObjectStore::Watch>> ObjectStore::StartWatch(
                                    "\": resource versions are numbers here"));
   }
   if (!from_now && from < oldest_resumable_rv_) {
-    return Expired(absl::StrCat("too old resource version: ", from, " (",
-                                oldest_resumable_rv_, ")"));
+    return Expired(
+        absl::StrCat("too old resource version: ", from, " (", oldest_resumable_rv_, ")"));
   }
   const bool initial = from_now || options.send_initial_events;
-  auto state = std::make_shared<Watch::State>(resource, std::move(options),
-                                              initial ? rv_ : from,
+  auto state = std::make_shared<Watch::State>(resource, std::move(options), initial ? rv_ : from,
                                               options_.max_watch_backlog);
   {
     absl::MutexLock wlock(&state->mu);
@@ -519,12 +506,11 @@ absl::StatusOr<std::unique_ptr<ObjectStore::Watch>> ObjectStore::StartWatch(
             StoredEvent{rv_, resource, key.first, "ADDED", object, nullptr}));
       }
       if (state->options.send_initial_events) {
-        json bookmark = {
-            {"kind", Info(resource).kind},
-            {"apiVersion", Info(resource).ApiVersion()},
-            {"metadata",
-             {{"resourceVersion", std::to_string(rv_)},
-              {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+        json bookmark = {{"kind", Info(resource).kind},
+                         {"apiVersion", Info(resource).ApiVersion()},
+                         {"metadata",
+                          {{"resourceVersion", std::to_string(rv_)},
+                           {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
         state->queue.push_back(std::make_shared<const StoredEvent>(
             StoredEvent{rv_, resource, "", "BOOKMARK", std::move(bookmark), nullptr}));
       }

@@ -76,8 +76,7 @@ class ObjectStore {
     std::vector<const json*> List(Resource resource, const std::string& ns);
     absl::StatusOr<json> Create(Resource resource, json object);
     absl::StatusOr<json> Update(Resource resource, json object);
-    absl::Status Delete(Resource resource, const std::string& ns,
-                        const std::string& name);
+    absl::Status Delete(Resource resource, const std::string& ns, const std::string& name);
     // A random lowercase suffix for generated names, from the store's seeded RNG.
     std::string RandomSuffix();
 
@@ -87,8 +86,7 @@ class ObjectStore {
     ObjectStore* store_;
   };
   // Called with the kind and namespace of each Namespace, Service or Pod write.
-  using Reconciler =
-      std::function<void(Transaction& txn, Resource changed, const std::string& ns)>;
+  using Reconciler = std::function<void(Transaction& txn, Resource changed, const std::string& ns)>;
 
   struct ListResult {
     std::vector<json> items;  // with kind and apiVersion, sorted by namespace/name
@@ -96,10 +94,10 @@ class ObjectStore {
   };
 
   struct WatchOptions {
-    std::string namespace_;     // "" = all namespaces
+    std::string namespace_;  // "" = all namespaces
     LabelSelector labels;
     FieldSelector fields;
-    std::string from_rv;        // "" or "0": current state as ADDED first
+    std::string from_rv;               // "" or "0": current state as ADDED first
     bool send_initial_events = false;  // current state as ADDED even with an RV
   };
 
@@ -147,25 +145,22 @@ class ObjectStore {
   absl::StatusOr<json> Update(Resource resource, json object) ABSL_LOCKS_EXCLUDED(mu_);
   // Reads, modifies and writes an object atomically. `mutate` may return an error
   // to abort; it runs under the store's lock and must not call the store.
-  absl::StatusOr<json> Mutate(Resource resource, const std::string& ns,
-                              const std::string& name,
+  absl::StatusOr<json> Mutate(Resource resource, const std::string& ns, const std::string& name,
                               const std::function<absl::Status(json&)>& mutate)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Removes an object; returns its last state. Deleting a Namespace deletes
   // everything in it.
-  absl::StatusOr<json> Delete(Resource resource, const std::string& ns,
-                              const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<json> Delete(Resource resource, const std::string& ns, const std::string& name)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
-  absl::StatusOr<json> Get(Resource resource, const std::string& ns,
-                           const std::string& name) ABSL_LOCKS_EXCLUDED(mu_);
-  ListResult List(Resource resource, const std::string& ns,
-                  const LabelSelector& labels = {},
+  absl::StatusOr<json> Get(Resource resource, const std::string& ns, const std::string& name)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  ListResult List(Resource resource, const std::string& ns, const LabelSelector& labels = {},
                   const FieldSelector& fields = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts a watch. BadRequest for a malformed RV, Expired (410) for one older
   // than the history.
-  absl::StatusOr<std::unique_ptr<Watch>> StartWatch(Resource resource,
-                                                    WatchOptions options)
+  absl::StatusOr<std::unique_ptr<Watch>> StartWatch(Resource resource, WatchOptions options)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   std::string CurrentResourceVersion() ABSL_LOCKS_EXCLUDED(mu_);
@@ -186,11 +181,10 @@ class ObjectStore {
   absl::StatusOr<json> UpdateLocked(Resource resource, json object)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<json> DeleteLocked(Resource resource, const std::string& ns,
-                                    const std::string& name)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                    const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records an event, feeds it to watches and runs the reconciler.
-  void CommitLocked(Resource resource, const std::string& type, const json& object,
-                    json previous) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CommitLocked(Resource resource, const std::string& type, const json& object, json previous)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewUidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string RandomSuffixLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NowRfc3339() const;

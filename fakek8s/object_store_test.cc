@@ -55,10 +55,9 @@ TEST_F(ObjectStoreTest, CreateFillsMetadata) {
   EXPECT_EQ((*pod)["metadata"]["resourceVersion"], store_.CurrentResourceVersion());
 
   absl::StatusOr<json> slice = store_.Create(
-      Resource::kEndpointSlices,
-      {{"metadata", {{"generateName", "web-"}, {"namespace", "demo"}}},
-       {"addressType", "IPv4"},
-       {"endpoints", nullptr}});
+      Resource::kEndpointSlices, {{"metadata", {{"generateName", "web-"}, {"namespace", "demo"}}},
+                                  {"addressType", "IPv4"},
+                                  {"endpoints", nullptr}});
   ASSERT_TRUE(slice.ok());
   EXPECT_THAT((*slice)["metadata"]["name"].get<std::string>(), HasSubstr("web-"));
   EXPECT_EQ((*slice)["metadata"]["name"].get<std::string>().size(), 9u);
@@ -106,17 +105,17 @@ TEST_F(ObjectStoreTest, UpdateBumpsVersionOnlyOnChangeAndChecksConflicts) {
   EXPECT_EQ(HttpCode(conflict), 409);
   EXPECT_EQ(ToStatusObject(conflict)["reason"], "Conflict");
 
-  absl::StatusOr<json> mutated =
-      store_.Mutate(Resource::kPods, "demo", "web-1", [](json& p) {
-        p["status"]["phase"] = "Running";
-        return absl::OkStatus();
-      });
+  absl::StatusOr<json> mutated = store_.Mutate(Resource::kPods, "demo", "web-1", [](json& p) {
+    p["status"]["phase"] = "Running";
+    return absl::OkStatus();
+  });
   ASSERT_TRUE(mutated.ok());
   EXPECT_EQ((*mutated)["status"]["phase"], "Running");
-  EXPECT_EQ(HttpCode(store_.Mutate(Resource::kPods, "demo", "nope",
-                                   [](json&) { return absl::OkStatus(); })
-                         .status()),
-            404);
+  EXPECT_EQ(
+      HttpCode(
+          store_.Mutate(Resource::kPods, "demo", "nope", [](json&) { return absl::OkStatus(); })
+              .status()),
+      404);
 }
 
 TEST_F(ObjectStoreTest, ListFiltersAndSorts) {
@@ -128,8 +127,7 @@ TEST_F(ObjectStoreTest, ListFiltersAndSorts) {
   EXPECT_EQ(all.items[0]["metadata"]["name"], "a");
   EXPECT_EQ(all.resource_version, store_.CurrentResourceVersion());
 
-  ObjectStore::ListResult web =
-      store_.List(Resource::kPods, "", *LabelSelector::Parse("app=web"));
+  ObjectStore::ListResult web = store_.List(Resource::kPods, "", *LabelSelector::Parse("app=web"));
   EXPECT_EQ(web.items.size(), 2u);
   ObjectStore::ListResult named = store_.List(
       Resource::kPods, "demo", {}, *FieldSelector::Parse("metadata.name=c", {"metadata.name"}));
@@ -146,8 +144,7 @@ TEST_F(ObjectStoreTest, WatchFromZeroSendsCurrentStateThenChanges) {
   ASSERT_TRUE(store_.Delete(Resource::kPods, "demo", "a").ok());
   const int rv = std::stoi(store_.CurrentResourceVersion());
   EXPECT_THAT(Drain(**watch),
-              ElementsAre("ADDED a@" + std::to_string(rv - 2),
-                          "ADDED b@" + std::to_string(rv - 1),
+              ElementsAre("ADDED a@" + std::to_string(rv - 2), "ADDED b@" + std::to_string(rv - 1),
                           "DELETED a@" + std::to_string(rv)));
   EXPECT_EQ((*watch)->ProgressResourceVersion(), std::to_string(rv));
 }
@@ -156,7 +153,9 @@ TEST_F(ObjectStoreTest, WatchFromVersionSendsOnlyLaterChanges) {
   ASSERT_TRUE(store_.Create(Resource::kPods, Pod("a")).ok());
   const std::string rv = store_.CurrentResourceVersion();
   ASSERT_TRUE(store_.Create(Resource::kPods, Pod("b")).ok());
-  ASSERT_TRUE(store_.Create(Resource::kServices, {{"metadata", {{"name", "s"}, {"namespace", "demo"}}}}).ok());
+  ASSERT_TRUE(
+      store_.Create(Resource::kServices, {{"metadata", {{"name", "s"}, {"namespace", "demo"}}}})
+          .ok());
   auto watch = store_.StartWatch(Resource::kPods, {.from_rv = rv});
   ASSERT_TRUE(watch.ok());
   std::vector<std::string> events = Drain(**watch);
@@ -165,9 +164,8 @@ TEST_F(ObjectStoreTest, WatchFromVersionSendsOnlyLaterChanges) {
 }
 
 TEST_F(ObjectStoreTest, SelectorTransitionsBecomeAddedAndDeleted) {
-  auto watch = store_.StartWatch(
-      Resource::kPods, {.labels = *LabelSelector::Parse("app=web"),
-                        .from_rv = store_.CurrentResourceVersion()});
+  auto watch = store_.StartWatch(Resource::kPods, {.labels = *LabelSelector::Parse("app=web"),
+                                                   .from_rv = store_.CurrentResourceVersion()});
   ASSERT_TRUE(watch.ok());
   ASSERT_TRUE(store_.Create(Resource::kPods, Pod("a", {{"app", "db"}})).ok());
   auto relabel = [&](const std::string& app) {
@@ -178,16 +176,18 @@ TEST_F(ObjectStoreTest, SelectorTransitionsBecomeAddedAndDeleted) {
   };
   ASSERT_TRUE(relabel("web").ok());  // starts matching
   ASSERT_TRUE(relabel("web").ok());  // no change: no event
-  ASSERT_TRUE(store_.Mutate(Resource::kPods, "demo", "a", [](json& p) {
-    p["status"]["phase"] = "Pending";
-    return absl::OkStatus();
-  }).ok());
-  ASSERT_TRUE(relabel("db").ok());   // stops matching
+  ASSERT_TRUE(store_
+                  .Mutate(Resource::kPods, "demo", "a",
+                          [](json& p) {
+                            p["status"]["phase"] = "Pending";
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  ASSERT_TRUE(relabel("db").ok());  // stops matching
   const int rv = std::stoi(store_.CurrentResourceVersion());
-  EXPECT_THAT(Drain(**watch),
-              ElementsAre("ADDED a@" + std::to_string(rv - 2),
-                          "MODIFIED a@" + std::to_string(rv - 1),
-                          "DELETED a@" + std::to_string(rv)));
+  EXPECT_THAT(Drain(**watch), ElementsAre("ADDED a@" + std::to_string(rv - 2),
+                                          "MODIFIED a@" + std::to_string(rv - 1),
+                                          "DELETED a@" + std::to_string(rv)));
 }
 
 TEST_F(ObjectStoreTest, TooOldVersionIsExpiredAfterHistoryLimitOrCompaction) {
@@ -201,8 +201,7 @@ TEST_F(ObjectStoreTest, TooOldVersionIsExpiredAfterHistoryLimitOrCompaction) {
   }
   auto expired = store.StartWatch(Resource::kPods, {.from_rv = old_rv});
   EXPECT_EQ(HttpCode(expired.status()), 410);
-  EXPECT_THAT(expired.status().message(),
-              HasSubstr("too old resource version: " + old_rv + " ("));
+  EXPECT_THAT(expired.status().message(), HasSubstr("too old resource version: " + old_rv + " ("));
   EXPECT_EQ(ToStatusObject(expired.status())["reason"], "Expired");
 
   const std::string before = std::to_string(std::stoi(store.CurrentResourceVersion()) - 1);
@@ -220,8 +219,7 @@ TEST_F(ObjectStoreTest, TooOldVersionIsExpiredAfterHistoryLimitOrCompaction) {
 TEST_F(ObjectStoreTest, SendInitialEventsEndsWithAnnotatedBookmark) {
   ASSERT_TRUE(store_.Create(Resource::kPods, Pod("a")).ok());
   auto watch = store_.StartWatch(
-      Resource::kPods, {.from_rv = store_.CurrentResourceVersion(),
-                        .send_initial_events = true});
+      Resource::kPods, {.from_rv = store_.CurrentResourceVersion(), .send_initial_events = true});
   ASSERT_TRUE(watch.ok());
   ObjectStore::WatchEvent e;
   ASSERT_EQ((*watch)->Next(absl::Seconds(5), &e), ObjectStore::Watch::Result::kEvent);
@@ -272,9 +270,9 @@ TEST_F(ObjectStoreTest, ConcurrentWritersGetDistinctVersions) {
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < 50; ++i) {
-        ASSERT_TRUE(store_.Create(Resource::kPods,
-                                  Pod("p-" + std::to_string(t) + "-" + std::to_string(i)))
-                        .ok());
+        ASSERT_TRUE(
+            store_.Create(Resource::kPods, Pod("p-" + std::to_string(t) + "-" + std::to_string(i)))
+                .ok());
       }
     });
   }

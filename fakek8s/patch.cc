@@ -15,9 +15,8 @@ using json = nlohmann::json;
 // Lists merged by key in a strategic merge patch (the few fakek8s objects use).
 const std::map<std::string, std::string>& MergeKeys() {
   static const auto* const kKeys = new std::map<std::string, std::string>{
-      {"conditions", "type"},  {"containers", "name"},
-      {"ports", "containerPort"}, {"ownerReferences", "uid"},
-      {"env", "name"},         {"volumes", "name"}};
+      {"conditions", "type"},     {"containers", "name"}, {"ports", "containerPort"},
+      {"ownerReferences", "uid"}, {"env", "name"},        {"volumes", "name"}};
   return *kKeys;
 }
 
@@ -70,7 +69,8 @@ absl::Status ApplyPatch(const std::string& content_type, const json& patch, json
     try {
       object = object.patch(patch);
     } catch (const json::exception& e) {
-      return ApiError(422, "Invalid", absl::StrCat("the JSON patch could not be applied: ", e.what()));
+      return ApiError(422, "Invalid",
+                      absl::StrCat("the JSON patch could not be applied: ", e.what()));
     }
     return absl::OkStatus();
   }

@@ -31,8 +31,8 @@ absl::StatusOr<json> PodReaper::Delete(const std::string& ns, const std::string&
         pod["spec"]["terminationGracePeriodSeconds"].is_number_integer()) {
       seconds = pod["spec"]["terminationGracePeriodSeconds"].get<int64_t>();
     }
-    pod["metadata"]["deletionTimestamp"] = absl::FormatTime(
-        "%Y-%m-%dT%H:%M:%SZ", now + absl::Seconds(seconds), absl::UTCTimeZone());
+    pod["metadata"]["deletionTimestamp"] =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now + absl::Seconds(seconds), absl::UTCTimeZone());
     pod["metadata"]["deletionGracePeriodSeconds"] = seconds;
     return absl::OkStatus();
   });

@@ -76,15 +76,15 @@ void ServeResource(ObjectStore* store, PodReaper* reaper, const std::string& ver
   }
   if (verb == "patch") {
     std::string content_type = req.get_header_value("Content-Type");
-    absl::StatusOr<json> patched = store->Mutate(
-        resource, route.ns, route.name,
-        [&](json& object) { return ApplyPatch(content_type, body, object); });
+    absl::StatusOr<json> patched = store->Mutate(resource, route.ns, route.name, [&](json& object) {
+      return ApplyPatch(content_type, body, object);
+    });
     if (!patched.ok()) return WriteError(res, patched.status());
     return WriteJson(res, 200, *patched);
   }
   if (!body.is_object()) {
-    return WriteError(res, BadRequest(absl::StrCat("the body of a ", info.kind,
-                                                   " must be a JSON object")));
+    return WriteError(
+        res, BadRequest(absl::StrCat("the body of a ", info.kind, " must be a JSON object")));
   }
   if (!body.contains("metadata") || !body["metadata"].is_object()) {
     if (body.contains("metadata")) {
@@ -109,9 +109,9 @@ void ServeResource(ObjectStore* store, PodReaper* reaper, const std::string& ver
   // update
   std::string body_name = meta.value("name", "");
   if (body_name != route.name) {
-    return WriteError(res, BadRequest(absl::StrCat("the name of the object (", body_name,
-                                                   ") does not match the name on the URL (",
-                                                   route.name, ")")));
+    return WriteError(
+        res, BadRequest(absl::StrCat("the name of the object (", body_name,
+                                     ") does not match the name on the URL (", route.name, ")")));
   }
   absl::StatusOr<json> updated = store->Update(resource, std::move(body));
   if (!updated.ok()) return WriteError(res, updated.status());

@@ -20,30 +20,53 @@ const std::vector<ResourceInfo>& AllResources() {
       return extra;
     };
     return new std::vector<ResourceInfo>{
-        {Resource::kNamespaces, "namespaces", "namespace", "Namespace", "", "v1",
-         false, {"ns"}, with({"status.phase"})},
-        {Resource::kServices, "services", "service", "Service", "", "v1", true,
-         {"svc"}, with({"spec.clusterIP", "spec.type"})},
-        {Resource::kPods, "pods", "pod", "Pod", "", "v1", true, {"po"},
+        {Resource::kNamespaces,
+         "namespaces",
+         "namespace",
+         "Namespace",
+         "",
+         "v1",
+         false,
+         {"ns"},
+         with({"status.phase"})},
+        {Resource::kServices,
+         "services",
+         "service",
+         "Service",
+         "",
+         "v1",
+         true,
+         {"svc"},
+         with({"spec.clusterIP", "spec.type"})},
+        {Resource::kPods,
+         "pods",
+         "pod",
+         "Pod",
+         "",
+         "v1",
+         true,
+         {"po"},
          with({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                "spec.serviceAccountName", "status.phase", "status.podIP",
                "status.nominatedNodeName"})},
-        {Resource::kEndpoints, "endpoints", "endpoints", "Endpoints", "", "v1",
-         true, {"ep"}, meta},
-        {Resource::kEndpointSlices, "endpointslices", "endpointslice",
-         "EndpointSlice", "discovery.k8s.io", "v1", true, {},
+        {Resource::kEndpoints, "endpoints", "endpoints", "Endpoints", "", "v1", true, {"ep"}, meta},
+        {Resource::kEndpointSlices,
+         "endpointslices",
+         "endpointslice",
+         "EndpointSlice",
+         "discovery.k8s.io",
+         "v1",
+         true,
+         {},
          with({"addressType"})},
     };
   }();
   return *kResources;
 }
 
-const ResourceInfo& Info(Resource resource) {
-  return AllResources()[static_cast<int>(resource)];
-}
+const ResourceInfo& Info(Resource resource) { return AllResources()[static_cast<int>(resource)]; }
 
-std::optional<Resource> FindResource(absl::string_view group,
-                                     absl::string_view version,
+std::optional<Resource> FindResource(absl::string_view group, absl::string_view version,
                                      absl::string_view plural) {
   for (const ResourceInfo& info : AllResources()) {
     if (info.group == group && info.version == version && info.plural == plural) {

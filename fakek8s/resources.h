@@ -19,11 +19,11 @@ inline constexpr int kNumResources = 5;
 
 struct ResourceInfo {
   Resource resource;
-  std::string plural;        // "endpointslices": the URL segment
-  std::string singular;      // "endpointslice"
-  std::string kind;          // "EndpointSlice"
-  std::string group;         // "discovery.k8s.io"; "" for the core group
-  std::string version;       // "v1"
+  std::string plural;    // "endpointslices": the URL segment
+  std::string singular;  // "endpointslice"
+  std::string kind;      // "EndpointSlice"
+  std::string group;     // "discovery.k8s.io"; "" for the core group
+  std::string version;   // "v1"
   bool namespaced;
   std::vector<std::string> short_names;
   // Field paths that `fieldSelector` accepts for this resource.
@@ -40,8 +40,7 @@ const std::vector<ResourceInfo>& AllResources();
 
 // The resource served at /api/v1/<plural> (group "") or
 // /apis/<group>/<version>/<plural>; nullopt if fakek8s does not serve it.
-std::optional<Resource> FindResource(absl::string_view group,
-                                     absl::string_view version,
+std::optional<Resource> FindResource(absl::string_view group, absl::string_view version,
                                      absl::string_view plural);
 
 }  // namespace fakek8s

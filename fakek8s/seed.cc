@@ -121,10 +121,10 @@ absl::Status SeedFromManifests(ObjectStore& store, const std::string& text) {
     try {
       object = NodeToJson(doc);
     } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("manifest document ", index, ": ", e.what()));
+      return absl::InvalidArgumentError(absl::StrCat("manifest document ", index, ": ", e.what()));
     }
-    if (absl::Status s = CreateOne(store, std::move(object), absl::StrCat("manifest document ", index));
+    if (absl::Status s =
+            CreateOne(store, std::move(object), absl::StrCat("manifest document ", index));
         !s.ok()) {
       return s;
     }
@@ -182,7 +182,9 @@ absl::Status SeedDemo(ObjectStore& store, const DemoOptions& o) {
       {{"metadata", {{"name", o.service}, {"namespace", o.ns}, {"labels", {{"app", o.service}}}}},
        {"spec",
         {{"selector", {{"app", o.service}}},
-         {"ports", json::array({{{"name", "grpc"}, {"port", o.port}, {"targetPort", o.target_port},
+         {"ports", json::array({{{"name", "grpc"},
+                                 {"port", o.port},
+                                 {"targetPort", o.target_port},
                                  {"protocol", "TCP"}}})}}}});
   if (!service.ok()) return service.status();
   for (int i = 0; i < o.replicas; ++i) {

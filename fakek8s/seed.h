@@ -42,8 +42,8 @@ struct DemoOptions {
   std::string ns = "demo";
   std::string service = "web";
   int replicas = 3;
-  int port = 80;          // the Service port
-  int target_port = 8080; // the container port endpoints carry
+  int port = 80;           // the Service port
+  int target_port = 8080;  // the container port endpoints carry
   // Pod i gets IP "127.0.<ip_third_octet>.<i+1>" (loopback: kube-grpc can dial it).
   int ip_third_octet = 10;
 };

@@ -16,8 +16,7 @@ namespace {
 using json = nlohmann::json;
 
 bool IsValueChar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-         c == '_' || c == '.';
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
 }
 
 // Label values: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends.
@@ -39,8 +38,7 @@ bool IsValidKey(absl::string_view k) {
     absl::string_view prefix = parts[0];
     if (prefix.empty() || prefix.size() > 253) return false;
     for (char c : prefix) {
-      if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-            c == '.')) {
+      if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) {
         return false;
       }
     }
@@ -49,8 +47,8 @@ bool IsValidKey(absl::string_view k) {
 }
 
 absl::Status ParseError(absl::string_view term, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unable to parse requirement: found '", term, "', ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unable to parse requirement: found '", term, "', ", why));
 }
 
 // Splits on commas that are not inside parentheses.
@@ -151,9 +149,8 @@ bool LabelSelector::Matches(const json& labels) const {
       if (it != labels.end() && it->is_string()) value = &*it;
     }
     auto in_values = [&] {
-      return value != nullptr &&
-             std::find(req.values.begin(), req.values.end(),
-                       value->get<std::string>()) != req.values.end();
+      return value != nullptr && std::find(req.values.begin(), req.values.end(),
+                                           value->get<std::string>()) != req.values.end();
     };
     switch (req.op) {
       case Op::kEquals:
@@ -175,8 +172,8 @@ bool LabelSelector::Matches(const json& labels) const {
   return true;
 }
 
-absl::StatusOr<FieldSelector> FieldSelector::Parse(
-    absl::string_view text, const std::vector<std::string>& supported) {
+absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text,
+                                                   const std::vector<std::string>& supported) {
   FieldSelector selector;
   if (absl::StripAsciiWhitespace(text).empty()) return selector;
   for (absl::string_view term : absl::StrSplit(text, ',')) {
@@ -194,14 +191,13 @@ absl::StatusOr<FieldSelector> FieldSelector::Parse(
       req.equals = true;
       skip = 1;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid selector: '", text, "'; can't understand '", term, "'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid selector: '", text, "'; can't understand '", term, "'"));
     }
     req.path = std::string(absl::StripAsciiWhitespace(term.substr(0, pos)));
     req.value = std::string(absl::StripAsciiWhitespace(term.substr(pos + skip)));
     if (std::find(supported.begin(), supported.end(), req.path) == supported.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("field label not supported: ", req.path));
+      return absl::InvalidArgumentError(absl::StrCat("field label not supported: ", req.path));
     }
     selector.requirements_.push_back(std::move(req));
   }

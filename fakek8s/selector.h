@@ -60,8 +60,8 @@ class FieldSelector {
 
   // Parses `text`, accepting only the dotted field paths in `supported` (the
   // server answers "field label not supported" for others).
-  static absl::StatusOr<FieldSelector> Parse(
-      absl::string_view text, const std::vector<std::string>& supported);
+  static absl::StatusOr<FieldSelector> Parse(absl::string_view text,
+                                             const std::vector<std::string>& supported);
 
   // True if every requirement holds for `object` (a missing field reads as "").
   bool Matches(const nlohmann::json& object) const;

@@ -50,8 +50,11 @@ TEST(LabelSelectorTest, FromMapMatchesAll) {
 }
 
 TEST(LabelSelectorTest, BadSyntaxIsInvalidArgument) {
-  for (const char* bad : {"app in (a", "app in ()", "=web", "app=we b", "a b c",
-                          "app in a,b)", "-app=x", "app=x,", "app=" "x" "y/z"}) {
+  for (const char* bad :
+       {"app in (a", "app in ()", "=web", "app=we b", "a b c", "app in a,b)", "-app=x", "app=x,",
+        "app="
+        "x"
+        "y/z"}) {
     absl::StatusOr<LabelSelector> s = LabelSelector::Parse(bad);
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(s.status().message(), HasSubstr("unable to parse requirement")) << bad;

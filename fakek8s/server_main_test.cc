@@ -62,7 +62,8 @@ TEST(ServerMainTest, ServesTheDemoAndWritesAVerifyingKubeconfig) {
   ASSERT_TRUE((*server)->ReadLineContaining("kubeconfig written", absl::Seconds(60)))
       << (*server)->output();
   EXPECT_THAT((*server)->output(), HasSubstr("serving the Kubernetes API at https://127.0.0.1:"));
-  json slices = GetWithKubeconfig(kubeconfig, "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices");
+  json slices =
+      GetWithKubeconfig(kubeconfig, "/apis/discovery.k8s.io/v1/namespaces/demo/endpointslices");
   ASSERT_EQ(slices["items"].size(), 1u);
   EXPECT_EQ(slices["items"][0]["endpoints"].size(), 4u);
 

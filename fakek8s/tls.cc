@@ -1,5 +1,6 @@
 #include "fakek8s/tls.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -7,7 +8,6 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <arpa/inet.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -39,9 +39,10 @@ bool AddExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   return ok;
 }
 
-absl::StatusOr<std::shared_ptr<X509>> NewCertificate(
-    const std::string& common_name, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
-    bool is_ca, const std::vector<std::string>& hosts, int valid_days) {
+absl::StatusOr<std::shared_ptr<X509>> NewCertificate(const std::string& common_name, EVP_PKEY* key,
+                                                     X509* issuer, EVP_PKEY* issuer_key, bool is_ca,
+                                                     const std::vector<std::string>& hosts,
+                                                     int valid_days) {
   std::shared_ptr<X509> cert(X509_new(), X509_free);
   if (!cert) return OpenSslError("X509_new");
   X509_set_version(cert.get(), 2);
@@ -58,8 +59,8 @@ absl::StatusOr<std::shared_ptr<X509>> NewCertificate(
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("fakek8s"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()),
-                             -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509* signer = issuer != nullptr ? issuer : cert.get();
   X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
   bool ok = true;
@@ -72,16 +73,15 @@ absl::StatusOr<std::shared_ptr<X509>> NewCertificate(
     std::vector<std::string> sans;
     for (const std::string& host : hosts) {
       unsigned char buf[16];
-      bool ip = inet_pton(AF_INET, host.c_str(), buf) == 1 ||
-                inet_pton(AF_INET6, host.c_str(), buf) == 1;
+      bool ip =
+          inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
       sans.push_back(absl::StrCat(ip ? "IP:" : "DNS:", host));
     }
     ok = ok && AddExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
     ok = ok && AddExtension(cert.get(), signer, NID_key_usage,
                             "critical,digitalSignature,keyEncipherment");
     ok = ok && AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth");
-    ok = ok && AddExtension(cert.get(), signer, NID_subject_alt_name,
-                            absl::StrJoin(sans, ","));
+    ok = ok && AddExtension(cert.get(), signer, NID_subject_alt_name, absl::StrJoin(sans, ","));
     ok = ok && AddExtension(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
   }
   if (!ok) return OpenSslError("adding certificate extensions");
@@ -106,13 +106,13 @@ std::string ToPem(WriteFn write) {
 
 }  // namespace
 
-absl::StatusOr<ServerCertificates> GenerateServerCertificates(
-    const std::vector<std::string>& hosts, int valid_days) {
+absl::StatusOr<ServerCertificates> GenerateServerCertificates(const std::vector<std::string>& hosts,
+                                                              int valid_days) {
   std::shared_ptr<EVP_PKEY> ca_key = NewKey();
   std::shared_ptr<EVP_PKEY> server_key = NewKey();
   if (!ca_key || !server_key) return OpenSslError("generating EC keys");
-  absl::StatusOr<std::shared_ptr<X509>> ca = NewCertificate(
-      "fakek8s-ca", ca_key.get(), nullptr, nullptr, /*is_ca=*/true, {}, valid_days);
+  absl::StatusOr<std::shared_ptr<X509>> ca =
+      NewCertificate("fakek8s-ca", ca_key.get(), nullptr, nullptr, /*is_ca=*/true, {}, valid_days);
   if (!ca.ok()) return ca.status();
   absl::StatusOr<std::shared_ptr<X509>> cert =
       NewCertificate("fakek8s-apiserver", server_key.get(), ca->get(), ca_key.get(),
@@ -123,8 +123,7 @@ absl::StatusOr<ServerCertificates> GenerateServerCertificates(
   out.ca_pem = ToPem([&](BIO* b) { return PEM_write_bio_X509(b, ca->get()); });
   out.cert_pem = ToPem([&](BIO* b) { return PEM_write_bio_X509(b, cert->get()); });
   out.key_pem = ToPem([&](BIO* b) {
-    return PEM_write_bio_PrivateKey(b, server_key.get(), nullptr, nullptr, 0, nullptr,
-                                    nullptr);
+    return PEM_write_bio_PrivateKey(b, server_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
   });
   if (out.ca_pem.empty() || out.cert_pem.empty() || out.key_pem.empty()) {
     return OpenSslError("writing PEM");

@@ -33,8 +33,7 @@ struct ServerCertificates {
 // valid from an hour ago for `valid_days` (negative: already expired). It may
 // also serve as a client certificate (mTLS tests): its key usage allows both.
 absl::StatusOr<ServerCertificates> GenerateServerCertificates(
-    const std::vector<std::string>& hosts = {"127.0.0.1", "::1", "localhost"},
-    int valid_days = 7);
+    const std::vector<std::string>& hosts = {"127.0.0.1", "::1", "localhost"}, int valid_days = 7);
 
 }  // namespace fakek8s
 

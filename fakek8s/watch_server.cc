@@ -35,8 +35,8 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
   if (!labels.ok()) return WriteError(res, BadRequest(labels.status().message()));
   std::string field_text = Param(req, "fieldSelector");
   if (!route.name.empty()) {
-    field_text = absl::StrCat(field_text.empty() ? "" : field_text + ",", "metadata.name=",
-                              route.name);
+    field_text =
+        absl::StrCat(field_text.empty() ? "" : field_text + ",", "metadata.name=", route.name);
   }
   absl::StatusOr<FieldSelector> fields = FieldSelector::Parse(field_text, info.selectable_fields);
   if (!fields.ok()) return WriteError(res, BadRequest(fields.status().message()));
@@ -46,10 +46,10 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
   const bool bookmarks = ParseBool(Param(req, "allowWatchBookmarks"));
   if (ParseBool(Param(req, "sendInitialEvents"))) {
     if (Param(req, "resourceVersionMatch") != "NotOlderThan" || !bookmarks) {
-      return WriteError(
-          res, Invalid("ListOptions", "",
-                       "sendInitialEvents: Forbidden: sendInitialEvents requires setting "
-                       "resourceVersionMatch to NotOlderThan and allowWatchBookmarks"));
+      return WriteError(res,
+                        Invalid("ListOptions", "",
+                                "sendInitialEvents: Forbidden: sendInitialEvents requires setting "
+                                "resourceVersionMatch to NotOlderThan and allowWatchBookmarks"));
     }
     options.send_initial_events = true;
   }
@@ -74,8 +74,7 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
   if (watch.ok()) {
     stream->watch = *std::move(watch);
   } else {
-    stream->error_line =
-        EventLine("ERROR", ToStatusObject(watch.status()));
+    stream->error_line = EventLine("ERROR", ToStatusObject(watch.status()));
   }
   const absl::Time now = absl::Now();
   stream->deadline = now + lifetime;
@@ -89,8 +88,8 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
   res.status = 200;
   res.set_chunked_content_provider(
       kWatchContentType,
-      [this, stream, bookmarks, bookmark_interval, kind, api_version](
-          size_t, httplib::DataSink& sink) {
+      [this, stream, bookmarks, bookmark_interval, kind, api_version](size_t,
+                                                                      httplib::DataSink& sink) {
         if (!stream->error_line.empty()) {
           bool ok = sink.write(stream->error_line.data(), stream->error_line.size());
           stream->error_line.clear();
@@ -108,7 +107,8 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
             continue;
           }
           absl::Duration wait = std::min(absl::Milliseconds(100), stream->deadline - now);
-          if (bookmarks) wait = std::min(wait, std::max(absl::ZeroDuration(), stream->next_bookmark - now));
+          if (bookmarks)
+            wait = std::min(wait, std::max(absl::ZeroDuration(), stream->next_bookmark - now));
           ObjectStore::WatchEvent event;
           switch (stream->watch->Next(wait, &event)) {
             case ObjectStore::Watch::Result::kClosed:
@@ -129,10 +129,9 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
             stream->next_bookmark = absl::Now() + bookmark_interval;
             std::string rv = stream->watch->ProgressResourceVersion();
             if (rv.empty()) continue;
-            std::string line = EventLine(
-                "BOOKMARK", {{"kind", kind},
-                             {"apiVersion", api_version},
-                             {"metadata", {{"resourceVersion", rv}}}});
+            std::string line = EventLine("BOOKMARK", {{"kind", kind},
+                                                      {"apiVersion", api_version},
+                                                      {"metadata", {{"resourceVersion", rv}}}});
             return sink.write(line.data(), line.size());
           }
         }

@@ -30,7 +30,9 @@ class WatchServer {
   // `store` must outlive the server and every stream it serves.
   WatchServer(ObjectStore* store, absl::Duration bookmark_interval,
               absl::Duration max_watch_timeout)
-      : store_(store), bookmark_interval_(bookmark_interval), max_watch_timeout_(max_watch_timeout) {}
+      : store_(store),
+        bookmark_interval_(bookmark_interval),
+        max_watch_timeout_(max_watch_timeout) {}
 
   // Answers a watch request on `route`: an error, or a stream.
   void Serve(const httplib::Request& req, httplib::Response& res, const Route& route);

@@ -38,9 +38,9 @@ struct World {
     open = *std::move(a);
     guarded = *std::move(b);
     guarded->AddToken("fuzz-token", "system:serviceaccount:demo:client");
-    guarded->SetRules("system:serviceaccount:demo:client",
-                      {{{"list", "watch"}, {"endpointslices"}, {"demo"}},
-                       {{"get"}, {"services"}, {"demo"}}});
+    guarded->SetRules(
+        "system:serviceaccount:demo:client",
+        {{{"list", "watch"}, {"endpointslices"}, {"demo"}}, {{"get"}, {"services"}, {"demo"}}});
   }
 };
 

@@ -19,9 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if ((t->port == 0) == t->port_name.empty()) __builtin_trap();
   if (t->port < 0 || t->port > 65535) __builtin_trap();
   const std::string port = t->port != 0 ? std::to_string(t->port) : t->port_name;
-  const std::string canonical = t->ns.empty()
-                                    ? absl::StrCat("kubernetes:///", t->name, ":", port)
-                                    : absl::StrCat("kubernetes:///", t->name, ".", t->ns, ":", port);
+  const std::string canonical =
+      t->ns.empty() ? absl::StrCat("kubernetes:///", t->name, ":", port)
+                    : absl::StrCat("kubernetes:///", t->name, ".", t->ns, ":", port);
   absl::StatusOr<kubegrpc::ServiceTarget> again = kubegrpc::ParseTarget(canonical);
   if (!again.ok() || !(*again == *t)) __builtin_trap();
   return 0;

@@ -98,8 +98,7 @@ Balancer::Balancer(std::shared_ptr<K8sClient> client, std::string default_namesp
   factory_ = options_.subchannel_factory;
   if (factory_ == nullptr) {
     factory_ = std::make_shared<GrpcSubchannelFactory>(
-        options_.credentials != nullptr ? options_.credentials
-                                        : grpc::InsecureChannelCredentials(),
+        options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
         options_.channel_args);
   }
 }

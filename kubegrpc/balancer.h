@@ -158,8 +158,7 @@ class Balancer {
   std::unique_ptr<ServiceRegistry> registry_;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<internal::ServiceChannels>> services_
-      ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<internal::ServiceChannels>> services_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -190,8 +189,7 @@ grpc::Status Call(const StubHandle<S>& handle,
   grpc::Status status(grpc::StatusCode::UNAVAILABLE, "kube-grpc: no attempt made");
   const int attempts = options.idempotent ? std::max(1, options.max_attempts) : 1;
   for (int attempt = 0; attempt < attempts; ++attempt) {
-    absl::StatusOr<std::shared_ptr<PoolEndpoint>> endpoint =
-        handle.channels().NextEndpoint(tried);
+    absl::StatusOr<std::shared_ptr<PoolEndpoint>> endpoint = handle.channels().NextEndpoint(tried);
     if (!endpoint.ok()) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(endpoint.status().message()));
     }

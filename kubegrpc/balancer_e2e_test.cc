@@ -53,17 +53,19 @@ class BalancerE2ETest : public ::testing::Test {
     auto k8s = fakek8s::FakeKubernetes::Start({.server = {.tls = true}});
     ASSERT_TRUE(k8s.ok()) << k8s.status();
     k8s_ = *std::move(k8s);
-    ASSERT_TRUE(k8s_->store().Create(fakek8s::Resource::kNamespaces,
-                                     {{"metadata", {{"name", "demo"}}}}).ok());
-    for (int i = 1; i <= 3; ++i) StartPod(i);
     ASSERT_TRUE(k8s_->store()
-                    .Create(fakek8s::Resource::kServices,
-                            {{"metadata", {{"name", "echo"}, {"namespace", "demo"}}},
-                             {"spec", {{"selector", {{"app", "echo"}}},
-                                       {"ports", json::array({{{"name", "grpc"},
-                                                               {"port", 80},
-                                                               {"targetPort", port_}}})}}}})
+                    .Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}})
                     .ok());
+    for (int i = 1; i <= 3; ++i) StartPod(i);
+    ASSERT_TRUE(
+        k8s_->store()
+            .Create(fakek8s::Resource::kServices,
+                    {{"metadata", {{"name", "echo"}, {"namespace", "demo"}}},
+                     {"spec",
+                      {{"selector", {{"app", "echo"}}},
+                       {"ports",
+                        json::array({{{"name", "grpc"}, {"port", 80}, {"targetPort", port_}}})}}}})
+            .ok());
     ClusterConfig config;
     config.server = k8s_->server().url();
     config.ca_pem = k8s_->server().ca_pem();
@@ -97,16 +99,17 @@ class BalancerE2ETest : public ::testing::Test {
     ASSERT_NE(pod.server, nullptr) << pod.ip << ":" << port_;
     ASSERT_GT(bound, 0);
     port_ = bound;
-    ASSERT_TRUE(k8s_->store()
-                    .Create(fakek8s::Resource::kPods,
-                            {{"metadata", {{"name", pod.name}, {"namespace", "demo"},
-                                           {"labels", {{"app", "echo"}}}}},
-                             {"spec", {{"containers", json::array({{{"name", "echo"}}})}}},
-                             {"status", {{"phase", "Running"},
-                                         {"podIP", pod.ip},
-                                         {"conditions", json::array({{{"type", "Ready"},
-                                                                      {"status", "True"}}})}}}})
-                    .ok());
+    ASSERT_TRUE(
+        k8s_->store()
+            .Create(fakek8s::Resource::kPods,
+                    {{"metadata",
+                      {{"name", pod.name}, {"namespace", "demo"}, {"labels", {{"app", "echo"}}}}},
+                     {"spec", {{"containers", json::array({{{"name", "echo"}}})}}},
+                     {"status",
+                      {{"phase", "Running"},
+                       {"podIP", pod.ip},
+                       {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}})
+            .ok());
     pods_[pod.name] = std::move(pod);
   }
 
@@ -200,7 +203,8 @@ TEST_F(BalancerE2ETest, RoundRobinScaleUpAndDeleteWithoutFailedCalls) {
   pods_["echo-2"].server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   ASSERT_TRUE(WaitForPicked(4));
   // ...and a pod that crashes (no API change first): the helper moves on.
-  pods_["echo-3"].server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  pods_["echo-3"].server->Shutdown(std::chrono::system_clock::now() +
+                                   std::chrono::milliseconds(100));
   absl::SleepFor(absl::Milliseconds(500));
   stop = true;
   load.join();

@@ -6,10 +6,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "fakek8s/object_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/proto/health.grpc.pb.h"
-#include "fakek8s/object_store.h"
 #include "testing/fake_k8s_client.h"
 #include "testing/fake_subchannel.h"
 
@@ -45,7 +45,8 @@ class BalancerTest : public ::testing::Test {
   void Make(ChannelState initial = ChannelState::kReady) {
     // Services demo/web (two pods), demo/empty (none) and other/web (none).
     for (const char* ns : {"demo", "other"}) {
-      ASSERT_TRUE(store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", ns}}}}).ok());
+      ASSERT_TRUE(
+          store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", ns}}}}).ok());
     }
     for (const auto& [ns, name] : {std::pair{"demo", "web"}, {"demo", "empty"}, {"other", "web"}}) {
       ASSERT_TRUE(store_.Create(fakek8s::Resource::kServices, Service(ns, name)).ok());
@@ -151,8 +152,7 @@ class KubeBalancer : public GrpcKubeBalancer<Client> {
   }
   absl::Status Ping(Client& client) override {
     ++pings;
-    return sick.load() == client.channel.get() ? absl::UnavailableError("sick")
-                                               : absl::OkStatus();
+    return sick.load() == client.channel.get() ? absl::UnavailableError("sick") : absl::OkStatus();
   }
   std::atomic<int> made{0};
   std::atomic<int> pings{0};

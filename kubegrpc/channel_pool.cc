@@ -7,8 +7,7 @@
 
 namespace kubegrpc {
 
-ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory,
-                         PoolOptions options)
+ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, PoolOptions options)
     : service_name_(std::move(service_name)),
       factory_(factory),
       clock_(options.clock != nullptr ? options.clock : RealClock()),
@@ -77,8 +76,7 @@ bool ChannelPool::UpdateLocked(Entry& e, bool healthy, bool draining, ChannelSta
   return was_in != is_in || ChoosePickTier(eligible_) != tier_;
 }
 
-void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set,
-                        const EndpointDelta* delta) {
+void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const EndpointDelta* delta) {
   // New entries' endpoint and subchannel, started outside the lock.
   std::vector<std::pair<std::shared_ptr<PoolEndpoint>, std::shared_ptr<Subchannel>>> created;
   std::vector<std::shared_ptr<Subchannel>> returned;  // drained, now wanted again
@@ -93,14 +91,13 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set,
       e.drain_deadline = now + drain_grace_;
       changed |= UpdateLocked(e, e.healthy, /*draining=*/true, e.state);
     };
-    auto want = [&](const std::string& key, const Endpoint& info)
-                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto want = [&](const std::string& key,
+                    const Endpoint& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       auto it = entries_.find(key);
       if (it == entries_.end()) {
         auto e = std::make_unique<Entry>();
         e->subchannel = factory_->Create(info);
-        e->endpoint =
-            std::make_shared<PoolEndpoint>(key, info.pod_name, e->subchannel->channel());
+        e->endpoint = std::make_shared<PoolEndpoint>(key, info.pod_name, e->subchannel->channel());
         e->info = info;
         created.emplace_back(e->endpoint, e->subchannel);
         entries_.emplace(key, std::move(e));
@@ -263,9 +260,8 @@ void ChannelPool::RebuildLocked() {
 
 bool ChannelPool::WaitForReady(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return shutdown_ || eligible_.ready > 0;
-  };
+  auto ready = [this]()
+                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shutdown_ || eligible_.ready > 0; };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   return eligible_.ready > 0 && !shutdown_;
 }

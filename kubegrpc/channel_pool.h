@@ -150,8 +150,8 @@ class ChannelPool {
   absl::Time next_health_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // By host:port. A B-tree: rebuilding the picker walks every entry.
   absl::btree_map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
-  StateCounts eligible_ ABSL_GUARDED_BY(mu_);  // the states of the eligible entries
-  int64_t unhealthy_ ABSL_GUARDED_BY(mu_) = 0;  // not draining, failing health checks
+  StateCounts eligible_ ABSL_GUARDED_BY(mu_);            // the states of the eligible entries
+  int64_t unhealthy_ ABSL_GUARDED_BY(mu_) = 0;           // not draining, failing health checks
   PickTier tier_ ABSL_GUARDED_BY(mu_) = PickTier::kAll;  // the current picker's
   bool picker_empty_ ABSL_GUARDED_BY(mu_) = true;
   bool have_set_ ABSL_GUARDED_BY(mu_) = false;

@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <map>
-#include <set>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -132,9 +132,9 @@ TEST_F(ChannelPoolTest, RemovedEndpointsDrainThenRelease) {
   ASSERT_NE(busy, nullptr);
   busy->calls().Started();  // a call in flight through the helper
 
-  pool_->Apply(Set({}));          // both leave (scale to zero)
+  pool_->Apply(Set({}));  // both leave (scale to zero)
   EXPECT_EQ(PickStatus().code(), absl::StatusCode::kUnavailable);
-  pool_->RunMaintenance();        // .1 is idle: released; .2 still has a call
+  pool_->RunMaintenance();  // .1 is idle: released; .2 still has a call
   std::vector<std::string> left;
   for (const EndpointSnapshot& s : pool_->Snapshot()) left.push_back(s.host_port);
   EXPECT_THAT(left, ElementsAre("10.0.0.2:8080"));
@@ -155,7 +155,7 @@ TEST_F(ChannelPoolTest, AnEndpointThatReturnsWhileDrainingKeepsItsChannel) {
   pool_->Apply(Set({E("10.0.0.1", /*ready=*/false)}));  // readiness flaps off
   EXPECT_EQ(PickStatus().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(factory_.resets("10.0.0.1:8080"), 0);
-  pool_->Apply(Set({E("10.0.0.1")}));                    // and on again
+  pool_->Apply(Set({E("10.0.0.1")}));  // and on again
   EXPECT_THAT(Picked(), ElementsAre("10.0.0.1:8080"));
   EXPECT_EQ(factory_.created("10.0.0.1:8080"), 1);
   // The API says it is ready: its channel skips the reconnect backoff that a
@@ -181,9 +181,14 @@ TEST(ChannelPoolDeltaTest, DeltasGiveTheSamePoolAsWholeSets) {
     for (int k = rng() % 4; k > 0; --k) {
       const int i = rng() % 40;
       switch (rng() % 3) {
-        case 0: pods[i] = true; break;
-        case 1: pods.erase(i); break;
-        default: if (pods.count(i) > 0) pods[i] = !pods[i];
+        case 0:
+          pods[i] = true;
+          break;
+        case 1:
+          pods.erase(i);
+          break;
+        default:
+          if (pods.count(i) > 0) pods[i] = !pods[i];
       }
     }
     std::vector<Endpoint> endpoints;
@@ -308,7 +313,8 @@ TEST(ChannelPoolStressTest, EightThreadsPickWhileTheSetChanges) {
   }
   for (int round = 0; round < 300; ++round) {
     std::vector<Endpoint> endpoints;
-    for (int i = 0; i < 1 + round % 7; ++i) endpoints.push_back(E(absl::StrCat("10.0.", round % 3, ".", i)));
+    for (int i = 0; i < 1 + round % 7; ++i)
+      endpoints.push_back(E(absl::StrCat("10.0.", round % 3, ".", i)));
     pool.Apply(EndpointSet::Create(endpoints));
     pool.RunMaintenance();
   }

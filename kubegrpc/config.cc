@@ -50,8 +50,8 @@ struct Kubeconfig {
 
 // The first entry named `name` in list `field` of any file, and its file's dir.
 std::optional<std::pair<YAML::Node, std::string>> FindNamed(const std::vector<Kubeconfig>& files,
-                                             const char* field, const char* inner,
-                                             const std::string& name) {
+                                                            const char* field, const char* inner,
+                                                            const std::string& name) {
   for (const Kubeconfig& f : files) {
     YAML::Node list = f.root[field];
     if (!list || !list.IsSequence()) continue;
@@ -111,9 +111,9 @@ absl::StatusOr<ClusterConfig> InClusterConfig(const InClusterOptions& options) {
   const std::string dir = options.service_account_dir;
   config.token_file = dir + "/token";
   if (!FileExists(config.token_file)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "kube-grpc: in a pod but the service account token ", config.token_file,
-        " does not exist (is automountServiceAccountToken off?)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("kube-grpc: in a pod but the service account token ", config.token_file,
+                     " does not exist (is automountServiceAccountToken off?)"));
   }
   absl::StatusOr<std::string> ca = ReadFile(dir + "/ca.crt", "the service account CA");
   if (!ca.ok()) return ca.status();
@@ -168,8 +168,8 @@ absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& opti
     context_name = Scalar(f.root, "current-context");
   }
   if (context_name.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kube-grpc: kubeconfig ", paths, " sets no current-context and none was given"));
+    return absl::InvalidArgumentError(absl::StrCat("kube-grpc: kubeconfig ", paths,
+                                                   " sets no current-context and none was given"));
   }
   auto found_context = FindNamed(files, "contexts", "context", context_name);
   if (!found_context) {
@@ -185,9 +185,9 @@ absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& opti
   const std::string user_name = Scalar(context, "user");
   auto found_cluster = FindNamed(files, "clusters", "cluster", cluster_name);
   if (!found_cluster) {
-    return absl::InvalidArgumentError(absl::StrCat("kube-grpc: kubeconfig context \"",
-                                                   context_name, "\" names cluster \"",
-                                                   cluster_name, "\", which is not defined"));
+    return absl::InvalidArgumentError(absl::StrCat("kube-grpc: kubeconfig context \"", context_name,
+                                                   "\" names cluster \"", cluster_name,
+                                                   "\", which is not defined"));
   }
   const auto& [cluster, cluster_dir] = *found_cluster;
   if (!cluster.IsMap()) {
@@ -202,7 +202,8 @@ absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& opti
         absl::StrCat("kube-grpc: kubeconfig cluster \"", cluster_name, "\" has no server"));
   }
   const std::string where = absl::StrCat("kubeconfig cluster \"", cluster_name, "\"");
-  if (absl::Status s = LoadPem(cluster, "certificate-authority", cluster_dir, where, &config.ca_pem);
+  if (absl::Status s =
+          LoadPem(cluster, "certificate-authority", cluster_dir, where, &config.ca_pem);
       !s.ok()) {
     return s;
   }
@@ -225,8 +226,8 @@ absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& opti
     config.token = Scalar(user, "token");
     std::string token_file = Scalar(user, "tokenFile");
     if (!token_file.empty()) config.token_file = Resolve(user_dir, token_file);
-    if (absl::Status s = LoadPem(user, "client-certificate", user_dir, user_where,
-                                 &config.client_cert_pem);
+    if (absl::Status s =
+            LoadPem(user, "client-certificate", user_dir, user_where, &config.client_cert_pem);
         !s.ok()) {
       return s;
     }

@@ -39,9 +39,9 @@ TEST_F(ConfigTest, InCluster) {
   Write("sa/token", "tok\n");
   Write("sa/ca.crt", "CA PEM");
   Write("sa/namespace", "prod\n");
-  InClusterOptions options{Env({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"},
-                                {"KUBERNETES_SERVICE_PORT", "443"}}),
-                           dir_ + "/sa"};
+  InClusterOptions options{
+      Env({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
+      dir_ + "/sa"};
   absl::StatusOr<ClusterConfig> c = InClusterConfig(options);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server, "https://10.96.0.1:443");
@@ -61,7 +61,8 @@ TEST_F(ConfigTest, InCluster) {
 TEST_F(ConfigTest, InClusterErrors) {
   InClusterOptions options{Env({}), dir_ + "/sa"};
   EXPECT_EQ(InClusterConfig(options).status().code(), absl::StatusCode::kFailedPrecondition);
-  options.getenv = Env({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}});
+  options.getenv =
+      Env({{"KUBERNETES_SERVICE_HOST", "10.96.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}});
   absl::Status s = InClusterConfig(options).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("service account token"));
@@ -89,20 +90,24 @@ users:
 - name: u1
   user: {tokenFile: token}
 )");
-  const std::string second = Write("second.yaml", absl::StrCat(R"(
+  const std::string second =
+      Write("second.yaml", absl::StrCat(R"(
 current-context: ignored-because-first-wins
 clusters:
 - name: c2
   cluster:
     server: https://[::1]:443
-    certificate-authority-data: )", absl::Base64Escape("CA FROM DATA"), R"(
+    certificate-authority-data: )",
+                                        absl::Base64Escape("CA FROM DATA"), R"(
     insecure-skip-tls-verify: true
 users:
 - name: u2
   user:
     token: static-token
-    client-certificate-data: )", absl::Base64Escape("CERT"), R"(
-    client-key-data: )", absl::Base64Escape("KEY"), "\n"));
+    client-certificate-data: )",
+                                        absl::Base64Escape("CERT"), R"(
+    client-key-data: )",
+                                        absl::Base64Escape("KEY"), "\n"));
   KubeconfigOptions options;
   options.getenv = Env({{"KUBECONFIG", first + ":" + dir_ + "/missing.yaml:" + second}});
   absl::StatusOr<ClusterConfig> c = KubeconfigConfig(options);
@@ -127,8 +132,9 @@ users:
 }
 
 TEST_F(ConfigTest, HomeKubeconfigIsTheDefault) {
-  Write(".kube/config", "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
-                        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:8080'}}]\n");
+  Write(".kube/config",
+        "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
+        "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:8080'}}]\n");
   KubeconfigOptions options;
   options.getenv = Env({{"HOME", dir_}});
   absl::StatusOr<ClusterConfig> c = KubeconfigConfig(options);
@@ -144,20 +150,24 @@ TEST_F(ConfigTest, BrokenKubeconfigsAreClearErrors) {
       {"clusters: []\n", "sets no current-context"},
       {"current-context: nope\n", "has no context \"nope\""},
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n", "names cluster \"c\""},
-      {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, cluster: {}}]\n",
+      {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\nclusters: [{name: c, "
+       "cluster: {}}]\n",
        "has no server"},
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
        "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority-data: '!!!'}}]\n",
        "not valid base64"},
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"
-       "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: /nonexistent/ca}}]\n",
+       "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: "
+       "/nonexistent/ca}}]\n",
        "cannot read"},
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
-       "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {exec: {command: gcloud}}}]\n",
+       "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {exec: "
+       "{command: gcloud}}}]\n",
        "exec or auth-provider"},
       // Found by fuzzing: a user that is a scalar, not a mapping.
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
-       "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: 'token:=abc'}]\n",
+       "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: "
+       "'token:=abc'}]\n",
        "user \"u\" is not a mapping"},
       // A path to a device or a directory is refused, not read without end.
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"

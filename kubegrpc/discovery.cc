@@ -29,9 +29,8 @@ ServiceDiscovery::ServiceDiscovery(K8sClient* client, ServiceTarget target,
       clock_(options.clock != nullptr ? options.clock : RealClock()),
       callback_(std::move(callback)),
       on_status_(std::move(on_status)),
-      backoff_(options.backoff, options.seed != 0
-                                    ? options.seed
-                                    : std::hash<std::string>()(target_.ToString())),
+      backoff_(options.backoff,
+               options.seed != 0 ? options.seed : std::hash<std::string>()(target_.ToString())),
       rng_(options.seed != 0 ? options.seed + 1
                              : std::hash<std::string>()(target_.ToString()) + 1) {}
 
@@ -60,9 +59,7 @@ DiscoveryStatus ServiceDiscovery::status() const {
   return status_;
 }
 
-void ServiceDiscovery::Sleep(absl::Duration d) {
-  clock_->SleepUntil(clock_->Now() + d, &cancel_);
-}
+void ServiceDiscovery::Sleep(absl::Duration d) { clock_->SleepUntil(clock_->Now() + d, &cancel_); }
 
 void ServiceDiscovery::Fail(const absl::Status& status) {
   DiscoveryStatus now;
@@ -132,10 +129,10 @@ absl::Status ServiceDiscovery::List() {
       objects_.clear();
       Publish();
     }
-    return absl::NotFoundError(absl::StrCat(
-        "kube-grpc: Service ", svc, " has no port ",
-        target_.port_name.empty() ? std::to_string(target_.port) : target_.port_name,
-        " (its ports: ", PortList(*service), ")"));
+    return absl::NotFoundError(
+        absl::StrCat("kube-grpc: Service ", svc, " has no port ",
+                     target_.port_name.empty() ? std::to_string(target_.port) : target_.port_name,
+                     " (its ports: ", PortList(*service), ")"));
   }
   port_name_ = match->name;
   port_resolved_ = true;
@@ -245,8 +242,7 @@ absl::Status ServiceDiscovery::Watch() {
   }
   last_watch_expired_ = false;
   if (!event_error.ok()) return event_error;
-  if (s.code() == absl::StatusCode::kInternal ||
-      s.code() == absl::StatusCode::kResourceExhausted) {
+  if (s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kResourceExhausted) {
     // An event that could not be decoded (garbage, an oversized line) is lost:
     // resuming after it would skip it, so relist for the whole state instead.
     need_list_ = true;

@@ -56,9 +56,7 @@ WatchEvent Expired() {
 
 class DiscoveryTest : public ::testing::Test {
  protected:
-  DiscoveryTest() : client_({.clock = &clock_}) {
-    client_.ScriptService(kService);
-  }
+  DiscoveryTest() : client_({.clock = &clock_}) { client_.ScriptService(kService); }
   const ServiceInfo kService{"demo", "web", {{"grpc", 80, "TCP"}, {"metrics", 9090, "TCP"}}};
 
   void Make(DiscoveryOptions options = {}, ServiceTarget target = {"web", "demo", 80, ""}) {
@@ -96,7 +94,8 @@ TEST_F(DiscoveryTest, MergesAllSlicesDedupesAndFollowsWatchEvents) {
   slices[2].endpoints.push_back(Ep("10.1.0.7", false));
   for (int i = 0; i < 3; ++i) slices[i].name = absl::StrCat("web-", i);
   client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{slices, "100"});
-  client_.ScriptWatch({{Event(WatchEvent::Type::kDeleted, Slice("web-2", {}, "101")),
+  client_.ScriptWatch(
+      {{Event(WatchEvent::Type::kDeleted, Slice("web-2", {}, "101")),
         Event(WatchEvent::Type::kModified, Slice("web-0", {Ep("10.9.9.9")}, "102"))},
        absl::OkStatus()});
   Make();
@@ -120,13 +119,16 @@ TEST_F(DiscoveryTest, MergesAllSlicesDedupesAndFollowsWatchEvents) {
 }
 
 TEST_F(DiscoveryTest, ConditionDefaultsAndTerminatingFallback) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{
-      {Slice("s", {Ep("10.0.0.1"),                                // all conditions missing
-                   Ep("10.0.0.2", false, true, true),             // terminating, serving
-                   Ep("10.0.0.3", false, false, false)})},       // not ready
-      "5"});
-  client_.ScriptWatch({{Event(WatchEvent::Type::kModified,
-              Slice("s", {Ep("10.0.0.2", false, true, true), Ep("10.0.0.3", false, false, true)}, "6"))},
+  client_.ScriptList(
+      EndpointSource::kEndpointSlices,
+      EndpointObjectList{{Slice("s", {Ep("10.0.0.1"),                     // all conditions missing
+                                      Ep("10.0.0.2", false, true, true),  // terminating, serving
+                                      Ep("10.0.0.3", false, false, false)})},  // not ready
+                         "5"});
+  client_.ScriptWatch(
+      {{Event(WatchEvent::Type::kModified,
+              Slice("s", {Ep("10.0.0.2", false, true, true), Ep("10.0.0.3", false, false, true)},
+                    "6"))},
        absl::OkStatus()});
   Make();
   discovery_->RunOnce();
@@ -143,7 +145,8 @@ TEST_F(DiscoveryTest, ServicePortMapsToTheEndpointPortByName) {
   EndpointInfo both = Ep("10.0.0.1");
   both.ports.push_back({"metrics", 9090, "TCP"});
   EndpointInfo no_grpc = Ep("10.0.0.2", std::nullopt, std::nullopt, std::nullopt, 9090, "metrics");
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {both}), Slice("b", {no_grpc})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {both}), Slice("b", {no_grpc})}, "1"});
   Make();
   discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));  // targetPort 8080, not 80
@@ -154,7 +157,8 @@ TEST_F(DiscoveryTest, ServicePortMapsToTheEndpointPortByName) {
 }
 
 TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
   DiscoveryOptions options;
   options.resync_interval = absl::Minutes(1);
   Make(options);
@@ -172,12 +176,14 @@ TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
   EXPECT_THAT(Usable(), ElementsAre());
   // The port returns: the next relist brings the endpoints back.
   client_.ScriptService(kService);
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "2"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "2"});
   discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
   // A Service that cannot be read (deleted, or a 404 from a proxy) keeps the
   // last known endpoints.
-  client_.ScriptService(absl::NotFoundError("kube-grpc: reading Service demo/web: HTTP 404 NotFound"));
+  client_.ScriptService(
+      absl::NotFoundError("kube-grpc: reading Service demo/web: HTTP 404 NotFound"));
   clock_.Advance(absl::Minutes(2));
   discovery_->RunOnce();
   EXPECT_THAT(Usable(), ElementsAre("10.0.0.1:8080"));
@@ -185,7 +191,8 @@ TEST_F(DiscoveryTest, AServicePortThatGoesEmptiesTheSetAMissingServiceKeepsIt) {
 }
 
 TEST_F(DiscoveryTest, ExpiredWatchRelistsAtOnceButAStormBacksOff) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "10"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "10"});
   client_.ScriptWatch({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
   client_.ScriptWatch({{Expired()}, absl::OkStatus(), absl::ZeroDuration()});
   Make();
@@ -193,7 +200,7 @@ TEST_F(DiscoveryTest, ExpiredWatchRelistsAtOnceButAStormBacksOff) {
   discovery_->RunOnce();  // watch -> 410
   EXPECT_EQ(discovery_->status().expired, 1);
   EXPECT_TRUE(clock_.sleeps().empty());  // no backoff before the relist
-  discovery_->RunOnce();  // relist
+  discovery_->RunOnce();                 // relist
   EXPECT_THAT(client_.list_log(), ElementsAre("slices", "slices"));
   discovery_->RunOnce();  // watch -> 410 again: now a backoff
   EXPECT_EQ(discovery_->status().expired, 2);
@@ -218,20 +225,22 @@ TEST_F(DiscoveryTest, BackoffGrowsWithJitterAndResetsAfterAHealthyWatch) {
   EXPECT_EQ(discovery_->status().errors, 8);
   EXPECT_EQ(discovery_->current(), nullptr);  // never synced: nothing published
 
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
-  discovery_->RunOnce();                 // list succeeds
-  discovery_->RunOnce();                 // a healthy (quiet, full-length) watch
-  client_.ScriptWatch({{}, absl::UnavailableError("kube-grpc: test: stream broke"),
-                              absl::Seconds(5)});
-  discovery_->RunOnce();                 // a failing watch: backoff starts over at ~1 s
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  discovery_->RunOnce();  // list succeeds
+  discovery_->RunOnce();  // a healthy (quiet, full-length) watch
+  client_.ScriptWatch(
+      {{}, absl::UnavailableError("kube-grpc: test: stream broke"), absl::Seconds(5)});
+  discovery_->RunOnce();  // a failing watch: backoff starts over at ~1 s
   sleeps = clock_.sleeps();
   EXPECT_LE(sleeps.back(), absl::Milliseconds(1200));
   EXPECT_GE(sleeps.back(), absl::Milliseconds(800));
 }
 
 TEST_F(DiscoveryTest, RetryAfterIsHonoured) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, WithRetryAfter(
-      absl::ResourceExhaustedError("kube-grpc: test: 429"), absl::Seconds(7)));
+  client_.ScriptList(
+      EndpointSource::kEndpointSlices,
+      WithRetryAfter(absl::ResourceExhaustedError("kube-grpc: test: 429"), absl::Seconds(7)));
   Make();
   discovery_->RunOnce();
   ASSERT_EQ(clock_.sleeps().size(), 1u);
@@ -239,7 +248,8 @@ TEST_F(DiscoveryTest, RetryAfterIsHonoured) {
 }
 
 TEST_F(DiscoveryTest, AWatchThatEndsAtOnceWithoutEventsIsAFailure) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
   client_.ScriptWatch({{}, absl::OkStatus(), absl::Milliseconds(10)});
   Make();
   discovery_->RunOnce();
@@ -249,8 +259,10 @@ TEST_F(DiscoveryTest, AWatchThatEndsAtOnceWithoutEventsIsAFailure) {
 }
 
 TEST_F(DiscoveryTest, PeriodicResyncRelists) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.2")})}, "9"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.2")})}, "9"});
   DiscoveryOptions options;
   options.resync_interval = absl::Seconds(90);
   options.watch_timeout = absl::Seconds(60);
@@ -265,7 +277,8 @@ TEST_F(DiscoveryTest, PeriodicResyncRelists) {
 }
 
 TEST_F(DiscoveryTest, PollingModeRelistsOnlyEveryInterval) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
   DiscoveryOptions options;
   options.watch = false;
   options.resync_interval = absl::Seconds(60);
@@ -278,8 +291,11 @@ TEST_F(DiscoveryTest, PollingModeRelistsOnlyEveryInterval) {
 }
 
 TEST_F(DiscoveryTest, FallsBackToEndpointsWithoutTheDiscoveryApi) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, absl::NotFoundError("the server could not find the requested resource"));
-  client_.ScriptList(EndpointSource::kEndpoints, EndpointObjectList{{Slice("web", {Ep("10.0.0.1"), Ep("10.0.0.2", false, false)})}, "3"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     absl::NotFoundError("the server could not find the requested resource"));
+  client_.ScriptList(
+      EndpointSource::kEndpoints,
+      EndpointObjectList{{Slice("web", {Ep("10.0.0.1"), Ep("10.0.0.2", false, false)})}, "3"});
   Make();
   discovery_->RunOnce();
   EXPECT_TRUE(discovery_->status().using_endpoints);
@@ -288,7 +304,8 @@ TEST_F(DiscoveryTest, FallsBackToEndpointsWithoutTheDiscoveryApi) {
 }
 
 TEST_F(DiscoveryTest, AnOutageKeepsTheLastSetUntilTheApiSaysOtherwise) {
-  client_.ScriptList(EndpointSource::kEndpointSlices, EndpointObjectList{{Slice("a", {Ep("10.0.0.1"), Ep("10.0.0.2")})}, "1"});
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1"), Ep("10.0.0.2")})}, "1"});
   DiscoveryOptions options;
   options.resync_interval = absl::Minutes(1);
   Make(options);
@@ -296,10 +313,11 @@ TEST_F(DiscoveryTest, AnOutageKeepsTheLastSetUntilTheApiSaysOtherwise) {
   ASSERT_EQ(Usable().size(), 2u);
   // Ten minutes of an unreachable API server: every list and watch fails.
   client_.ClearLists();
-  client_.ScriptList(EndpointSource::kEndpointSlices, absl::UnavailableError("kube-grpc: test: connection refused"));
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     absl::UnavailableError("kube-grpc: test: connection refused"));
   for (int i = 0; i < 5; ++i) {
-    client_.ScriptWatch({{}, absl::UnavailableError("kube-grpc: test: connection refused"),
-                                absl::ZeroDuration()});
+    client_.ScriptWatch(
+        {{}, absl::UnavailableError("kube-grpc: test: connection refused"), absl::ZeroDuration()});
   }
   const absl::Time start = clock_.Now();
   while (clock_.Now() - start < absl::Minutes(10)) discovery_->RunOnce();

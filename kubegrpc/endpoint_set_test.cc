@@ -23,16 +23,16 @@ std::vector<std::string> Keys(const std::vector<Endpoint>& v) {
 }
 
 TEST(EndpointSetTest, SortsDedupesAndPrefersTheBestDuplicate) {
-  auto set = EndpointSet::Create({E("10.0.0.2"), E("10.0.0.1", false, false), E("10.0.0.1"),
-                                  E("fd00::1")});
-  EXPECT_THAT(Keys(set->all()), ::testing::ElementsAre("10.0.0.1:8080", "10.0.0.2:8080",
-                                                       "[fd00::1]:8080"));
+  auto set = EndpointSet::Create(
+      {E("10.0.0.2"), E("10.0.0.1", false, false), E("10.0.0.1"), E("fd00::1")});
+  EXPECT_THAT(Keys(set->all()),
+              ::testing::ElementsAre("10.0.0.1:8080", "10.0.0.2:8080", "[fd00::1]:8080"));
   EXPECT_TRUE(set->all()[0].ready);
 }
 
 TEST(EndpointSetTest, UsableIsReadyOrElseServingTerminating) {
-  auto set = EndpointSet::Create({E("10.0.0.1"), E("10.0.0.2", false, true, true),
-                                  E("10.0.0.3", false, false, false)});
+  auto set = EndpointSet::Create(
+      {E("10.0.0.1"), E("10.0.0.2", false, true, true), E("10.0.0.3", false, false, false)});
   EXPECT_THAT(Keys(set->usable()), ::testing::ElementsAre("10.0.0.1:8080"));
   set = EndpointSet::Create({E("10.0.0.2", false, true, true), E("10.0.0.3", false, false, true),
                              E("10.0.0.4", false, false, false)});

@@ -39,9 +39,10 @@ constexpr absl::Duration kBound = absl::Seconds(60);  // generous: for slow sani
 json PodJson(const std::string& name, const std::string& ip) {
   return {{"metadata", {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", "web"}}}}},
           {"spec", {{"containers", json::array({{{"name", "web"}}})}}},
-          {"status", {{"phase", "Running"},
-                      {"podIP", ip},
-                      {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
+          {"status",
+           {{"phase", "Running"},
+            {"podIP", ip},
+            {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}};
 }
 
 // A hand-made EndpointSlice of Service demo/web (not the controller's).
@@ -404,9 +405,9 @@ TEST_F(FaultMatrixTest, SliceWithTenThousandEndpoints) {
   ASSERT_TRUE(WaitFor(3));
   json endpoints = json::array();
   for (int i = 0; i < 10000; ++i) {
-    endpoints.push_back({{"addresses", {absl::StrCat("10.", 100 + i / 65536, ".", (i / 256) % 256,
-                                                     ".", i % 256)}},
-                         {"conditions", {{"ready", true}}}});
+    endpoints.push_back(
+        {{"addresses", {absl::StrCat("10.", 100 + i / 65536, ".", (i / 256) % 256, ".", i % 256)}},
+         {"conditions", {{"ready", true}}}});
   }
   ASSERT_TRUE(k8s_->store()
                   .Create(fakek8s::Resource::kEndpointSlices,
@@ -439,12 +440,12 @@ TEST_F(FaultMatrixTest, Ipv6Addresses) {
   StartApi();
   StartDiscovery();
   ASSERT_TRUE(WaitFor(3));
-  ASSERT_TRUE(k8s_->store()
-                  .Create(fakek8s::Resource::kEndpointSlices,
-                          SliceJson("web-v6", "IPv6",
-                                    json::array({{{"addresses", {"::1"}}},
-                                                 {{"addresses", {"fd00::10"}}}})))
-                  .ok());
+  ASSERT_TRUE(
+      k8s_->store()
+          .Create(fakek8s::Resource::kEndpointSlices,
+                  SliceJson("web-v6", "IPv6",
+                            json::array({{{"addresses", {"::1"}}}, {{"addresses", {"fd00::10"}}}})))
+          .ok());
   EXPECT_TRUE(WaitFor(5, "[::1]:8080"));
   EXPECT_TRUE(WaitFor(5, "[fd00::10]:8080"));
 }
@@ -495,7 +496,8 @@ TEST_F(FaultMatrixTest, ServicePortThatDisappears) {
   auto svc = k8s_->store().Get(fakek8s::Resource::kServices, "demo", "web");
   ASSERT_TRUE(svc.ok());
   json changed = *svc;
-  changed["spec"]["ports"] = json::array({{{"name", "admin"}, {"port", 9090}, {"targetPort", 9090}}});
+  changed["spec"]["ports"] =
+      json::array({{{"name", "admin"}, {"port", 9090}, {"targetPort", 9090}}});
   ASSERT_TRUE(k8s_->store().Update(fakek8s::Resource::kServices, changed).ok());
   EXPECT_TRUE(WaitFor(0));
   absl::Status s = WaitForErrorCode(absl::StatusCode::kNotFound);
@@ -603,12 +605,15 @@ TEST_F(CredentialsTest, TokensNeverAppearInLogsOrErrors) {
     auto client = HttpK8sClient::Create(c);
     ASSERT_TRUE(client.ok()) << client.status();
     messages.push_back((*client)->GetService("demo", "web").status().ToString());
-    messages.push_back(
-        (*client)->ListEndpoints(EndpointSource::kEndpointSlices, "demo", "web").status().ToString());
+    messages.push_back((*client)
+                           ->ListEndpoints(EndpointSource::kEndpointSlices, "demo", "web")
+                           .status()
+                           .ToString());
     Cancellation cancel;
     messages.push_back((*client)
-                           ->WatchEndpoints(EndpointSource::kEndpointSlices, "demo", "web", {},
-                                            [](const WatchEvent&) {}, &cancel)
+                           ->WatchEndpoints(
+                               EndpointSource::kEndpointSlices, "demo", "web", {},
+                               [](const WatchEvent&) {}, &cancel)
                            .ToString());
     const std::string file = Dir() + "/token";
     WriteFile(file, secret + "\n");
@@ -664,8 +669,8 @@ TEST_F(CredentialsTest, RedirectsAreNotFollowedWithCredentials) {
   EXPECT_THAT(s.message(), HasSubstr("does not follow redirects"));
   EXPECT_THAT(s.message(), HasSubstr(elsewhere));
   Cancellation cancel;
-  s = (*client)->WatchEndpoints(EndpointSource::kEndpointSlices, "demo", "web", {},
-                                [](const WatchEvent&) {}, &cancel);
+  s = (*client)->WatchEndpoints(
+      EndpointSource::kEndpointSlices, "demo", "web", {}, [](const WatchEvent&) {}, &cancel);
   EXPECT_THAT(s.message(), HasSubstr("does not follow redirects"));
   other.stop();
   serve.join();

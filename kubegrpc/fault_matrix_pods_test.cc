@@ -18,9 +18,9 @@
 #include "fakek8s/fake_kubernetes.h"
 #include "fakek8s/tls.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
+#include "gtest/gtest.h"
 #include "kubegrpc/balancer.h"
 #include "testing/fake_pod.h"
 #include "testing/named_echo.h"
@@ -93,30 +93,32 @@ class PodFaultsTest : public ::testing::Test {
     for (auto& [name, server] : servers_) server->Shutdown(std::chrono::system_clock::now());
   }
   void CreateService() {
-    ASSERT_TRUE(k8s_->store()
-                    .Create(fakek8s::Resource::kServices,
-                            {{"metadata", {{"name", "echo"}, {"namespace", "demo"}}},
-                             {"spec", {{"selector", {{"app", "echo"}}},
-                                       {"ports", json::array({{{"name", "grpc"},
-                                                               {"port", 80},
-                                                               {"targetPort", port_}}})}}}})
-                    .ok());
+    ASSERT_TRUE(
+        k8s_->store()
+            .Create(fakek8s::Resource::kServices,
+                    {{"metadata", {{"name", "echo"}, {"namespace", "demo"}}},
+                     {"spec",
+                      {{"selector", {{"app", "echo"}}},
+                       {"ports",
+                        json::array({{{"name", "grpc"}, {"port", 80}, {"targetPort", port_}}})}}}})
+            .ok());
   }
   void CreatePodObject(const std::string& name, const std::string& ip) {
-    ASSERT_TRUE(k8s_->store()
-                    .Create(fakek8s::Resource::kPods,
-                            {{"metadata", {{"name", name}, {"namespace", "demo"},
-                                           {"labels", {{"app", "echo"}}}}},
-                             {"spec", {{"containers", json::array({{{"name", "echo"}}})}}},
-                             {"status", {{"phase", "Running"},
-                                         {"podIP", ip},
-                                         {"conditions", json::array({{{"type", "Ready"},
-                                                                      {"status", "True"}}})}}}})
-                    .ok());
+    ASSERT_TRUE(
+        k8s_->store()
+            .Create(fakek8s::Resource::kPods,
+                    {{"metadata",
+                      {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", "echo"}}}}},
+                     {"spec", {{"containers", json::array({{{"name", "echo"}}})}}},
+                     {"status",
+                      {{"phase", "Running"},
+                       {"podIP", ip},
+                       {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}})
+            .ok());
   }
   // An echo server on <subnet>.<i> and the shared port, and its Pod object.
-  void StartPod(int i, std::shared_ptr<grpc::ServerCredentials> creds =
-                           grpc::InsecureServerCredentials()) {
+  void StartPod(
+      int i, std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials()) {
     const std::string name = absl::StrCat("echo-", i);
     const std::string ip = absl::StrCat(subnet_, i);
     services_[name] = std::make_unique<EchoPod>(name);
@@ -166,8 +168,8 @@ class PodFaultsTest : public ::testing::Test {
       EchoRequest req;
       req.set_message("hi");
       EchoResponse resp;
-      grpc::Status s = Call(stubs, &Echo::Stub::Echo, req, &resp,
-                            {.idempotent = true, .timeout = timeout});
+      grpc::Status s =
+          Call(stubs, &Echo::Stub::Echo, req, &resp, {.idempotent = true, .timeout = timeout});
       if (s.ok()) {
         ++by_pod[resp.pod_name()];
       } else {

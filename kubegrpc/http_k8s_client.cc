@@ -129,7 +129,7 @@ HttpK8sClient::~HttpK8sClient() {
 }
 
 absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConfig config,
-                                                                      Options options) {
+                                                                     Options options) {
   std::unique_ptr<HttpK8sClient> client(new HttpK8sClient(std::move(config), options));
   Endpoint& ep = *client->endpoint_;
   absl::string_view url = client->config_.server;
@@ -173,8 +173,8 @@ absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConf
   if (ep.tls && !client->config_.ca_pem.empty()) {
     X509_STORE* probe = StoreFromPem(client->config_.ca_pem);
     if (probe == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "kube-grpc: the CA certificate from ", client->config_.source, " is not valid PEM"));
+      return absl::InvalidArgumentError(absl::StrCat("kube-grpc: the CA certificate from ",
+                                                     client->config_.source, " is not valid PEM"));
     }
     X509_STORE_free(probe);
   }
@@ -191,9 +191,9 @@ absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConf
   // Check the client key and certificate now, not on the first request.
   std::unique_ptr<httplib::ClientImpl> probe = client->NewConnection(options.request_timeout);
   if (probe == nullptr || !probe->is_valid()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kube-grpc: the TLS client certificate or key from ", client->config_.source,
-        " is not valid PEM, or they do not match"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kube-grpc: the TLS client certificate or key from ", client->config_.source,
+                     " is not valid PEM, or they do not match"));
   }
   {
     probe->set_keep_alive(true);
@@ -254,16 +254,15 @@ absl::Status HttpK8sClient::ConnectionError(int error, long verify_result,
                                             const std::string& context) const {
   const auto e = static_cast<httplib::Error>(error);
   if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLServerVerification) {
-    std::string why = verify_result != X509_V_OK
-                          ? X509_verify_cert_error_string(verify_result)
-                          : httplib::to_string(e);
+    std::string why = verify_result != X509_V_OK ? X509_verify_cert_error_string(verify_result)
+                                                 : httplib::to_string(e);
     return absl::UnavailableError(absl::StrCat(
         "kube-grpc: ", context, ": TLS handshake with the API server ", config_.server,
         " failed: ", why, " (check the certificate authority from ", config_.source, ")"));
   }
   return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
-                                             ": cannot reach the API server ", config_.server,
-                                             ": ", httplib::to_string(e)));
+                                             ": cannot reach the API server ", config_.server, ": ",
+                                             httplib::to_string(e)));
 }
 
 absl::Status HttpK8sClient::RedirectError(int status, const std::string& location,
@@ -273,7 +272,8 @@ absl::Status HttpK8sClient::RedirectError(int status, const std::string& locatio
       "kube-grpc: ", context, ": the API server ", config_.server, " answered ", status,
       " redirecting to ", location.empty() ? "(no Location)" : location,
       "; kube-grpc does not follow redirects, so credentials never go to another host: "
-      "configure the server's real address (", config_.source, ")"));
+      "configure the server's real address (",
+      config_.source, ")"));
 }
 
 std::string HttpK8sClient::Token(bool force) {
@@ -318,16 +318,15 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
       }
       connection->set_keep_alive(true);
     }
-    httplib::Result r = connection->Get(
-        (endpoint_->base_path + path).c_str(), headers,
-        [&](const char* data, size_t n) {
-          if (body.size() + n > options_.max_response_bytes) {
-            too_big = true;
-            return false;
-          }
-          body.append(data, n);
-          return true;
-        });
+    httplib::Result r = connection->Get((endpoint_->base_path + path).c_str(), headers,
+                                        [&](const char* data, size_t n) {
+                                          if (body.size() + n > options_.max_response_bytes) {
+                                            too_big = true;
+                                            return false;
+                                          }
+                                          body.append(data, n);
+                                          return true;
+                                        });
     error = r.error();
     if (auto* ssl = dynamic_cast<httplib::SSLClient*>(connection.get())) {
       verify_result = ssl->get_openssl_verify_result();
@@ -355,9 +354,9 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
 std::string HttpK8sClient::Path(EndpointSource source, const std::string& ns,
                                 const std::string& service) const {
   if (source == EndpointSource::kEndpointSlices) {
-    return absl::StrCat("/apis/discovery.k8s.io/v1/namespaces/", UrlEncode(ns),
-                        "/endpointslices?labelSelector=",
-                        UrlEncode("kubernetes.io/service-name=" + service));
+    return absl::StrCat(
+        "/apis/discovery.k8s.io/v1/namespaces/", UrlEncode(ns),
+        "/endpointslices?labelSelector=", UrlEncode("kubernetes.io/service-name=" + service));
   }
   return absl::StrCat("/api/v1/namespaces/", UrlEncode(ns),
                       "/endpoints?fieldSelector=", UrlEncode("metadata.name=" + service));
@@ -407,7 +406,7 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
 }
 
 absl::StatusOr<ServiceInfo> HttpK8sClient::GetServiceImpl(const std::string& ns,
-                                                      const std::string& name) {
+                                                          const std::string& name) {
   const std::string context = absl::StrCat("reading Service ", ns, "/", name);
   absl::StatusOr<std::string> body = Get(
       absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/services/", UrlEncode(name)), context);
@@ -423,8 +422,8 @@ absl::StatusOr<ServiceInfo> HttpK8sClient::GetServiceImpl(const std::string& ns,
 }
 
 absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpointsImpl(EndpointSource source,
-                                                                const std::string& ns,
-                                                                const std::string& service) {
+                                                                    const std::string& ns,
+                                                                    const std::string& service) {
   const std::string context =
       absl::StrCat("listing ", SourceName(source), " of Service ", ns, "/", service);
   absl::StatusOr<std::string> body = Get(Path(source, ns, service), context);
@@ -437,20 +436,19 @@ absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpointsImpl(EndpointSour
   return list;
 }
 
-absl::Status HttpK8sClient::WatchEndpointsImpl(EndpointSource source, const std::string& ns,
-                                           const std::string& service,
-                                           const WatchRequest& request,
-                                           const std::function<void(const WatchEvent&)>& on_event,
-                                           Cancellation* cancel) {
+absl::Status HttpK8sClient::WatchEndpointsImpl(
+    EndpointSource source, const std::string& ns, const std::string& service,
+    const WatchRequest& request, const std::function<void(const WatchEvent&)>& on_event,
+    Cancellation* cancel) {
   ScopedSigpipeBlock no_sigpipe;
   const std::string context =
       absl::StrCat("watching ", SourceName(source), " of Service ", ns, "/", service);
   const int64_t timeout_seconds = std::max<int64_t>(1, absl::ToInt64Seconds(request.timeout));
-  const std::string path = absl::StrCat(
-      endpoint_->base_path, Path(source, ns, service), "&watch=1&timeoutSeconds=", timeout_seconds,
-      request.bookmarks ? "&allowWatchBookmarks=true" : "",
-      request.resource_version.empty() ? "" : "&resourceVersion=",
-      UrlEncode(request.resource_version));
+  const std::string path = absl::StrCat(endpoint_->base_path, Path(source, ns, service),
+                                        "&watch=1&timeoutSeconds=", timeout_seconds,
+                                        request.bookmarks ? "&allowWatchBookmarks=true" : "",
+                                        request.resource_version.empty() ? "" : "&resourceVersion=",
+                                        UrlEncode(request.resource_version));
 
   for (int attempt = 0;; ++attempt) {
     // The read timeout is the watchdog: a stream silent for `idle_timeout` (by
@@ -506,13 +504,13 @@ absl::Status HttpK8sClient::WatchEndpointsImpl(EndpointSource source, const std:
     }
     if (!r) {
       if (status == 200 && r.error() == httplib::Error::Read) {
-        return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
-                                                   ": the watch stream broke or went silent (no event or bookmark for ",
-                                                   absl::FormatDuration(
-                                                       request.idle_timeout > absl::ZeroDuration()
-                                                           ? request.idle_timeout
-                                                           : request.timeout + absl::Seconds(30)),
-                                                   ")"));
+        return absl::UnavailableError(
+            absl::StrCat("kube-grpc: ", context,
+                         ": the watch stream broke or went silent (no event or bookmark for ",
+                         absl::FormatDuration(request.idle_timeout > absl::ZeroDuration()
+                                                  ? request.idle_timeout
+                                                  : request.timeout + absl::Seconds(30)),
+                         ")"));
       }
       long verify_result = X509_V_OK;
       if (auto* ssl = dynamic_cast<httplib::SSLClient*>(client.get())) {

@@ -66,10 +66,8 @@ class HttpK8sClient : public K8sClient {
   }
   ~HttpK8sClient() override;
 
-  absl::StatusOr<ServiceInfo> GetService(const std::string& ns,
-                                         const std::string& name) override;
-  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source,
-                                                   const std::string& ns,
+  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override;
+  absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
                                                    const std::string& service) override;
   absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,
                               const std::string& service, const WatchRequest& request,
@@ -92,8 +90,7 @@ class HttpK8sClient : public K8sClient {
   // Unavailable for a request that got no response (httplib::Error `error`).
   absl::Status ConnectionError(int error, long verify_result, const std::string& context) const;
   absl::StatusOr<ServiceInfo> GetServiceImpl(const std::string& ns, const std::string& name);
-  absl::StatusOr<EndpointObjectList> ListEndpointsImpl(EndpointSource source,
-                                                       const std::string& ns,
+  absl::StatusOr<EndpointObjectList> ListEndpointsImpl(EndpointSource source, const std::string& ns,
                                                        const std::string& service);
   absl::Status WatchEndpointsImpl(EndpointSource source, const std::string& ns,
                                   const std::string& service, const WatchRequest& request,
@@ -105,8 +102,7 @@ class HttpK8sClient : public K8sClient {
   // FailedPrecondition for a 3xx answer, naming where it pointed.
   absl::Status RedirectError(int status, const std::string& location,
                              const std::string& context) const;
-  std::string Path(EndpointSource source, const std::string& ns,
-                   const std::string& service) const;
+  std::string Path(EndpointSource source, const std::string& ns, const std::string& service) const;
 
   const ClusterConfig config_;
   const Options options_;

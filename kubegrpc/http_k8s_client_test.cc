@@ -2,8 +2,8 @@
 
 #include "kubegrpc/http_k8s_client.h"
 
-#include <fstream>
 #include <csignal>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -23,12 +23,13 @@ using ::testing::HasSubstr;
 using json = nlohmann::json;
 
 json PodJson(const std::string& name, const std::string& ip, bool ready = true) {
-  return {{"metadata", {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", "web"}}}}},
-          {"spec", {{"containers", json::array({{{"name", "web"}}})}}},
-          {"status", {{"phase", "Running"},
-                      {"podIP", ip},
-                      {"conditions", json::array({{{"type", "Ready"},
-                                                   {"status", ready ? "True" : "False"}}})}}}};
+  return {
+      {"metadata", {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", "web"}}}}},
+      {"spec", {{"containers", json::array({{{"name", "web"}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"podIP", ip},
+        {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
 }
 
 class HttpK8sClientTest : public ::testing::Test {
@@ -37,7 +38,8 @@ class HttpK8sClientTest : public ::testing::Test {
     auto k8s = fakek8s::FakeKubernetes::Start({.server = {.tls = tls}});
     ASSERT_TRUE(k8s.ok()) << k8s.status();
     k8s_ = *std::move(k8s);
-    ASSERT_TRUE(fakek8s::SeedDemo(k8s_->store(), {.ns = "demo", .service = "web", .replicas = 3}).ok());
+    ASSERT_TRUE(
+        fakek8s::SeedDemo(k8s_->store(), {.ns = "demo", .service = "web", .replicas = 3}).ok());
   }
   ClusterConfig Config(const std::string& token = "") {
     ClusterConfig c;
@@ -47,8 +49,7 @@ class HttpK8sClientTest : public ::testing::Test {
     c.source = "test";
     return c;
   }
-  std::unique_ptr<HttpK8sClient> Client(ClusterConfig config,
-                                        HttpK8sClient::Options options = {}) {
+  std::unique_ptr<HttpK8sClient> Client(ClusterConfig config, HttpK8sClient::Options options = {}) {
     auto client = HttpK8sClient::Create(std::move(config), options);
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? *std::move(client) : nullptr;
@@ -88,7 +89,8 @@ TEST_F(HttpK8sClientTest, GetListAndWatchOverHttps) {
   absl::Notification saw_new_pod;
   std::thread watcher([&] {
     absl::Status s = client->WatchEndpoints(
-        EndpointSource::kEndpointSlices, "demo", "web", {slices->resource_version, absl::Minutes(1)},
+        EndpointSource::kEndpointSlices, "demo", "web",
+        {slices->resource_version, absl::Minutes(1)},
         [&](const WatchEvent& e) {
           events.push_back(e);
           for (const EndpointInfo& ep : e.object.endpoints) {
@@ -115,8 +117,8 @@ TEST_F(HttpK8sClientTest, ClosedConnectionsNeverKillTheProcessWithSigpipe) {
   Start(/*tls=*/true);
   const std::string ca = absl::StrCat(std::getenv("TEST_TMPDIR"), "/ca.pem");
   std::ofstream(ca) << k8s_->server().ca_pem();
-  const std::string probe = absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"),
-                                         "/kubegrpc/sigpipe_probe");
+  const std::string probe = absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
+                                         std::getenv("TEST_WORKSPACE"), "/kubegrpc/sigpipe_probe");
   auto child = testing::Subprocess::Start({probe, k8s_->server().url(), ca});
   ASSERT_TRUE(child.ok()) << child.status();
   // Between its rounds the child asks for an outage: the server drops every
@@ -133,8 +135,7 @@ TEST_F(HttpK8sClientTest, ClosedConnectionsNeverKillTheProcessWithSigpipe) {
 TEST_F(HttpK8sClientTest, ErrorsNameTheServiceAndTheCause) {
   Start(/*tls=*/false);
   k8s_->server().AddToken("good", "system:serviceaccount:demo:client");
-  k8s_->server().SetRules("system:serviceaccount:demo:client",
-                          {{{"get"}, {"services"}, {"demo"}}});
+  k8s_->server().SetRules("system:serviceaccount:demo:client", {{{"get"}, {"services"}, {"demo"}}});
   auto anonymous = Client(Config(""));
   absl::Status s = anonymous->GetService("demo", "web").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
@@ -241,9 +242,9 @@ TEST_F(HttpK8sClientTest, ExpiredWatchIsAnErrorEventAndOversizedLinesEndTheStrea
   ASSERT_TRUE(k8s_->store().Create(fakek8s::Resource::kPods, PodJson("web-9", "127.0.10.9")).ok());
   k8s_->server().CompactHistory();
   std::vector<WatchEvent> events;
-  absl::Status s = client->WatchEndpoints(EndpointSource::kEndpointSlices, "demo", "web",
-                                          {old_rv, absl::Seconds(30)},
-                                          [&](const WatchEvent& e) { events.push_back(e); }, nullptr);
+  absl::Status s = client->WatchEndpoints(
+      EndpointSource::kEndpointSlices, "demo", "web", {old_rv, absl::Seconds(30)},
+      [&](const WatchEvent& e) { events.push_back(e); }, nullptr);
   EXPECT_TRUE(s.ok()) << s;
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].type, WatchEvent::Type::kError);
@@ -253,8 +254,9 @@ TEST_F(HttpK8sClientTest, ExpiredWatchIsAnErrorEventAndOversizedLinesEndTheStrea
   HttpK8sClient::Options small;
   small.max_watch_line_bytes = 200;
   auto capped = Client(Config(), small);
-  s = capped->WatchEndpoints(EndpointSource::kEndpointSlices, "demo", "web", {"", absl::Seconds(30)},
-                             [](const WatchEvent&) {}, nullptr);
+  s = capped->WatchEndpoints(
+      EndpointSource::kEndpointSlices, "demo", "web", {"", absl::Seconds(30)},
+      [](const WatchEvent&) {}, nullptr);
   EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(s.message(), HasSubstr("larger than 200 bytes"));
 }

@@ -100,7 +100,7 @@ class Cancellation {
 };
 
 struct WatchRequest {
-  std::string resource_version;  // watch changes after this
+  std::string resource_version;               // watch changes after this
   absl::Duration timeout = absl::Minutes(5);  // the server ends the stream then
   bool bookmarks = true;
   // A stream silent this long (no event, no bookmark, no byte) has stalled and

@@ -60,8 +60,7 @@ class CallCounters {
 // holds that, after the pool has let the endpoint go.
 class PoolEndpoint : public std::enable_shared_from_this<PoolEndpoint> {
  public:
-  PoolEndpoint(std::string host_port, std::string pod_name,
-               std::shared_ptr<grpc::Channel> channel);
+  PoolEndpoint(std::string host_port, std::string pod_name, std::shared_ptr<grpc::Channel> channel);
   ~PoolEndpoint();
   PoolEndpoint(const PoolEndpoint&) = delete;
   PoolEndpoint& operator=(const PoolEndpoint&) = delete;

@@ -38,8 +38,7 @@ TEST(PickTierTest, FollowsRoundRobinsOrder) {
 }
 
 TEST(PickerTest, RoundRobinIsExactFromItsStart) {
-  Picker picker({Endpoint("a:1"), Endpoint("b:1"), Endpoint("c:1")}, /*start=*/1,
-                absl::OkStatus());
+  Picker picker({Endpoint("a:1"), Endpoint("b:1"), Endpoint("c:1")}, /*start=*/1, absl::OkStatus());
   std::string order;
   for (int i = 0; i < 6; ++i) order += picker.Pick()->host_port().substr(0, 1);
   EXPECT_EQ(order, "bcabca");
@@ -89,7 +88,8 @@ TEST(PoolEndpointTest, CachedMakesOncePerType) {
   EXPECT_EQ(made, 1);
   int* seven = e->Cached<int>([] { return std::make_unique<int>(7); });
   EXPECT_EQ(*seven, 7);
-  EXPECT_EQ(e->Cached<int>([] { return std::make_unique<int>(8); }), seven);  // another type, its own slot
+  EXPECT_EQ(e->Cached<int>([] { return std::make_unique<int>(8); }),
+            seven);  // another type, its own slot
 }
 
 }  // namespace

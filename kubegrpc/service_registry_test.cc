@@ -84,13 +84,16 @@ json Slice(const std::vector<std::string>& ips) {
 class ServiceRegistryTest : public ::testing::Test {
  protected:
   ServiceRegistryTest() {
-    EXPECT_TRUE(store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
-    EXPECT_TRUE(store_
-                    .Create(fakek8s::Resource::kServices,
-                            {{"metadata", {{"name", "web"}, {"namespace", "demo"}}},
-                             {"spec", {{"ports", json::array({{{"name", "grpc"}, {"port", 80}}})}}}})
-                    .ok());
-    EXPECT_TRUE(store_.Create(fakek8s::Resource::kEndpointSlices, Slice({"10.0.0.1", "10.0.0.2"})).ok());
+    EXPECT_TRUE(
+        store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
+    EXPECT_TRUE(
+        store_
+            .Create(fakek8s::Resource::kServices,
+                    {{"metadata", {{"name", "web"}, {"namespace", "demo"}}},
+                     {"spec", {{"ports", json::array({{{"name", "grpc"}, {"port", 80}}})}}}})
+            .ok());
+    EXPECT_TRUE(
+        store_.Create(fakek8s::Resource::kEndpointSlices, Slice({"10.0.0.1", "10.0.0.2"})).ok());
   }
   const ServiceTarget web_{"web", "demo", 80, ""};
   fakek8s::ObjectStore store_;
@@ -107,7 +110,9 @@ TEST_F(ServiceRegistryTest, SubscribersOfOneServiceShareOneDiscovery) {
   EXPECT_EQ(client_.lists_of("demo/web"), 1);
   EXPECT_EQ(registry_.Services(), std::vector<std::string>{"demo/web:80"});
   // A change reaches both.
-  ASSERT_TRUE(store_.Update(fakek8s::Resource::kEndpointSlices, Slice({"10.0.0.1", "10.0.0.2", "10.0.0.3"})).ok());
+  ASSERT_TRUE(
+      store_.Update(fakek8s::Resource::kEndpointSlices, Slice({"10.0.0.1", "10.0.0.2", "10.0.0.3"}))
+          .ok());
   EXPECT_TRUE(a.WaitForUsable(3));
   EXPECT_TRUE(b.WaitForUsable(3));
   // Each saw every endpoint added once: the late one got the current state,

@@ -35,12 +35,12 @@ int main(int argc, char** argv) {
     kubegrpc::Cancellation cancel;
     absl::Notification streaming;
     std::thread watcher([&] {
-      (void)(*client)->WatchEndpoints(kubegrpc::EndpointSource::kEndpointSlices, "demo", "web",
-                                      {"", absl::Minutes(1)},
-                                      [&](const kubegrpc::WatchEvent&) {
-                                        if (!streaming.HasBeenNotified()) streaming.Notify();
-                                      },
-                                      &cancel);
+      (void)(*client)->WatchEndpoints(
+          kubegrpc::EndpointSource::kEndpointSlices, "demo", "web", {"", absl::Minutes(1)},
+          [&](const kubegrpc::WatchEvent&) {
+            if (!streaming.HasBeenNotified()) streaming.Notify();
+          },
+          &cancel);
     });
     if (round % 2 == 1) streaming.WaitForNotificationWithTimeout(absl::Seconds(3));
     absl::SleepFor(absl::Milliseconds(10 * (round % 3)));

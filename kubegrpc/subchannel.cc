@@ -12,11 +12,16 @@ namespace {
 
 ChannelState FromGrpc(grpc_connectivity_state s) {
   switch (s) {
-    case GRPC_CHANNEL_IDLE: return ChannelState::kIdle;
-    case GRPC_CHANNEL_CONNECTING: return ChannelState::kConnecting;
-    case GRPC_CHANNEL_READY: return ChannelState::kReady;
-    case GRPC_CHANNEL_TRANSIENT_FAILURE: return ChannelState::kTransientFailure;
-    case GRPC_CHANNEL_SHUTDOWN: return ChannelState::kShutdown;
+    case GRPC_CHANNEL_IDLE:
+      return ChannelState::kIdle;
+    case GRPC_CHANNEL_CONNECTING:
+      return ChannelState::kConnecting;
+    case GRPC_CHANNEL_READY:
+      return ChannelState::kReady;
+    case GRPC_CHANNEL_TRANSIENT_FAILURE:
+      return ChannelState::kTransientFailure;
+    case GRPC_CHANNEL_SHUTDOWN:
+      return ChannelState::kShutdown;
   }
   return ChannelState::kIdle;
 }

@@ -95,7 +95,8 @@ absl::StatusOr<ServiceTarget> ParseTarget(absl::string_view target) {
   if (parts.size() > 3) {
     for (size_t i = 3; i < parts.size(); ++i) {
       if (!IsLabel(parts[i], false)) {
-        return Invalid(target, absl::StrCat("\"", parts[i], "\" is not a valid cluster domain part"));
+        return Invalid(target,
+                       absl::StrCat("\"", parts[i], "\" is not a valid cluster domain part"));
       }
     }
   }

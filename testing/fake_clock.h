@@ -107,8 +107,7 @@ class FakeClock : public Clock {
   absl::Mutex mu_;
   absl::Time now_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Duration> sleeps_ ABSL_GUARDED_BY(mu_);
-  std::priority_queue<Alarm, std::vector<Alarm>, std::greater<Alarm>> alarms_
-      ABSL_GUARDED_BY(mu_);
+  std::priority_queue<Alarm, std::vector<Alarm>, std::greater<Alarm>> alarms_ ABSL_GUARDED_BY(mu_);
   int64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

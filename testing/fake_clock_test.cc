@@ -19,7 +19,9 @@ TEST(FakeClockTest, AlarmsRunAtTheirTimesInOrderWhileASleepPassesThem) {
   const absl::Time start = clock.Now();
   std::vector<std::string> log;
   auto at = [&](const char* what) {
-    return [&, what] { log.push_back(absl::StrCat(what, "@", absl::ToInt64Milliseconds(clock.Now() - start))); };
+    return [&, what] {
+      log.push_back(absl::StrCat(what, "@", absl::ToInt64Milliseconds(clock.Now() - start)));
+    };
   };
   clock.After(absl::Seconds(2), at("b"));
   clock.After(absl::Seconds(1), at("a"));

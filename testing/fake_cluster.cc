@@ -2,7 +2,6 @@
 
 #include <utility>
 
-
 namespace kubegrpc::testing {
 
 absl::StatusOr<std::unique_ptr<FakeCluster>> FakeCluster::Start(Options options) {

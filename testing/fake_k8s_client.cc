@@ -117,7 +117,8 @@ absl::StatusOr<ServiceInfo> FakeK8sClient::GetService(const std::string& ns,
     if (service_.has_value()) return *service_;
   }
   if (options_.store == nullptr) {
-    return absl::NotFoundError(absl::StrCat("services \"", name, "\" not found (nothing scripted)"));
+    return absl::NotFoundError(
+        absl::StrCat("services \"", name, "\" not found (nothing scripted)"));
   }
   absl::StatusOr<json> s = options_.store->Get(fakek8s::Resource::kServices, ns, name);
   if (!s.ok()) return absl::NotFoundError(s.status().message());
@@ -159,8 +160,7 @@ absl::StatusOr<EndpointObjectList> FakeK8sClient::ListEndpoints(EndpointSource s
 }
 
 absl::Status FakeK8sClient::WatchEndpoints(EndpointSource source, const std::string& ns,
-                                           const std::string& service,
-                                           const WatchRequest& request,
+                                           const std::string& service, const WatchRequest& request,
                                            const std::function<void(const WatchEvent&)>& on_event,
                                            Cancellation* cancel) {
   std::optional<Session> session;
@@ -220,7 +220,8 @@ absl::Status FakeK8sClient::WatchStore(EndpointSource source, const std::string&
   absl::StatusOr<std::unique_ptr<fakek8s::ObjectStore::Watch>> watch =
       options_.store->StartWatch(ResourceOf(source), options);
   if (!watch.ok()) {
-    if (fakek8s::HttpCode(watch.status()) != 410) return absl::InternalError(watch.status().message());
+    if (fakek8s::HttpCode(watch.status()) != 410)
+      return absl::InternalError(watch.status().message());
     // As a server does it: a 200, one ERROR event, then the end.
     WatchEvent expired;
     expired.type = WatchEvent::Type::kError;
@@ -236,8 +237,8 @@ absl::Status FakeK8sClient::WatchStore(EndpointSource source, const std::string&
   auto drain = [&](absl::Duration wait) -> absl::Status {
     fakek8s::ObjectStore::WatchEvent e;
     while ((*watch)->Next(wait, &e) == fakek8s::ObjectStore::Watch::Result::kEvent) {
-      absl::StatusOr<WatchEvent> event = internal::DecodeWatchEvent(
-          source, json{{"type", e.type}, {"object", e.object}}.dump());
+      absl::StatusOr<WatchEvent> event =
+          internal::DecodeWatchEvent(source, json{{"type", e.type}, {"object", e.object}}.dump());
       if (!event.ok()) return event.status();
       on_event(*event);
       wait = absl::ZeroDuration();

@@ -104,8 +104,8 @@ class FakeK8sClient : public K8sClient {
   std::optional<absl::Status> InjectedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time Now() const;
   // Watches `store` from `rv`, delivering its events until the stream ends.
-  absl::Status WatchStore(EndpointSource source, const std::string& ns,
-                          const std::string& service, const WatchRequest& request,
+  absl::Status WatchStore(EndpointSource source, const std::string& ns, const std::string& service,
+                          const WatchRequest& request,
                           const std::function<void(const WatchEvent&)>& on_event,
                           Cancellation* cancel);
 

@@ -22,28 +22,30 @@ class FakeK8sClientTest : public ::testing::Test {
  protected:
   FakeK8sClientTest() {
     controller_.Attach(store_);
-    EXPECT_TRUE(store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
-    EXPECT_TRUE(store_
-                    .Create(fakek8s::Resource::kServices,
-                            {{"metadata", {{"name", "web"}, {"namespace", "demo"}}},
-                             {"spec",
-                              {{"selector", {{"app", "web"}}},
-                               {"ports", json::array({{{"name", "grpc"},
-                                                       {"port", 80},
-                                                       {"targetPort", 8080}}})}}}})
-                    .ok());
+    EXPECT_TRUE(
+        store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
+    EXPECT_TRUE(
+        store_
+            .Create(fakek8s::Resource::kServices,
+                    {{"metadata", {{"name", "web"}, {"namespace", "demo"}}},
+                     {"spec",
+                      {{"selector", {{"app", "web"}}},
+                       {"ports",
+                        json::array({{{"name", "grpc"}, {"port", 80}, {"targetPort", 8080}}})}}}})
+            .ok());
     AddPod("web-0", "10.0.0.1");
   }
   void AddPod(const std::string& name, const std::string& ip) {
-    EXPECT_TRUE(store_
-                    .Create(fakek8s::Resource::kPods,
-                            {{"metadata",
-                              {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", "web"}}}}},
-                             {"status",
-                              {{"phase", "Running"},
-                               {"podIP", ip},
-                               {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}})
-                    .ok());
+    EXPECT_TRUE(
+        store_
+            .Create(fakek8s::Resource::kPods,
+                    {{"metadata",
+                      {{"name", name}, {"namespace", "demo"}, {"labels", {{"app", "web"}}}}},
+                     {"status",
+                      {{"phase", "Running"},
+                       {"podIP", ip},
+                       {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}}}})
+            .ok());
   }
   fakek8s::ObjectStore store_;
   fakek8s::EndpointController controller_;
@@ -78,8 +80,9 @@ TEST_F(FakeK8sClientTest, TheScriptComesFirst) {
   EXPECT_EQ(client.ListEndpoints(EndpointSource::kEndpointSlices, "demo", "web")->resource_version,
             "77");
   client.SetOutage(true);
-  EXPECT_THAT(client.ListEndpoints(EndpointSource::kEndpointSlices, "demo", "web").status().message(),
-              HasSubstr("outage"));
+  EXPECT_THAT(
+      client.ListEndpoints(EndpointSource::kEndpointSlices, "demo", "web").status().message(),
+      HasSubstr("outage"));
 }
 
 TEST_F(FakeK8sClientTest, ARealTimeWatchDeliversChangesUntilCancelled) {
@@ -113,9 +116,9 @@ TEST_F(FakeK8sClientTest, OnVirtualTimeAPollAdvancesTheClockAndCountsOneStream) 
   int events = 0;
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(client
-                    .WatchEndpoints(EndpointSource::kEndpointSlices, "demo", "web",
-                                    {"", absl::Minutes(5)},
-                                    [&](const WatchEvent&) { ++events; }, nullptr)
+                    .WatchEndpoints(
+                        EndpointSource::kEndpointSlices, "demo", "web", {"", absl::Minutes(5)},
+                        [&](const WatchEvent&) { ++events; }, nullptr)
                     .ok());
   }
   EXPECT_EQ(clock.Now() - start, absl::Milliseconds(200));
@@ -131,9 +134,9 @@ TEST_F(FakeK8sClientTest, ACompactedHistoryIsAnExpiredEvent) {
   store_.Compact();
   std::vector<WatchEvent> events;
   ASSERT_TRUE(client
-                  .WatchEndpoints(EndpointSource::kEndpointSlices, "demo", "web",
-                                  {rv, absl::Seconds(1)},
-                                  [&](const WatchEvent& e) { events.push_back(e); }, nullptr)
+                  .WatchEndpoints(
+                      EndpointSource::kEndpointSlices, "demo", "web", {rv, absl::Seconds(1)},
+                      [&](const WatchEvent& e) { events.push_back(e); }, nullptr)
                   .ok());
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].type, WatchEvent::Type::kError);

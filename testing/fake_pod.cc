@@ -123,8 +123,8 @@ FakePod::FakePod(std::string name, std::string ip, std::string uid)
       uid_(std::move(uid)),
       impl_(std::make_unique<Impl>(this)) {}
 
-absl::StatusOr<std::unique_ptr<FakePod>> FakePod::Start(std::string name, std::string ip,
-                                                         int port, std::string uid) {
+absl::StatusOr<std::unique_ptr<FakePod>> FakePod::Start(std::string name, std::string ip, int port,
+                                                        std::string uid) {
   std::unique_ptr<FakePod> pod(new FakePod(std::move(name), std::move(ip), std::move(uid)));
   absl::MutexLock lock(&pod->mu_);
   if (absl::Status s = pod->Listen(port); !s.ok()) return s;

@@ -45,8 +45,8 @@ class LoopbackSubnet {
 class FakePod {
  public:
   // Starts serving on ip:port (port 0: a free port, see port()).
-  static absl::StatusOr<std::unique_ptr<FakePod>> Start(std::string name, std::string ip,
-                                                        int port, std::string uid = "");
+  static absl::StatusOr<std::unique_ptr<FakePod>> Start(std::string name, std::string ip, int port,
+                                                        std::string uid = "");
   ~FakePod();
 
   const std::string& name() const { return name_; }

@@ -48,12 +48,23 @@ std::string HtmlEscape(absl::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -83,25 +94,27 @@ std::string SvgLineChart(const std::string& id, const std::string& title,
   // Axes and grid.
   for (int i = 0; i <= 4; ++i) {
     const double y = y_max * i / 4;
-    absl::StrAppendFormat(&svg,
-                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
-                          "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>\n",
-                          left, Y(y), left + plot_w, Y(y), left - 6, Y(y) + 4, Num(y));
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
+        "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%s</text>\n",
+        left, Y(y), left + plot_w, Y(y), left - 6, Y(y) + 4, Num(y));
   }
   const int x_ticks = 8;
   for (int i = 0; i <= x_ticks; ++i) {
     const double x = x_max * i / x_ticks;
-    absl::StrAppendFormat(&svg,
-                          "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%ss</text>\n",
-                          X(x), top + plot_h + 16, Num(x));
+    absl::StrAppendFormat(
+        &svg, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%ss</text>\n",
+        X(x), top + plot_h + 16, Num(x));
   }
-  absl::StrAppendFormat(&svg,
-                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"axis\"/>"
-                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"axis\"/>\n"
-                        "<text x=\"12\" y=\"%.1f\" class=\"tick\" transform=\"rotate(-90 12 %.1f)\" "
-                        "text-anchor=\"middle\">%s</text>\n",
-                        left, top, left, top + plot_h, left, top + plot_h, left + plot_w,
-                        top + plot_h, top + plot_h / 2, top + plot_h / 2, HtmlEscape(y_label));
+  absl::StrAppendFormat(
+      &svg,
+      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"axis\"/>"
+      "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"axis\"/>\n"
+      "<text x=\"12\" y=\"%.1f\" class=\"tick\" transform=\"rotate(-90 12 %.1f)\" "
+      "text-anchor=\"middle\">%s</text>\n",
+      left, top, left, top + plot_h, left, top + plot_h, left + plot_w, top + plot_h,
+      top + plot_h / 2, top + plot_h / 2, HtmlEscape(y_label));
   // Markers.
   for (size_t i = 0; i < markers.size(); ++i) {
     const double x = X(std::min(markers[i].x, x_max));
@@ -175,7 +188,8 @@ std::string HtmlPage(const std::string& title, const std::string& body, const js
       "max-width:960px}\n"
       "table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;"
       "padding:3px 8px;text-align:left;font-size:14px}th{background:#f3f3f3}\n"
-      ".chart{display:block;margin:8px 0 24px;font-size:11px}.title{font-size:14px;font-weight:600}\n"
+      ".chart{display:block;margin:8px 0 "
+      "24px;font-size:11px}.title{font-size:14px;font-weight:600}\n"
       ".grid{stroke:#e6e6e6}.axis{stroke:#555}.tick{fill:#444}.legend{fill:#222}\n"
       ".marker{stroke:#999;stroke-dasharray:4 3}.marker-label{fill:#555;font-size:10px}\n"
       ".ok{color:#1a7f37}.bad{color:#cf222e}\n"
@@ -198,13 +212,14 @@ json ScenarioSummaryJson(const Scenario& scenario, const ScenarioReport& report)
   }
   json steps = json::array();
   for (const StepResult& s : report.steps) {
-    steps.push_back({{"at_s", Seconds(s.step.at)},
-                     {"action", s.step.action},
-                     {"took_ms", absl::ToDoubleMilliseconds(s.took)},
-                     {"converged_after_ms", s.converged_after == absl::InfiniteDuration()
-                                                ? json(nullptr)
-                                                : json(absl::ToDoubleMilliseconds(s.converged_after))},
-                     {"status", s.status.ok() ? "OK" : s.status.ToString()}});
+    steps.push_back(
+        {{"at_s", Seconds(s.step.at)},
+         {"action", s.step.action},
+         {"took_ms", absl::ToDoubleMilliseconds(s.took)},
+         {"converged_after_ms", s.converged_after == absl::InfiniteDuration()
+                                    ? json(nullptr)
+                                    : json(absl::ToDoubleMilliseconds(s.converged_after))},
+         {"status", s.status.ok() ? "OK" : s.status.ToString()}});
   }
   json events = json::array();
   for (const ClusterEvent& e : report.events) {
@@ -287,7 +302,8 @@ std::string ScenarioHtml(const Scenario& scenario, const ScenarioReport& report)
                   "<tr><th>calls failed</th><td id=\"failed\" class=\"",
                   load.failed == 0 ? "ok" : "bad", "\">", load.failed, "</td></tr>\n");
   for (const auto& [code, n] : load.failures) {
-    absl::StrAppend(&body, "<tr><th>&nbsp;&nbsp;", HtmlEscape(code), "</th><td>", n, "</td></tr>\n");
+    absl::StrAppend(&body, "<tr><th>&nbsp;&nbsp;", HtmlEscape(code), "</th><td>", n,
+                    "</td></tr>\n");
   }
   absl::StrAppend(&body, "<tr><th>latency p50 / p99</th><td>",
                   absl::StrFormat("%.2f ms / %.2f ms", absl::ToDoubleMilliseconds(load.p50),
@@ -297,31 +313,35 @@ std::string ScenarioHtml(const Scenario& scenario, const ScenarioReport& report)
   absl::StrAppend(&body, "<h2>Calls per pod over time</h2>\n",
                   SvgLineChart("calls-per-pod", "Calls per second, per pod", "calls/s", step_s,
                                per_pod, markers));
-  absl::StrAppend(&body, "<h2>Failed calls over time</h2>\n",
-                  SvgLineChart("failures", "Failed calls per second", "failed/s", step_s, {failed},
-                               markers));
-  absl::StrAppend(&body, "<h2>Convergence</h2>\n<p>After each step: the time until the pool "
-                         "picked exactly the pods the API reported ready (0 = never, see the "
-                         "table).</p>\n",
+  absl::StrAppend(
+      &body, "<h2>Failed calls over time</h2>\n",
+      SvgLineChart("failures", "Failed calls per second", "failed/s", step_s, {failed}, markers));
+  absl::StrAppend(&body,
+                  "<h2>Convergence</h2>\n<p>After each step: the time until the pool "
+                  "picked exactly the pods the API reported ready (0 = never, see the "
+                  "table).</p>\n",
                   SvgBarChart("convergence", "Convergence after each step", "ms", convergence));
-  absl::StrAppend(&body, "<table id=\"steps\">\n<tr><th>at</th><th>step</th><th>took</th>"
-                         "<th>converged after</th></tr>\n");
+  absl::StrAppend(&body,
+                  "<table id=\"steps\">\n<tr><th>at</th><th>step</th><th>took</th>"
+                  "<th>converged after</th></tr>\n");
   for (const StepResult& s : report.steps) {
-    absl::StrAppend(&body, "<tr><td>", Num(Seconds(s.step.at)), " s</td><td>",
-                    HtmlEscape(s.step.action), "</td><td>", absl::FormatDuration(absl::Trunc(s.took, absl::Microseconds(1))),
-                    "</td><td>",
-                    s.converged_after == absl::InfiniteDuration()
-                        ? "never"
-                        : absl::FormatDuration(absl::Trunc(s.converged_after, absl::Microseconds(1))),
-                    "</td></tr>\n");
+    absl::StrAppend(
+        &body, "<tr><td>", Num(Seconds(s.step.at)), " s</td><td>", HtmlEscape(s.step.action),
+        "</td><td>", absl::FormatDuration(absl::Trunc(s.took, absl::Microseconds(1))), "</td><td>",
+        s.converged_after == absl::InfiniteDuration()
+            ? "never"
+            : absl::FormatDuration(absl::Trunc(s.converged_after, absl::Microseconds(1))),
+        "</td></tr>\n");
   }
-  absl::StrAppend(&body, "</table>\n<h2>Calls per pod</h2>\n<table id=\"by-pod\">\n"
-                         "<tr><th>pod</th><th>calls</th></tr>\n");
+  absl::StrAppend(&body,
+                  "</table>\n<h2>Calls per pod</h2>\n<table id=\"by-pod\">\n"
+                  "<tr><th>pod</th><th>calls</th></tr>\n");
   for (const auto& [pod, n] : load.by_pod) {
     absl::StrAppend(&body, "<tr><td>", HtmlEscape(pod), "</td><td>", n, "</td></tr>\n");
   }
-  absl::StrAppend(&body, "</table>\n<details><summary>Cluster events (", report.events.size(),
-                  ")</summary>\n<table id=\"events\">\n<tr><th>at</th><th>pod</th><th>event</th></tr>\n");
+  absl::StrAppend(
+      &body, "</table>\n<details><summary>Cluster events (", report.events.size(),
+      ")</summary>\n<table id=\"events\">\n<tr><th>at</th><th>pod</th><th>event</th></tr>\n");
   for (const ClusterEvent& e : report.events) {
     absl::StrAppend(&body, "<tr><td>", absl::StrFormat("%.3f s", Seconds(e.at - report.start)),
                     "</td><td>", HtmlEscape(e.pod), "</td><td>", ClusterEventName(e.kind),

@@ -45,8 +45,7 @@ std::string SvgBarChart(const std::string& id, const std::string& title, const s
                         const std::vector<std::pair<std::string, double>>& bars);
 
 // A complete page: <title>, the body HTML, and `data` embedded as JSON.
-std::string HtmlPage(const std::string& title, const std::string& body,
-                     const nlohmann::json& data);
+std::string HtmlPage(const std::string& title, const std::string& body, const nlohmann::json& data);
 
 // A scenario run's summary as JSON (the data behind the HTML report, and what
 // tools print): totals, failures, latency, per-pod calls, per-interval calls,

@@ -41,8 +41,8 @@ struct LoadOptions {
 struct LoadReport {
   int64_t ok = 0;
   int64_t failed = 0;
-  std::map<std::string, int64_t> by_pod;          // successful calls per pod
-  std::map<std::string, int64_t> failures;        // by status code name
+  std::map<std::string, int64_t> by_pod;                 // successful calls per pod
+  std::map<std::string, int64_t> failures;               // by status code name
   std::vector<std::map<std::string, int64_t>> timeline;  // per interval, per pod
   std::vector<int64_t> failed_timeline;                  // failed calls per interval
   absl::Duration interval = absl::Milliseconds(100);     // of the timelines

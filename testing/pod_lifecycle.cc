@@ -31,15 +31,24 @@ Timeline* RealTimeline() {
 
 const char* ClusterEventName(ClusterEvent::Kind kind) {
   switch (kind) {
-    case ClusterEvent::Kind::kCreated: return "created";
-    case ClusterEvent::Kind::kReady: return "ready";
-    case ClusterEvent::Kind::kNotReady: return "not-ready";
-    case ClusterEvent::Kind::kTerminating: return "terminating";
-    case ClusterEvent::Kind::kStopped: return "stopped";
-    case ClusterEvent::Kind::kDeleted: return "deleted";
-    case ClusterEvent::Kind::kCrashed: return "crashed";
-    case ClusterEvent::Kind::kRestarted: return "restarted";
-    case ClusterEvent::Kind::kHung: return "hung";
+    case ClusterEvent::Kind::kCreated:
+      return "created";
+    case ClusterEvent::Kind::kReady:
+      return "ready";
+    case ClusterEvent::Kind::kNotReady:
+      return "not-ready";
+    case ClusterEvent::Kind::kTerminating:
+      return "terminating";
+    case ClusterEvent::Kind::kStopped:
+      return "stopped";
+    case ClusterEvent::Kind::kDeleted:
+      return "deleted";
+    case ClusterEvent::Kind::kCrashed:
+      return "crashed";
+    case ClusterEvent::Kind::kRestarted:
+      return "restarted";
+    case ClusterEvent::Kind::kHung:
+      return "hung";
   }
   return "?";
 }
@@ -115,9 +124,9 @@ absl::Status PodLifecycle::CreateDeployment(const DeploymentSpec& spec) {
       {{"metadata", {{"name", spec.name}, {"namespace", spec.ns}}},
        {"spec",
         {{"selector", {{"app", spec.name}}},
-         {"ports", json::array({{{"name", "grpc"},
-                                 {"port", spec.service_port},
-                                 {"targetPort", d.port}}})}}}});
+         {"ports",
+          json::array(
+              {{{"name", "grpc"}, {"port", spec.service_port}, {"targetPort", d.port}}})}}}});
   if (!service.ok()) return service.status();
   return error_;
 }
@@ -135,13 +144,12 @@ absl::Status PodLifecycle::AddPod(Deployment& d, bool wait_for_readiness,
   by_address_[status.address] = name;
   absl::StatusOr<json> created = store_->Create(
       fakek8s::Resource::kPods,
-      {{"metadata",
-        {{"name", name}, {"namespace", d.spec.ns}, {"labels", {{"app", d.spec.name}}}}},
+      {{"metadata", {{"name", name}, {"namespace", d.spec.ns}, {"labels", {{"app", d.spec.name}}}}},
        {"spec",
         {{"nodeName", "fake-node"},
-         {"containers",
-          json::array({{{"name", d.spec.name},
-                        {"ports", json::array({{{"name", "grpc"}, {"containerPort", d.port}}})}}})}}},
+         {"containers", json::array({{{"name", d.spec.name},
+                                      {"ports", json::array({{{"name", "grpc"},
+                                                              {"containerPort", d.port}}})}}})}}},
        {"status",
         {{"phase", "Running"},
          {"podIP", ip},
@@ -207,11 +215,10 @@ absl::Status PodLifecycle::Remove(const std::string& pod, absl::Duration drain) 
   pods_[pod].terminating = true;
   const std::string deletion = absl::FormatTime(
       "%Y-%m-%dT%H:%M:%SZ", timeline_->Now() + absl::Seconds(30), absl::UTCTimeZone());
-  absl::StatusOr<json> marked =
-      store_->Mutate(fakek8s::Resource::kPods, ns, pod, [&](json& p) {
-        p["metadata"]["deletionTimestamp"] = deletion;
-        return absl::OkStatus();
-      });
+  absl::StatusOr<json> marked = store_->Mutate(fakek8s::Resource::kPods, ns, pod, [&](json& p) {
+    p["metadata"]["deletionTimestamp"] = deletion;
+    return absl::OkStatus();
+  });
   if (!marked.ok()) return marked.status();
   d->pods.erase(std::find(d->pods.begin(), d->pods.end(), pod));
   timeline_->After(drain, [this, pod, ns] {
@@ -299,13 +306,20 @@ absl::Status PodLifecycle::Rollout(const std::string& deployment, int max_surge,
 absl::Status PodLifecycle::Apply(const StepAction& action, absl::Duration drain) {
   using Verb = StepAction::Verb;
   switch (action.verb) {
-    case Verb::kScale: return Scale(action.target, action.replicas, drain);
-    case Verb::kDelete: return Delete(action.target, drain);
-    case Verb::kCrash: return Crash(action.target, action.duration);
-    case Verb::kRecreate: return Recreate(action.target, drain);
-    case Verb::kReady: return SetReady(action.target, action.ready);
-    case Verb::kRollout: return Rollout(action.target, 1, 0, drain);
-    case Verb::kHang: return Hang(action.target, action.duration);
+    case Verb::kScale:
+      return Scale(action.target, action.replicas, drain);
+    case Verb::kDelete:
+      return Delete(action.target, drain);
+    case Verb::kCrash:
+      return Crash(action.target, action.duration);
+    case Verb::kRecreate:
+      return Recreate(action.target, drain);
+    case Verb::kReady:
+      return SetReady(action.target, action.ready);
+    case Verb::kRollout:
+      return Rollout(action.target, 1, 0, drain);
+    case Verb::kHang:
+      return Hang(action.target, action.duration);
     case Verb::kOutage:
     case Verb::kCompact:
     case Verb::kDropWatches:
@@ -328,8 +342,8 @@ void PodLifecycle::RolloutRound(const std::string& deployment, std::vector<std::
   }
   // ...the rest only once the new pods are ready; then the next round.
   auto waiting = std::make_shared<size_t>(round);
-  auto round_done = [this, deployment, old, next, round, early, max_surge, max_unavailable,
-                     drain, waiting] {
+  auto round_done = [this, deployment, old, next, round, early, max_surge, max_unavailable, drain,
+                     waiting] {
     if (--*waiting > 0) return;
     timeline_->After(options_.rollout_settle, [=] {
       for (size_t i = early; i < round; ++i) {

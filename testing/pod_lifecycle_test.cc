@@ -57,7 +57,9 @@ class PodLifecycleTest : public ::testing::Test {
     absl::StatusOr<nlohmann::json> p = store_.Get(fakek8s::Resource::kPods, "demo", pod);
     return p.ok() && (*p)["status"]["conditions"][0]["status"] == "True";
   }
-  bool Exists(const std::string& pod) { return store_.Get(fakek8s::Resource::kPods, "demo", pod).ok(); }
+  bool Exists(const std::string& pod) {
+    return store_.Get(fakek8s::Resource::kPods, "demo", pod).ok();
+  }
   std::vector<std::string> Kinds() {
     std::vector<std::string> out;
     for (const ClusterEvent& e : lifecycle_.Events()) {
@@ -72,8 +74,8 @@ class PodLifecycleTest : public ::testing::Test {
   RecordingRuntime runtime_;
   VirtualTimeline timeline_{&clock_};
   PodLifecycle lifecycle_{&store_, &runtime_, &timeline_, {}};
-  const DeploymentSpec spec_{.name = "web", .replicas = 2,
-                             .readiness_delay = absl::Milliseconds(100)};
+  const DeploymentSpec spec_{
+      .name = "web", .replicas = 2, .readiness_delay = absl::Milliseconds(100)};
 };
 
 TEST_F(PodLifecycleTest, ADeploymentIsPodsAndAServiceOnTheirPort) {
@@ -125,12 +127,14 @@ TEST_F(PodLifecycleTest, ARolloutAddsBeforeItDeletesOnePodAtATime) {
   ASSERT_TRUE(lifecycle_.Rollout("web", 1, 0, absl::Milliseconds(50)).ok());
   clock_.Advance(absl::Seconds(5));
   EXPECT_THAT(lifecycle_.Pods("web"), ElementsAre("web-2", "web-3"));
-  EXPECT_THAT(Kinds(), ::testing::IsSupersetOf({"web-2 created", "web-2 ready", "web-0 terminating",
-                                                "web-3 created", "web-3 ready",
-                                                "web-1 terminating"}));
+  EXPECT_THAT(Kinds(),
+              ::testing::IsSupersetOf({"web-2 created", "web-2 ready", "web-0 terminating",
+                                       "web-3 created", "web-3 ready", "web-1 terminating"}));
   // Never fewer ready pods than replicas: web-0 goes only after web-2 is ready.
   std::vector<std::string> kinds = Kinds();
-  auto at = [&](const std::string& k) { return std::find(kinds.begin(), kinds.end(), k) - kinds.begin(); };
+  auto at = [&](const std::string& k) {
+    return std::find(kinds.begin(), kinds.end(), k) - kinds.begin();
+  };
   EXPECT_LT(at("web-2 ready"), at("web-0 terminating"));
   EXPECT_LT(at("web-3 ready"), at("web-1 terminating"));
 }

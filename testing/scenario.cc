@@ -18,9 +18,7 @@
 namespace kubegrpc::testing {
 namespace {
 
-absl::Status Bad(const std::string& why) {
-  return absl::InvalidArgumentError("scenario: " + why);
-}
+absl::Status Bad(const std::string& why) { return absl::InvalidArgumentError("scenario: " + why); }
 
 absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, const std::string& what) {
   absl::Duration d;
@@ -33,7 +31,8 @@ absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, const std::strin
 // The pods the API reports ready (not terminating) for the deployment.
 std::set<std::string> ReadyPods(FakeCluster& cluster, const DeploymentSpec& d) {
   std::set<std::string> out;
-  for (const auto& slice : cluster.k8s().store().List(fakek8s::Resource::kEndpointSlices, d.ns).items) {
+  for (const auto& slice :
+       cluster.k8s().store().List(fakek8s::Resource::kEndpointSlices, d.ns).items) {
     for (const auto& e : slice["endpoints"]) {
       if (e["conditions"].value("ready", false)) out.insert(e["targetRef"].value("name", ""));
     }
@@ -134,7 +133,8 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
         }
       }
       if (b["health_interval"]) {
-        absl::StatusOr<absl::Duration> r = Duration(b["health_interval"], "balancer.health_interval");
+        absl::StatusOr<absl::Duration> r =
+            Duration(b["health_interval"], "balancer.health_interval");
         if (!r.ok()) return r.status();
         s.balancer.pool.health.interval = *r;
       }
@@ -168,9 +168,8 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
   absl::StatusOr<std::unique_ptr<Balancer>> balancer =
       Balancer::Create((*cluster)->client_config(scenario.deployment.ns), scenario.balancer);
   if (!balancer.ok()) return balancer.status();
-  const std::string target =
-      absl::StrCat(scenario.deployment.name, ".", scenario.deployment.ns, ":",
-                   scenario.deployment.service_port);
+  const std::string target = absl::StrCat(scenario.deployment.name, ".", scenario.deployment.ns,
+                                          ":", scenario.deployment.service_port);
   absl::StatusOr<StubHandle<Echo>> handle = (*balancer)->Connect<Echo>(target);
   if (!handle.ok()) return handle.status();
   if (scenario.deployment.replicas > 0) {
@@ -264,11 +263,14 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
 }
 
 std::string ScenarioReport::ToText() const {
-  std::string out = absl::StrFormat("scenario %s: %d calls ok, %d failed", name, load.ok, load.failed);
-  for (const auto& [code, n] : load.failures) absl::StrAppend(&out, absl::StrFormat(" (%s: %d)", code, n));
+  std::string out =
+      absl::StrFormat("scenario %s: %d calls ok, %d failed", name, load.ok, load.failed);
+  for (const auto& [code, n] : load.failures)
+    absl::StrAppend(&out, absl::StrFormat(" (%s: %d)", code, n));
   absl::StrAppend(&out, absl::StrFormat(", latency p50 %s p99 %s\n", absl::FormatDuration(load.p50),
                                         absl::FormatDuration(load.p99)));
-  for (const auto& [pod, n] : load.by_pod) absl::StrAppend(&out, absl::StrFormat("  %-10s %d calls\n", pod, n));
+  for (const auto& [pod, n] : load.by_pod)
+    absl::StrAppend(&out, absl::StrFormat("  %-10s %d calls\n", pod, n));
   for (const StepResult& r : steps) {
     absl::StrAppend(&out, absl::StrFormat("  at %-6s %-24s took %-10s converged after %s\n",
                                           absl::FormatDuration(r.step.at), r.step.action,

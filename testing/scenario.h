@@ -54,12 +54,12 @@ struct ScenarioStep {
 struct ScenarioProgress {
   absl::Duration elapsed;
   absl::Duration duration;
-  LoadReport load;                       // so far
-  std::vector<EndpointSnapshot> pool;    // the Balancer's endpoints now
+  LoadReport load;                     // so far
+  std::vector<EndpointSnapshot> pool;  // the Balancer's endpoints now
   DiscoveryStatus discovery;
-  std::vector<std::string> api_pods;     // the Deployment's pods in the API, oldest first
-  std::vector<ClusterEvent> events;      // so far
-  std::string step;                      // the step running or last run ("" before the first)
+  std::vector<std::string> api_pods;  // the Deployment's pods in the API, oldest first
+  std::vector<ClusterEvent> events;   // so far
+  std::string step;                   // the step running or last run ("" before the first)
 };
 
 struct Scenario {
@@ -77,8 +77,8 @@ struct Scenario {
 
 struct StepResult {
   ScenarioStep step;
-  int interval = 0;                // timeline interval when the step began
-  absl::Duration took;             // applying it
+  int interval = 0;     // timeline interval when the step began
+  absl::Duration took;  // applying it
   // From the end of the step until the pool picked exactly the ready pods
   // (InfiniteDuration if it never did before the run ended).
   absl::Duration converged_after = absl::InfiniteDuration();

@@ -70,7 +70,8 @@ TEST(RunScenarioTest, TheExampleScenarioRunsWithoutFailedCalls) {
   // After the rollout only the new pods answer.
   const LoadReport& load = report->load;
   for (const char* old_pod : {"web-0", "web-1", "web-2", "web-3", "web-4"}) {
-    EXPECT_LT(load.LastIntervalWith(old_pod), static_cast<int>(load.timeline.size()) - 3) << old_pod;
+    EXPECT_LT(load.LastIntervalWith(old_pod), static_cast<int>(load.timeline.size()) - 3)
+        << old_pod;
   }
   EXPECT_GT(load.by_pod.at("web-9"), 0);
 }
@@ -146,7 +147,8 @@ TEST(RunScenarioTest, ProgressHangAndHtmlReport) {
   EXPECT_THAT(html, Not(HasSubstr("<h1>kube-grpc scenario: hang <&>")));
   // The embedded data is the run's summary.
   const size_t open = html.find("id=\"kube-grpc-data\">") + 20;
-  const nlohmann::json data = nlohmann::json::parse(html.substr(open, html.find("</script>", open) - open));
+  const nlohmann::json data =
+      nlohmann::json::parse(html.substr(open, html.find("</script>", open) - open));
   EXPECT_EQ(data["ok"].get<int64_t>(), report->load.ok);
   int64_t sum = 0;
   for (const auto& interval : data["timeline"]) {

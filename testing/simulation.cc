@@ -229,8 +229,8 @@ class Sim {
   }
 
   void Trace(const std::string& what) {
-    result_.trace.push_back(absl::StrFormat(
-        "t=%.3fs %s", absl::ToDoubleSeconds(clock_.Now() - start_), what));
+    result_.trace.push_back(
+        absl::StrFormat("t=%.3fs %s", absl::ToDoubleSeconds(clock_.Now() - start_), what));
   }
 
   absl::Status Apply(const std::string& text) {

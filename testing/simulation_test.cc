@@ -53,14 +53,13 @@ TEST(SimulationTest, SameScenarioSameSeedSameTrace) {
 
 TEST(SimulationTest, ScaleUpIsPickedOnTheNextWatchPoll) {
   EXPECT_THAT(Trace(Make(3, {{absl::Seconds(1), "scale web 6"}}, absl::Seconds(2))),
-              ElementsAre("t=0.050s picked web-0,web-1,web-2",
-                          "t=1.000s step scale web 6",
+              ElementsAre("t=0.050s picked web-0,web-1,web-2", "t=1.000s step scale web 6",
                           "t=1.050s picked web-0,web-1,web-2,web-3,web-4,web-5"));
 }
 
 TEST(SimulationTest, RoundRobinOverTheTimelineIsExact) {
-  absl::StatusOr<SimulationResult> r = Simulate(Make(3, {}, absl::Seconds(1)),
-                                                {.seed = 3, .picks_per_tick = 30});
+  absl::StatusOr<SimulationResult> r =
+      Simulate(Make(3, {}, absl::Seconds(1)), {.seed = 3, .picks_per_tick = 30});
   ASSERT_THAT(r, IsOk());
   // Every tick: 30 picks over 3 ready pods, 10 each.
   for (const auto& tick : r->load.timeline) {
@@ -91,10 +90,10 @@ TEST(SimulationTest, CrashedPodLeavesAtOnceAndReturnsAfterRestart) {
 }
 
 TEST(SimulationTest, AnOutageKeepsThePoolAndLaterChangesArrive) {
-  absl::StatusOr<SimulationResult> r = Simulate(
-      Make(3, {{absl::Seconds(1), "outage 3s"}, {absl::Seconds(2), "scale web 4"}},
-           absl::Seconds(8)),
-      {.seed = 9});
+  absl::StatusOr<SimulationResult> r =
+      Simulate(Make(3, {{absl::Seconds(1), "outage 3s"}, {absl::Seconds(2), "scale web 4"}},
+                    absl::Seconds(8)),
+               {.seed = 9});
   ASSERT_THAT(r, IsOk());
   // During the outage the three pods keep every pick; the fourth arrives after
   // it, once discovery's backoff (1 s, 1.6 s, 2.56 s ... virtual) comes round.
@@ -105,18 +104,19 @@ TEST(SimulationTest, AnOutageKeepsThePoolAndLaterChangesArrive) {
 }
 
 TEST(SimulationTest, CompactionForcesARelistThatConverges) {
-  std::vector<std::string> trace = Trace(Make(
-      3, {{absl::Seconds(1), "outage 500ms"}, {absl::Milliseconds(1200), "ready web-0 false"},
-          {absl::Milliseconds(1300), "compact"}},
-      absl::Seconds(4)));
+  std::vector<std::string> trace = Trace(Make(3,
+                                              {{absl::Seconds(1), "outage 500ms"},
+                                               {absl::Milliseconds(1200), "ready web-0 false"},
+                                               {absl::Milliseconds(1300), "compact"}},
+                                              absl::Seconds(4)));
   EXPECT_THAT(trace, Contains(::testing::HasSubstr("picked web-1,web-2")));
 }
 
 TEST(SimulationTest, MoreThanAHundredPodsInSeveralSlices) {
-  absl::StatusOr<SimulationResult> r = Simulate(
-      Make(3, {{absl::Seconds(1), "scale web 150"}, {absl::Seconds(2), "delete web-120"}},
-           absl::Seconds(3)),
-      {.seed = 5, .picks_per_tick = 149});
+  absl::StatusOr<SimulationResult> r =
+      Simulate(Make(3, {{absl::Seconds(1), "scale web 150"}, {absl::Seconds(2), "delete web-120"}},
+                    absl::Seconds(3)),
+               {.seed = 5, .picks_per_tick = 149});
   ASSERT_THAT(r, IsOk());
   // All 150 (in two slices) are picked one poll after the scale; then 149.
   EXPECT_THAT(r->trace, Contains(::testing::StartsWith("t=1.050s picked web-0,web-1,")));
@@ -126,7 +126,6 @@ TEST(SimulationTest, MoreThanAHundredPodsInSeveralSlices) {
   for (const auto& [pod, n] : last) EXPECT_EQ(n, 1) << pod;  // exact round-robin
   EXPECT_EQ(r->load.failed, 0);
 }
-
 
 // A hung pod (connections up, no answers) is seen only by health checks until
 // the kubelet's readiness probe gives up on it (30 s).
@@ -148,8 +147,9 @@ TEST(SimulationTest, HealthChecksTakeAHungPodOutBeforeTheReadinessProbeDoes) {
 }
 
 TEST(SimulationTest, CountsApiRequestsNewPodFirstUseAndCallsToGonePods) {
-  Scenario watch = Make(3, {{absl::Seconds(10), "scale web 4"}, {absl::Seconds(20), "delete web-0"}},
-                        absl::Seconds(120));
+  Scenario watch =
+      Make(3, {{absl::Seconds(10), "scale web 4"}, {absl::Seconds(20), "delete web-0"}},
+           absl::Seconds(120));
   absl::StatusOr<SimulationResult> w = Simulate(watch, {});
   ASSERT_THAT(w, IsOk());
   // One get, one list and one watch stream for two minutes (the default

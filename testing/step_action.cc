@@ -11,9 +11,7 @@
 namespace kubegrpc::testing {
 namespace {
 
-absl::Status Bad(const std::string& why) {
-  return absl::InvalidArgumentError("scenario: " + why);
-}
+absl::Status Bad(const std::string& why) { return absl::InvalidArgumentError("scenario: " + why); }
 
 }  // namespace
 
@@ -22,12 +20,16 @@ absl::StatusOr<StepAction> ParseStepAction(const std::string& action) {
   if (w.empty()) return Bad("empty step");
   using Verb = StepAction::Verb;
   static const std::map<std::string, std::pair<Verb, size_t>>* const kVerbs =
-      new std::map<std::string, std::pair<Verb, size_t>>{
-          {"scale", {Verb::kScale, 3}},     {"delete", {Verb::kDelete, 2}},
-          {"crash", {Verb::kCrash, 3}},     {"recreate", {Verb::kRecreate, 2}},
-          {"ready", {Verb::kReady, 3}},     {"rollout", {Verb::kRollout, 2}},
-          {"outage", {Verb::kOutage, 2}},   {"compact", {Verb::kCompact, 1}},
-          {"drop-watches", {Verb::kDropWatches, 1}}, {"hang", {Verb::kHang, 3}}};
+      new std::map<std::string, std::pair<Verb, size_t>>{{"scale", {Verb::kScale, 3}},
+                                                         {"delete", {Verb::kDelete, 2}},
+                                                         {"crash", {Verb::kCrash, 3}},
+                                                         {"recreate", {Verb::kRecreate, 2}},
+                                                         {"ready", {Verb::kReady, 3}},
+                                                         {"rollout", {Verb::kRollout, 2}},
+                                                         {"outage", {Verb::kOutage, 2}},
+                                                         {"compact", {Verb::kCompact, 1}},
+                                                         {"drop-watches", {Verb::kDropWatches, 1}},
+                                                         {"hang", {Verb::kHang, 3}}};
   auto it = kVerbs->find(w[0]);
   if (it == kVerbs->end()) return Bad(absl::StrCat("unknown action \"", w[0], "\""));
   if (w.size() != it->second.second) {

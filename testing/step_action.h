@@ -20,13 +20,23 @@
 namespace kubegrpc::testing {
 
 struct StepAction {
-  enum class Verb { kScale, kDelete, kCrash, kRecreate, kReady, kRollout, kOutage, kCompact,
-                    kDropWatches, kHang };
+  enum class Verb {
+    kScale,
+    kDelete,
+    kCrash,
+    kRecreate,
+    kReady,
+    kRollout,
+    kOutage,
+    kCompact,
+    kDropWatches,
+    kHang
+  };
   Verb verb;
-  std::string target;  // the deployment (scale, rollout) or pod
-  int replicas = 0;    // scale
+  std::string target;                              // the deployment (scale, rollout) or pod
+  int replicas = 0;                                // scale
   absl::Duration duration = absl::ZeroDuration();  // crash: restart delay; outage, hang: length
-  bool ready = false;  // ready
+  bool ready = false;                              // ready
   // Whether the verb acts on pods (else on the API server).
   bool on_pods() const {
     return verb != Verb::kOutage && verb != Verb::kCompact && verb != Verb::kDropWatches;

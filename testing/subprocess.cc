@@ -21,8 +21,8 @@ extern char** environ;
 
 namespace kubegrpc::testing {
 
-absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
-    const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(const std::vector<std::string>& argv,
+                                                              const std::vector<std::string>& env) {
   if (argv.empty()) return absl::InvalidArgumentError("Subprocess: empty argv");
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -138,8 +138,7 @@ int Subprocess::Wait(absl::Duration timeout) {
 }
 
 Subprocess::Result Subprocess::Run(const std::vector<std::string>& argv,
-                                   const std::vector<std::string>& env,
-                                   absl::Duration timeout) {
+                                   const std::vector<std::string>& env, absl::Duration timeout) {
   absl::StatusOr<std::unique_ptr<Subprocess>> p = Start(argv, env);
   if (!p.ok()) return {-1, std::string(p.status().message())};
   int code = (*p)->Wait(timeout);

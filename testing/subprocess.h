@@ -35,8 +35,7 @@ class Subprocess {
   // nullopt at end of output or after `timeout`.
   std::optional<std::string> ReadLine(absl::Duration timeout);
   // Reads lines until one contains `needle`; nullopt if none does in `timeout`.
-  std::optional<std::string> ReadLineContaining(const std::string& needle,
-                                                absl::Duration timeout);
+  std::optional<std::string> ReadLineContaining(const std::string& needle, absl::Duration timeout);
   // Everything read so far.
   const std::string& output() const { return output_; }
   // Sends `signal` to the process.
@@ -50,8 +49,7 @@ class Subprocess {
     int exit_code;
     std::string output;
   };
-  static Result Run(const std::vector<std::string>& argv,
-                    const std::vector<std::string>& env = {},
+  static Result Run(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
                     absl::Duration timeout = absl::Seconds(120));
 
   // True if `program` is an executable on PATH.

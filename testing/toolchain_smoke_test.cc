@@ -48,8 +48,7 @@ class HealthImpl final : public grpc::health::v1::Health::Service {
  public:
   grpc::Status Check(grpc::ServerContext*, const HealthCheckRequest* request,
                      HealthCheckResponse* response) override {
-    if (!request->service().empty() &&
-        request->service() != "kubegrpc.testing.Echo") {
+    if (!request->service().empty() && request->service() != "kubegrpc.testing.Echo") {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service");
     }
     response->set_status(HealthCheckResponse::SERVING);
@@ -62,16 +61,15 @@ TEST(ToolchainSmokeTest, GrpcEchoAndHealthOnLoopback) {
   HealthImpl health;
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&echo);
   builder.RegisterService(&health);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
   ASSERT_GT(port, 0);
 
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
   auto stub = Echo::NewStub(channel);
   for (int i = 1; i <= 3; ++i) {
     grpc::ClientContext ctx;
@@ -112,8 +110,7 @@ TEST(ToolchainSmokeTest, GrpcEchoAndHealthOnLoopback) {
 TEST(ToolchainSmokeTest, HttplibServesJsonOnLoopback) {
   httplib::Server server;
   server.Get("/version", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(nlohmann::json{{"major", "1"}, {"minor", "31"}}.dump(),
-                    "application/json");
+    res.set_content(nlohmann::json{{"major", "1"}, {"minor", "31"}}.dump(), "application/json");
   });
   int port = server.bind_to_any_port("127.0.0.1");
   ASSERT_GT(port, 0);
@@ -139,8 +136,8 @@ TEST(ToolchainSmokeTest, HttplibHasTlsAndYamlParses) {
   httplib::SSLClient tls_client("127.0.0.1", 1);
   EXPECT_NE(tls_client.ssl_context(), nullptr);
 
-  YAML::Node config = YAML::Load(
-      "current-context: fake\ncontexts:\n- name: fake\n  context: {cluster: c}\n");
+  YAML::Node config =
+      YAML::Load("current-context: fake\ncontexts:\n- name: fake\n  context: {cluster: c}\n");
   EXPECT_EQ(config["current-context"].as<std::string>(), "fake");
   EXPECT_EQ(config["contexts"][0]["context"]["cluster"].as<std::string>(), "c");
 

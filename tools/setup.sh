@@ -11,6 +11,8 @@ PACKAGES=(
   pkg-config
   # Compilers: g++ (default) and clang 14 (thread-safety analysis, sanitizers, fuzzing).
   build-essential g++ clang-14 libclang-rt-14-dev llvm-14 lld-14
+  # tools/format/check.sh: .clang-format is checked in CI.
+  clang-format-14
   # gRPC / protobuf, with protoc and grpc_cpp_plugin.
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libre2-dev libc-ares-dev

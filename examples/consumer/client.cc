@@ -22,7 +22,8 @@ int main() {
     return 1;
   }
   auto echo = (*balancer)->Connect<Echo>("web.demo:80");
-  if (!echo.ok() || !(*balancer)->WaitForReady("web.demo:80", absl::Now() + absl::Seconds(30)).ok()) {
+  if (!echo.ok() ||
+      !(*balancer)->WaitForReady("web.demo:80", absl::Now() + absl::Seconds(30)).ok()) {
     std::cerr << "consumer: no ready pod\n";
     return 1;
   }
@@ -31,8 +32,8 @@ int main() {
   std::map<std::string, int> by_pod;
   for (int i = 0; i < 30; ++i) {
     kubegrpc::testing::EchoResponse response;
-    grpc::Status status = kubegrpc::Call(*echo, &Echo::Stub::Echo, hello.request(), &response,
-                                         {.idempotent = true});
+    grpc::Status status =
+        kubegrpc::Call(*echo, &Echo::Stub::Echo, hello.request(), &response, {.idempotent = true});
     if (!status.ok()) {
       std::cerr << "consumer: " << status.error_message() << "\n";
       return 1;

@@ -42,7 +42,8 @@ class GreeterService final : public kubegrpc::examples::Greeter::Service {
   explicit GreeterService(std::string pod) : pod_(std::move(pod)) {}
   grpc::Status SayHello(grpc::ServerContext*, const kubegrpc::examples::HelloRequest* request,
                         kubegrpc::examples::HelloReply* reply) override {
-    reply->set_message(absl::StrCat("Hello, ", request->name().empty() ? "world" : request->name()));
+    reply->set_message(
+        absl::StrCat("Hello, ", request->name().empty() ? "world" : request->name()));
     reply->set_pod(pod_);
     return grpc::Status::OK;
   }
@@ -59,7 +60,7 @@ class HealthService final : public grpc::health::v1::Health::Service {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service");
     }
     response->set_status(g_serving ? grpc::health::v1::HealthCheckResponse::SERVING
-                                    : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+                                   : grpc::health::v1::HealthCheckResponse::NOT_SERVING);
     return grpc::Status::OK;
   }
 };

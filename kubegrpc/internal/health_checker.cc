@@ -13,8 +13,7 @@ namespace kubegrpc::internal {
 namespace {
 
 // The caller's check; an exception counts as a failure.
-bool RunUserCheck(const HealthCheckOptions& options, PoolEndpoint& endpoint,
-                  absl::Time deadline) {
+bool RunUserCheck(const HealthCheckOptions& options, PoolEndpoint& endpoint, absl::Time deadline) {
   if (!options.ping) return true;
   try {
     return options.ping(endpoint, deadline).ok();
@@ -199,9 +198,8 @@ void HealthChecker::Shutdown() {
   // from here on they report nothing (their threads end when the checks return).
   Threads* threads = shared_.get();
   absl::MutexLock lock(&threads->mu);
-  auto done = [threads]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(threads->mu) {
-    return threads->running == 0;
-  };
+  auto done = [threads]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(threads->mu) { return threads->running == 0; };
   threads->mu.AwaitWithTimeout(absl::Condition(&done), timeout);
   threads->checker = nullptr;
 }

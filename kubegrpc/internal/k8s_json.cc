@@ -73,15 +73,24 @@ absl::StatusOr<json> ParseJson(absl::string_view text) {
 
 absl::StatusCode CodeForHttp(int http_code) {
   switch (http_code) {
-    case 400: return absl::StatusCode::kInvalidArgument;
-    case 401: return absl::StatusCode::kUnauthenticated;
-    case 403: return absl::StatusCode::kPermissionDenied;
-    case 404: return absl::StatusCode::kNotFound;
-    case 409: return absl::StatusCode::kAborted;
-    case 410: return absl::StatusCode::kOutOfRange;
-    case 422: return absl::StatusCode::kInvalidArgument;
-    case 429: return absl::StatusCode::kResourceExhausted;
-    case 504: return absl::StatusCode::kUnavailable;
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 409:
+      return absl::StatusCode::kAborted;
+    case 410:
+      return absl::StatusCode::kOutOfRange;
+    case 422:
+      return absl::StatusCode::kInvalidArgument;
+    case 429:
+      return absl::StatusCode::kResourceExhausted;
+    case 504:
+      return absl::StatusCode::kUnavailable;
     default:
       if (http_code >= 500) return absl::StatusCode::kUnavailable;
       return absl::StatusCode::kUnknown;
@@ -230,8 +239,8 @@ absl::StatusOr<WatchEvent> DecodeWatchEvent(EndpointSource source, absl::string_
   return event;
 }
 
-absl::Status StatusFromHttp(int http_code, absl::string_view body,
-                            absl::string_view retry_after, absl::string_view context) {
+absl::Status StatusFromHttp(int http_code, absl::string_view body, absl::string_view retry_after,
+                            absl::string_view context) {
   std::string detail;
   json j = json::parse(body.begin(), body.end(), nullptr, false);
   if (j.is_object() && Str(j, "kind") == "Status") {

@@ -34,8 +34,8 @@ absl::StatusOr<WatchEvent> DecodeWatchEvent(EndpointSource source, absl::string_
 // reason when the body is one, else the start of the body; `context` says what
 // was being done ("listing EndpointSlices of Service demo/web"). A non-empty
 // `retry_after` header (seconds) travels with the status.
-absl::Status StatusFromHttp(int http_code, absl::string_view body,
-                            absl::string_view retry_after, absl::string_view context);
+absl::Status StatusFromHttp(int http_code, absl::string_view body, absl::string_view retry_after,
+                            absl::string_view context);
 // The absl code for an HTTP status code (and for a Status object's `code`).
 absl::StatusCode CodeForHttp(int http_code);
 

@@ -38,7 +38,8 @@ TEST(K8sJsonTest, SliceWithNullsMissingFieldsAndUnknownFields) {
 }
 
 TEST(K8sJsonTest, LegacyEndpoints) {
-  auto list = DecodeEndpointList(EndpointSource::kEndpoints, R"({"items":[{"metadata":{"name":"web"},
+  auto list =
+      DecodeEndpointList(EndpointSource::kEndpoints, R"({"items":[{"metadata":{"name":"web"},
     "subsets":[{"addresses":[{"ip":"10.0.0.1","targetRef":{"name":"p1"}}],
                 "notReadyAddresses":[{"ip":"10.0.0.2"}],"ports":[{"name":"grpc","port":8080}]}]},
     {"metadata":{"name":"empty"}}]})");
@@ -51,18 +52,21 @@ TEST(K8sJsonTest, LegacyEndpoints) {
 }
 
 TEST(K8sJsonTest, WatchEvents) {
-  auto e = DecodeWatchEvent(EndpointSource::kEndpointSlices,
-                            R"({"type":"BOOKMARK","object":{"kind":"EndpointSlice","metadata":{"resourceVersion":"12"}}})");
+  auto e = DecodeWatchEvent(
+      EndpointSource::kEndpointSlices,
+      R"({"type":"BOOKMARK","object":{"kind":"EndpointSlice","metadata":{"resourceVersion":"12"}}})");
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->type, WatchEvent::Type::kBookmark);
   EXPECT_EQ(e->resource_version, "12");
-  e = DecodeWatchEvent(EndpointSource::kEndpointSlices,
-                       R"j({"type":"ERROR","object":{"kind":"Status","status":"Failure","message":"too old resource version: 1 (5)","reason":"Expired","code":410}})j");
+  e = DecodeWatchEvent(
+      EndpointSource::kEndpointSlices,
+      R"j({"type":"ERROR","object":{"kind":"Status","status":"Failure","message":"too old resource version: 1 (5)","reason":"Expired","code":410}})j");
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->type, WatchEvent::Type::kError);
   EXPECT_EQ(e->error.code(), absl::StatusCode::kOutOfRange);
-  e = DecodeWatchEvent(EndpointSource::kEndpointSlices,
-                       R"({"object":{"metadata":{"name":"a","resourceVersion":"9"}},"type":"DELETED"})");
+  e = DecodeWatchEvent(
+      EndpointSource::kEndpointSlices,
+      R"({"object":{"metadata":{"name":"a","resourceVersion":"9"}},"type":"DELETED"})");
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e->type, WatchEvent::Type::kDeleted);
   EXPECT_EQ(e->object.name, "a");
@@ -84,7 +88,8 @@ TEST(K8sJsonTest, GarbageIsAnErrorNotACrash) {
 
 TEST(K8sJsonTest, HttpErrorsKeepTheServersWords) {
   absl::Status s = StatusFromHttp(
-      403, R"({"kind":"Status","status":"Failure","message":"endpointslices.discovery.k8s.io is forbidden: nope","reason":"Forbidden","code":403})",
+      403,
+      R"({"kind":"Status","status":"Failure","message":"endpointslices.discovery.k8s.io is forbidden: nope","reason":"Forbidden","code":403})",
       "", "listing EndpointSlices of Service demo/web");
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(s.message(),

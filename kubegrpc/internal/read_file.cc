@@ -14,8 +14,8 @@ namespace kubegrpc::internal {
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, const std::string& what,
                                           absl::StatusCode error_code, size_t max_bytes) {
   const auto fail = [&](absl::string_view why) {
-    return absl::Status(error_code, absl::StrCat("kube-grpc: cannot read ", what, " ", path, ": ",
-                                                 why));
+    return absl::Status(error_code,
+                        absl::StrCat("kube-grpc: cannot read ", what, " ", path, ": ", why));
   };
   int fd;
   do {

@@ -58,8 +58,8 @@ absl::Status WatchStreamDecoder::Feed(absl::string_view chunk,
 absl::Status WatchStreamDecoder::Finish() const {
   if (!error_.ok()) return error_;
   if (!absl::StripAsciiWhitespace(buffer_).empty()) {
-    return absl::UnavailableError(
-        absl::StrCat("kube-grpc: ", context_, ": the watch stream ended in the middle of an event"));
+    return absl::UnavailableError(absl::StrCat(
+        "kube-grpc: ", context_, ": the watch stream ended in the middle of an event"));
   }
   return absl::OkStatus();
 }

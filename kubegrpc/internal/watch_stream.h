@@ -40,7 +40,7 @@ class WatchStreamDecoder {
   const EndpointSource source_;
   const size_t max_line_bytes_;
   const std::string context_;
-  std::string buffer_;   // the start of an unfinished line
+  std::string buffer_;  // the start of an unfinished line
   absl::Status error_;
 };
 

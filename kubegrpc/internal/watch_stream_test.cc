@@ -32,8 +32,8 @@ std::vector<std::string> Decode(const std::string& body, size_t piece, absl::Sta
 }
 
 TEST(WatchStreamDecoderTest, SameEventsHoweverTheStreamIsCut) {
-  const std::string body = SliceEvent("ADDED", "a", "1") + "\n  \n" + SliceEvent("MODIFIED", "b", "2") +
-                           SliceEvent("DELETED", "c", "3");
+  const std::string body = SliceEvent("ADDED", "a", "1") + "\n  \n" +
+                           SliceEvent("MODIFIED", "b", "2") + SliceEvent("DELETED", "c", "3");
   for (size_t piece : {1u, 2u, 7u, 64u, 100000u}) {
     absl::Status status;
     EXPECT_THAT(Decode(body, piece, &status), ::testing::ElementsAre("a", "b", "c")) << piece;
@@ -52,10 +52,10 @@ TEST(WatchStreamDecoderTest, EndingInsideAnEventIsUnavailable) {
 
 TEST(WatchStreamDecoderTest, BadLineEndsTheStreamNamingTheWatch) {
   absl::Status status;
-  EXPECT_THAT(Decode(SliceEvent("ADDED", "a", "1") + "<html>oops</html>\n" +
-                         SliceEvent("ADDED", "b", "2"),
-                     5, &status),
-              ::testing::ElementsAre("a"));
+  EXPECT_THAT(
+      Decode(SliceEvent("ADDED", "a", "1") + "<html>oops</html>\n" + SliceEvent("ADDED", "b", "2"),
+             5, &status),
+      ::testing::ElementsAre("a"));
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(status.message(), HasSubstr("(watching demo/web)"));
 }

@@ -14,7 +14,10 @@ namespace kubegrpc::bench {
 using json = nlohmann::json;
 
 json Stats::ToJson() const {
-  return {{"n", n}, {"median_ms", median_ms}, {"p99_ms", p99_ms}, {"max_ms", max_ms},
+  return {{"n", n},
+          {"median_ms", median_ms},
+          {"p99_ms", p99_ms},
+          {"max_ms", max_ms},
           {"mean_ms", mean_ms}};
 }
 
@@ -45,18 +48,22 @@ int64_t ResidentBytes() {
   return resident * sysconf(_SC_PAGESIZE);
 }
 
-json MakeSlice(const std::string& ns, const std::string& service, const std::string& name,
-               int port, const std::vector<std::pair<std::string, bool>>& endpoints) {
+json MakeSlice(const std::string& ns, const std::string& service, const std::string& name, int port,
+               const std::vector<std::pair<std::string, bool>>& endpoints) {
   json eps = json::array();
   for (const auto& [address, ready] : endpoints) {
-    eps.push_back({{"addresses", {address}},
-                   {"conditions", {{"ready", ready}, {"serving", ready}, {"terminating", false}}},
-                   {"targetRef", {{"kind", "Pod"}, {"name", "pod-" + address}, {"namespace", ns}}}});
+    eps.push_back(
+        {{"addresses", {address}},
+         {"conditions", {{"ready", ready}, {"serving", ready}, {"terminating", false}}},
+         {"targetRef", {{"kind", "Pod"}, {"name", "pod-" + address}, {"namespace", ns}}}});
   }
   return {{"apiVersion", "discovery.k8s.io/v1"},
           {"kind", "EndpointSlice"},
-          {"metadata", {{"name", name}, {"namespace", ns}, {"resourceVersion", "1"},
-                        {"labels", {{"kubernetes.io/service-name", service}}}}},
+          {"metadata",
+           {{"name", name},
+            {"namespace", ns},
+            {"resourceVersion", "1"},
+            {"labels", {{"kubernetes.io/service-name", service}}}}},
           {"addressType", "IPv4"},
           {"endpoints", eps},
           {"ports", json::array({{{"name", "grpc"}, {"port", port}, {"protocol", "TCP"}}})}};
@@ -72,8 +79,8 @@ SliceService::SliceService(const std::string& ns, const std::string& service,
     slice["metadata"].erase("resourceVersion");
     (void)store_.Create(fakek8s::Resource::kEndpointSlices, std::move(slice));
   }
-  client_ = std::make_shared<testing::FakeK8sClient>(
-      testing::FakeK8sClient::Options{.store = &store_});
+  client_ =
+      std::make_shared<testing::FakeK8sClient>(testing::FakeK8sClient::Options{.store = &store_});
 }
 
 absl::Status SliceService::Replace(json slice) {

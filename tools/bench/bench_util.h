@@ -33,9 +33,8 @@ int64_t ResidentBytes();
 
 // An EndpointSlice named `name` for Service `service` with one port "grpc" and
 // the given (address, ready) endpoints.
-nlohmann::json MakeSlice(const std::string& ns, const std::string& service,
-                         const std::string& name, int port,
-                         const std::vector<std::pair<std::string, bool>>& endpoints);
+nlohmann::json MakeSlice(const std::string& ns, const std::string& service, const std::string& name,
+                         int port, const std::vector<std::pair<std::string, bool>>& endpoints);
 
 // A Service (port 80 named "grpc", mapped to its slices' port) and its
 // EndpointSlices in a fakek8s store, served by the harness's FakeK8sClient in
@@ -43,7 +42,8 @@ nlohmann::json MakeSlice(const std::string& ns, const std::string& service,
 // would see them. Replace() writes a new version of a slice (a watch event).
 class SliceService {
  public:
-  SliceService(const std::string& ns, const std::string& service, std::vector<nlohmann::json> slices);
+  SliceService(const std::string& ns, const std::string& service,
+               std::vector<nlohmann::json> slices);
   // Writes `slice` (by name) over its old version.
   absl::Status Replace(nlohmann::json slice);
   const std::shared_ptr<testing::FakeK8sClient>& client() const { return client_; }

@@ -29,12 +29,14 @@ namespace {
 using json = nlohmann::json;
 
 json Pod(int i) {
-  return {{"metadata", {{"name", absl::StrCat("bench-", i)}, {"namespace", "demo"},
-                        {"labels", {{"app", "web"}}}}},
-          {"spec", {{"containers", json::array({{{"name", "web"}}})}}},
-          {"status", {{"phase", "Running"},
-                      {"podIP", absl::StrCat("127.0.", 100 + i / 250, ".", i % 250 + 1)},
-                      {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}}})}}}};
+  return {
+      {"metadata",
+       {{"name", absl::StrCat("bench-", i)}, {"namespace", "demo"}, {"labels", {{"app", "web"}}}}},
+      {"spec", {{"containers", json::array({{{"name", "web"}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"podIP", absl::StrCat("127.0.", 100 + i / 250, ".", i % 250 + 1)},
+        {"conditions", json::array({{{"type", "Ready"}, {"status", "False"}}})}}}};
 }
 
 }  // namespace
@@ -106,10 +108,13 @@ int main(int argc, char** argv) {
   }
   discovery.Stop();
   std::sort(ms.begin(), ms.end());
-  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
+  auto pct = [&](double p) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))];
+  };
   std::cout << absl::StrFormat(
       "discovery latency, pod ready in the API -> published as usable (%d trials, HTTPS "
-      "watch on loopback, after a warm-up trial): median %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+      "watch on loopback, after a warm-up trial): median %.3f ms, p90 %.3f ms, p99 %.3f ms, max "
+      "%.3f ms\n",
       trials, pct(0.5), pct(0.9), pct(0.99), ms.back());
   return 0;
 }

@@ -36,8 +36,8 @@ void BM_UnaryEchoLoopback(benchmark::State& state) {
     state.SkipWithError("cannot start a loopback gRPC server");
     return;
   }
-  auto stub = kubegrpc::testing::Echo::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto stub = kubegrpc::testing::Echo::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
   kubegrpc::testing::EchoRequest request;
   request.set_message("ping");
   request.set_payload(std::string(state.range(0), 'x'));

@@ -188,9 +188,9 @@ absl::StatusOr<json> Throughput() {
   // gRPC's own round_robin over the same pods, from a static ipv4: target.
   grpc::ChannelArguments rr_args;
   rr_args.SetLoadBalancingPolicyName("round_robin");
-  std::shared_ptr<grpc::Channel> rr_channel = grpc::CreateCustomChannel(
-      absl::StrCat("ipv4:", absl::StrJoin(addresses, ",")), grpc::InsecureChannelCredentials(),
-      rr_args);
+  std::shared_ptr<grpc::Channel> rr_channel =
+      grpc::CreateCustomChannel(absl::StrCat("ipv4:", absl::StrJoin(addresses, ",")),
+                                grpc::InsecureChannelCredentials(), rr_args);
   std::unique_ptr<Echo::Stub> rr = Echo::NewStub(rr_channel);
   std::unique_ptr<Echo::Stub> single =
       Echo::NewStub(grpc::CreateChannel(addresses[0], grpc::InsecureChannelCredentials()));
@@ -248,8 +248,11 @@ absl::StatusOr<json> Throughput() {
   const double total_ratio =
       (modes[0].total.calls / absl::ToDoubleSeconds(modes[0].total.elapsed)) /
       (modes[1].total.calls / absl::ToDoubleSeconds(modes[1].total.elapsed));
-  json out = {{"section", "throughput"}, {"pods", pods}, {"threads", threads},
-              {"rounds", rounds}, {"seconds_per_round", absl::ToDoubleSeconds(per_round)},
+  json out = {{"section", "throughput"},
+              {"pods", pods},
+              {"threads", threads},
+              {"rounds", rounds},
+              {"seconds_per_round", absl::ToDoubleSeconds(per_round)},
               {"pool_vs_round_robin_ratio", total_ratio},
               {"pool_vs_round_robin_median_ratio", ratios[ratios.size() / 2]},
               {"pool_vs_round_robin_mean_ratio", mean},
@@ -259,10 +262,14 @@ absl::StatusOr<json> Throughput() {
               {"modes", json::array()}};
   for (Mode& m : modes) {
     Stats lat = Summarize(m.total.latencies);
-    out["modes"].push_back({{"name", m.name}, {"label", m.label}, {"calls", m.total.calls},
-                            {"failed", m.total.failed},
-                            {"calls_per_second", m.total.calls / absl::ToDoubleSeconds(m.total.elapsed)},
-                            {"p50_us", lat.median_ms * 1000}, {"p99_us", lat.p99_ms * 1000}});
+    out["modes"].push_back(
+        {{"name", m.name},
+         {"label", m.label},
+         {"calls", m.total.calls},
+         {"failed", m.total.failed},
+         {"calls_per_second", m.total.calls / absl::ToDoubleSeconds(m.total.elapsed)},
+         {"p50_us", lat.median_ms * 1000},
+         {"p99_us", lat.p99_ms * 1000}});
   }
   return out;
 }
@@ -346,8 +353,8 @@ absl::StatusOr<json> Convergence() {
           const auto events = f->cluster->Events();
           bool crashed = false;
           for (size_t i = seen; i < events.size(); ++i) {
-            crashed |= events[i].pod == victim &&
-                       events[i].kind == testing::ClusterEvent::Kind::kCrashed;
+            crashed |=
+                events[i].pod == victim && events[i].kind == testing::ClusterEvent::Kind::kCrashed;
           }
           return crashed && !IsPicked(*f->balancer, address);
         },
@@ -453,18 +460,18 @@ absl::StatusOr<json> Scale() {
     objects.push_back(MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]));
   }
   SliceService service("demo", "big", objects);
-  testing::FakeSubchannelFactory factory(
-      {.initial = ChannelState::kReady, .with_channel = true});
+  testing::FakeSubchannelFactory factory({.initial = ChannelState::kReady, .with_channel = true});
   ChannelPool pool("demo/big:80", &factory, {});
   absl::Mutex mu;
   std::vector<absl::Time> applied;  // after each Apply returned
-  ServiceDiscovery discovery(service.client().get(), {.name = "big", .ns = "demo", .port = 80}, {},
-                             [&](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
-                               pool.Apply(set, &delta);
-                               const absl::Time now = absl::Now();
-                               absl::MutexLock lock(&mu);
-                               applied.push_back(now);
-                             });
+  ServiceDiscovery discovery(
+      service.client().get(), {.name = "big", .ns = "demo", .port = 80}, {},
+      [&](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
+        pool.Apply(set, &delta);
+        const absl::Time now = absl::Now();
+        absl::MutexLock lock(&mu);
+        applied.push_back(now);
+      });
   auto applies = [&] {
     absl::MutexLock lock(&mu);
     return applied.size();
@@ -523,7 +530,8 @@ absl::StatusOr<json> ApiRequests() {
     return s;
   }
   const auto before = (*cluster)->api().RequestCounts();
-  absl::StatusOr<std::unique_ptr<Balancer>> balancer = Balancer::Create((*cluster)->client_config());
+  absl::StatusOr<std::unique_ptr<Balancer>> balancer =
+      Balancer::Create((*cluster)->client_config());
   if (!balancer.ok()) return balancer.status();
   const char* forms[] = {"web:80", "web.demo:80", "web.demo.svc.cluster.local:80",
                          "kubernetes:///web.demo:80"};
@@ -538,7 +546,8 @@ absl::StatusOr<json> ApiRequests() {
     });
   }
   for (std::thread& w : workers) w.join();
-  if (absl::Status s = (*balancer)->WaitForReady("web:80", absl::Now() + absl::Seconds(30)); !s.ok()) {
+  if (absl::Status s = (*balancer)->WaitForReady("web:80", absl::Now() + absl::Seconds(30));
+      !s.ok()) {
     return s;
   }
   absl::SleepFor(absl::Milliseconds(Quick() ? 100 : 1000));
@@ -646,7 +655,8 @@ absl::StatusOr<json> Memory(const char* self) {
     std::vector<json> slices;
     for (int s = 0; s * 100 < n; ++s) {
       std::vector<std::pair<std::string, bool>> eps;
-      for (int i = s * 100; i < std::min(n, (s + 1) * 100); ++i) eps.push_back({Address(prefix, i), true});
+      for (int i = s * 100; i < std::min(n, (s + 1) * 100); ++i)
+        eps.push_back({Address(prefix, i), true});
       slices.push_back(MakeSlice("demo", "mem", absl::StrCat("mem-", s), port, eps));
     }
     mem_service = std::make_unique<SliceService>("demo", "mem", slices);
@@ -666,8 +676,10 @@ absl::StatusOr<json> Memory(const char* self) {
   }
   absl::SleepFor(absl::Milliseconds(500));  // let connection set-up settle
   const int64_t rss_after = ResidentBytes();
-  json out = {{"section", "memory"},     {"mode", mode},
-              {"channels", n},           {"ready", ready},
+  json out = {{"section", "memory"},
+              {"mode", mode},
+              {"channels", n},
+              {"ready", ready},
               {"rss_delta_bytes", rss_after - rss_before},
               {"bytes_per_channel", ready > 0 ? (rss_after - rss_before) / ready : 0}};
   if (balancer) balancer->Shutdown();

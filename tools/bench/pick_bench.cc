@@ -31,7 +31,8 @@ std::unique_ptr<kubegrpc::bench::SliceService> StaticService(int n) {
   }
   return std::make_unique<kubegrpc::bench::SliceService>(
       "bench", "web",
-      std::vector<nlohmann::json>{kubegrpc::bench::MakeSlice("bench", "web", "web-0", 8080, endpoints)});
+      std::vector<nlohmann::json>{
+          kubegrpc::bench::MakeSlice("bench", "web", "web-0", 8080, endpoints)});
 }
 
 struct Fixture {
@@ -76,7 +77,16 @@ void BM_BalancerNext(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetLabel(absl::StrCat(state.range(0), " endpoints"));
 }
-BENCHMARK(BM_BalancerNext)->Arg(3)->Arg(10)->Arg(100)->Arg(1000)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+BENCHMARK(BM_BalancerNext)
+    ->Arg(3)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->Threads(8)
+    ->UseRealTime();
 
 // The floor: Next() hands out a shared_ptr<grpc::Channel>, so it cannot be
 // cheaper than copying one (whose reference count all threads share).
@@ -129,10 +139,19 @@ void BM_OriginalDesignPick(benchmark::State& state) {
     benchmark::DoNotOptimize(picked);
   }
   state.SetItemsProcessed(state.iterations());
-  state.SetLabel(absl::StrCat("re-creation of the original's design, ", state.range(0),
-                              " endpoints"));
+  state.SetLabel(
+      absl::StrCat("re-creation of the original's design, ", state.range(0), " endpoints"));
 }
-BENCHMARK(BM_OriginalDesignPick)->Arg(3)->Arg(10)->Arg(100)->Arg(1000)->Threads(1)->Threads(2)->Threads(4)->Threads(8)->UseRealTime();
+BENCHMARK(BM_OriginalDesignPick)
+    ->Arg(3)
+    ->Arg(10)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->Threads(8)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -130,7 +130,8 @@ int main(int argc, char** argv) {
   const std::string tmp = mkdtemp(tmpl) != nullptr ? tmpl : "/tmp";
   const absl::Time started = absl::Now();
 
-  std::vector<std::string> q = quick ? std::vector<std::string>{"--quick"} : std::vector<std::string>{};
+  std::vector<std::string> q =
+      quick ? std::vector<std::string>{"--quick"} : std::vector<std::string>{};
   auto kb = [&](std::vector<std::string> args) {
     std::vector<std::string> v = {kube_bench};
     v.insert(v.end(), args.begin(), args.end());
@@ -197,18 +198,21 @@ int main(int argc, char** argv) {
 
   Report md;
   md.Add("# kube-grpc benchmark report\n\n");
-  md.Add(absl::StrCat("Generated ", absl::FormatTime("%Y-%m-%d %H:%M UTC", started, absl::UTCTimeZone()),
-                      " in ", absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Seconds(1))),
+  md.Add(absl::StrCat("Generated ",
+                      absl::FormatTime("%Y-%m-%d %H:%M UTC", started, absl::UTCTimeZone()), " in ",
+                      absl::FormatDuration(absl::Trunc(absl::Now() - started, absl::Seconds(1))),
                       " by one run of:\n\n```\nbazel run -c opt //tools/bench:report",
                       quick ? " -- --quick" : "", "\n```\n\n"));
   if (quick) {
-    md.Add("> **Quick mode**: a few trials per section, to check that the benchmarks run. "
-           "These figures are not measurements.\n\n");
+    md.Add(
+        "> **Quick mode**: a few trials per section, to check that the benchmarks run. "
+        "These figures are not measurements.\n\n");
   }
-  md.Add("Every figure below comes from this run. Everything runs on loopback in one machine: "
-         "fakek8s (HTTPS), real gRPC pod servers (FakePod) and the real `Balancer`. "
-         "Machines are noisy; compare the rows of one table (measured side by side), not "
-         "absolute times across machines.\n\n## Machine\n\n");
+  md.Add(
+      "Every figure below comes from this run. Everything runs on loopback in one machine: "
+      "fakek8s (HTTPS), real gRPC pod servers (FakePod) and the real `Balancer`. "
+      "Machines are noisy; compare the rows of one table (measured side by side), not "
+      "absolute times across machines.\n\n## Machine\n\n");
   md.Add(Machine());
   md.Add("\n");
 
@@ -222,7 +226,8 @@ int main(int argc, char** argv) {
   std::map<std::string, std::map<int, std::pair<double, double>>> picks;
   if (pick.ok) {
     for (const json& b : pick.result["benchmarks"]) {
-      if (b.value("run_type", "iteration") == "aggregate" && b.value("aggregate_name", "") != "median") {
+      if (b.value("run_type", "iteration") == "aggregate" &&
+          b.value("aggregate_name", "") != "median") {
         continue;
       }
       std::string name = b.value("name", "");
@@ -241,21 +246,27 @@ int main(int argc, char** argv) {
       if (unit == "ms") ns *= 1e6;
       picks[key][threads] = {ns, b.value("items_per_second", 0.0)};
     }
-    md.Add("Median of three repetitions. Wall-clock nanoseconds per pick over all threads (Google Benchmark real time: the "
-           "inverse of the total pick rate; the machine's core count bounds what more threads "
-           "can add). `BM_BalancerNext` is `ChannelHandle::Next()` on a Balancer "
-           "whose endpoints are all READY; `BM_SharedPtrChannelCopy` is the floor (`Next()` "
-           "returns one shared_ptr); `BM_OriginalDesignPick` is a C++ re-creation of the "
-           "original Go package's pick path (one global exclusive lock, a map lookup by "
-           "service name, a random pick), labelled as such.\n\n");
-    md.Add("| benchmark | endpoints | 1 thread | 2 threads | 4 threads | 8 threads | Mpicks/s at 1 / 2 / 8 threads |\n"
-           "|---|---|---|---|---|---|---|\n");
+    md.Add(
+        "Median of three repetitions. Wall-clock nanoseconds per pick over all threads (Google "
+        "Benchmark real time: the "
+        "inverse of the total pick rate; the machine's core count bounds what more threads "
+        "can add). `BM_BalancerNext` is `ChannelHandle::Next()` on a Balancer "
+        "whose endpoints are all READY; `BM_SharedPtrChannelCopy` is the floor (`Next()` "
+        "returns one shared_ptr); `BM_OriginalDesignPick` is a C++ re-creation of the "
+        "original Go package's pick path (one global exclusive lock, a map lookup by "
+        "service name, a random pick), labelled as such.\n\n");
+    md.Add(
+        "| benchmark | endpoints | 1 thread | 2 threads | 4 threads | 8 threads | Mpicks/s at 1 / "
+        "2 / 8 threads |\n"
+        "|---|---|---|---|---|---|---|\n");
     for (const auto& [key, by_threads] : picks) {
       std::vector<std::string> parts = absl::StrSplit(key, '/');
-      std::string row = absl::StrCat("| `", parts[0], "` | ", parts.size() > 1 ? parts[1] : "-", " |");
+      std::string row =
+          absl::StrCat("| `", parts[0], "` | ", parts.size() > 1 ? parts[1] : "-", " |");
       for (int t : {1, 2, 4, 8}) {
         auto it = by_threads.find(t);
-        absl::StrAppend(&row, " ", it == by_threads.end() ? "-" : Fixed(it->second.first) + " ns", " |");
+        absl::StrAppend(&row, " ", it == by_threads.end() ? "-" : Fixed(it->second.first) + " ns",
+                        " |");
       }
       std::vector<std::string> rates;
       for (int t : {1, 2, 8}) {
@@ -280,14 +291,16 @@ int main(int argc, char** argv) {
       if (one != by_threads.end()) worst1 = std::max(worst1, one->second.first);
       if (two != by_threads.end() && eight != by_threads.end()) {
         no_collapse &= eight->second.second >= 0.8 * two->second.second;
-        absl::StrAppend(&detail, detail.empty() ? "" : "; ", key.substr(key.find('/') + 1), " endpoints: ",
-                        Fixed(two->second.second / 1e6), " -> ", Fixed(eight->second.second / 1e6));
+        absl::StrAppend(&detail, detail.empty() ? "" : "; ", key.substr(key.find('/') + 1),
+                        " endpoints: ", Fixed(two->second.second / 1e6), " -> ",
+                        Fixed(eight->second.second / 1e6));
       }
     }
     targets.push_back({"pick <= 50 ns, single thread (worst of 3-1,000 endpoints)",
                        Fixed(worst1) + " ns", Met(worst1 > 0 && worst1 <= 50)});
-    targets.push_back({"pick: no collapse with 8 threads (total picks/s at 8 threads >= 80 % of at 2)",
-                       "Mpicks/s 2 -> 8 threads: " + detail, Met(no_collapse && !detail.empty())});
+    targets.push_back(
+        {"pick: no collapse with 8 threads (total picks/s at 8 threads >= 80 % of at 2)",
+         "Mpicks/s 2 -> 8 threads: " + detail, Met(no_collapse && !detail.empty())});
   } else {
     md.Add("**Failed:**\n\n```\n" + pick.error + "\n```\n\n");
     targets.push_back({"pick overhead", "section failed", Met(false)});
@@ -298,31 +311,31 @@ int main(int argc, char** argv) {
   const Section& tp = get("throughput");
   if (tp.ok) {
     const json& r = tp.result;
-    md.Add(absl::StrCat("Closed loop of unary Echo calls, ", r["threads"].get<int>(),
-                        " caller threads, over ", r["pods"].get<int>(),
-                        " pods on loopback (client and servers share the machine); ",
-                        r["rounds"].get<int>(), " rounds of ", Fixed(r["seconds_per_round"].get<double>(), 1),
-                        " s per mode, in rotating order.\n\n"));
+    md.Add(absl::StrCat(
+        "Closed loop of unary Echo calls, ", r["threads"].get<int>(), " caller threads, over ",
+        r["pods"].get<int>(), " pods on loopback (client and servers share the machine); ",
+        r["rounds"].get<int>(), " rounds of ", Fixed(r["seconds_per_round"].get<double>(), 1),
+        " s per mode, in rotating order.\n\n"));
     md.Add("| mode | calls/s | p50 | p99 | failed |\n|---|---|---|---|---|\n");
     for (const json& m : r["modes"]) {
-      md.Add(absl::StrCat("| ", m["label"].get<std::string>(), " | ",
-                          Fixed(m["calls_per_second"].get<double>(), 0), " | ",
-                          Fixed(m["p50_us"].get<double>(), 0), " µs | ",
-                          Fixed(m["p99_us"].get<double>(), 0), " µs | ", m["failed"].get<int64_t>(),
-                          " |\n"));
+      md.Add(absl::StrCat(
+          "| ", m["label"].get<std::string>(), " | ", Fixed(m["calls_per_second"].get<double>(), 0),
+          " | ", Fixed(m["p50_us"].get<double>(), 0), " µs | ", Fixed(m["p99_us"].get<double>(), 0),
+          " µs | ", m["failed"].get<int64_t>(), " |\n"));
     }
     const double ratio = r["pool_vs_round_robin_ratio"].get<double>();
-    md.Add(absl::StrCat("\nPool / round_robin calls per second over the whole run: **", Fixed(ratio, 3),
-                        "**. Per round the ratio spreads from ",
-                        Fixed(r["pool_vs_round_robin_p10_ratio"].get<double>(), 3), " (10th percentile) to ",
-                        Fixed(r["pool_vs_round_robin_p90_ratio"].get<double>(), 3),
-                        " (90th), median ", Fixed(r["pool_vs_round_robin_median_ratio"].get<double>(), 3),
-                        "; the mean per-round ratio is ",
-                        Fixed(r["pool_vs_round_robin_mean_ratio"].get<double>(), 3), " with a 95 % interval of ",
-                        Fixed(r["pool_vs_round_robin_ci95"][0].get<double>(), 3), "-",
-                        Fixed(r["pool_vs_round_robin_ci95"][1].get<double>(), 3),
-                        ". The spread is this machine's noise (client, servers and gRPC's threads "
-                        "share 2 cores); the pool adds one `Next()` (~20 ns) to a ~300 µs call.\n\n"));
+    md.Add(absl::StrCat(
+        "\nPool / round_robin calls per second over the whole run: **", Fixed(ratio, 3),
+        "**. Per round the ratio spreads from ",
+        Fixed(r["pool_vs_round_robin_p10_ratio"].get<double>(), 3), " (10th percentile) to ",
+        Fixed(r["pool_vs_round_robin_p90_ratio"].get<double>(), 3), " (90th), median ",
+        Fixed(r["pool_vs_round_robin_median_ratio"].get<double>(), 3),
+        "; the mean per-round ratio is ",
+        Fixed(r["pool_vs_round_robin_mean_ratio"].get<double>(), 3), " with a 95 % interval of ",
+        Fixed(r["pool_vs_round_robin_ci95"][0].get<double>(), 3), "-",
+        Fixed(r["pool_vs_round_robin_ci95"][1].get<double>(), 3),
+        ". The spread is this machine's noise (client, servers and gRPC's threads "
+        "share 2 cores); the pool adds one `Next()` (~20 ns) to a ~300 µs call.\n\n"));
     const double ci_low = r["pool_vs_round_robin_ci95"][0].get<double>();
     const double ci_high = r["pool_vs_round_robin_ci95"][1].get<double>();
     targets.push_back({"throughput >= 0.98 x gRPC round_robin (whole run, interleaved rounds)",
@@ -352,31 +365,41 @@ int main(int argc, char** argv) {
         " calls/s through the retry helper over 3 pods. Times are from the pod's change in the "
         "API (or, for a crash, from the container's death; the API reports not-ready right after) "
         "to: the new pod's first answered call; the terminating pod's last answered call (its "
-        "preStop drain is ", Fixed(w["drain_ms"].get<double>(), 0), " ms in watch mode, ",
-        Fixed(p["drain_ms"].get<double>(), 0), " ms in polling mode, so it serves until the pool lets go); "
+        "preStop drain is ",
+        Fixed(w["drain_ms"].get<double>(), 0), " ms in watch mode, ",
+        Fixed(p["drain_ms"].get<double>(), 0),
+        " ms in polling mode, so it serves until the pool lets go); "
         "the crashed pod out of the picker.\n\n",
         "**Polling mode** is the original's design in this harness: kube-grpc with the watch "
-        "off, relisting every ", Fixed(p["poll_interval_ms"].get<double>(), 0), " ms and "
-        "health-checking every connection every ", Fixed(p["ping_interval_ms"].get<double>(), 0),
+        "off, relisting every ",
+        Fixed(p["poll_interval_ms"].get<double>(), 0),
+        " ms and "
+        "health-checking every connection every ",
+        Fixed(p["ping_interval_ms"].get<double>(), 0),
         " ms: the original's 60 s / 1 s **scaled down 1:", Fixed(scale, 0),
         "** so that trials finish; the last column multiplies its median back up by ",
-        Fixed(scale, 0), ". (Its crash row benefits from kube-grpc's connectivity tracking, "
+        Fixed(scale, 0),
+        ". (Its crash row benefits from kube-grpc's connectivity tracking, "
         "which the original lacked: it found a dead pod only by its 1 s ping.)\n\n"));
-    md.Add("| change | mode | median | p99 | max | trials | polling at the original's real intervals (median x scale) |\n"
-           "|---|---|---|---|---|---|---|\n");
+    md.Add(
+        "| change | mode | median | p99 | max | trials | polling at the original's real intervals "
+        "(median x scale) |\n"
+        "|---|---|---|---|---|---|---|\n");
     for (const auto& [key, label] : std::vector<std::pair<std::string, std::string>>{
              {"new_pod_first_call", "new ready pod: first call"},
              {"deleted_pod_last_call", "deleted pod: last call"},
              {"crashed_pod_out_of_rotation", "crashed pod: out of rotation"},
              {"restarted_pod_back_in_rotation", "restarted pod ready: back in rotation"}}) {
-      md.Add(absl::StrCat("| ", label, " | watch (kube-grpc default) | ", stat_cells(w[key], 1), " | |\n"));
+      md.Add(absl::StrCat("| ", label, " | watch (kube-grpc default) | ", stat_cells(w[key], 1),
+                          " | |\n"));
       md.Add(absl::StrCat("| ", label, " | polling, scaled 1:", Fixed(scale, 0), " | ",
                           stat_cells(p[key], 1), " | ~",
                           Fixed(p[key]["median_ms"].get<double>() * scale / 1000, 1), " s |\n"));
     }
-    md.Add(absl::StrCat("\nFailed calls during these trials: watch ", w["load_failed"].get<int64_t>(),
-                        " of ", w["load_ok"].get<int64_t>() + w["load_failed"].get<int64_t>(),
-                        "; polling ", p["load_failed"].get<int64_t>(), " of ",
+    md.Add(absl::StrCat("\nFailed calls during these trials: watch ",
+                        w["load_failed"].get<int64_t>(), " of ",
+                        w["load_ok"].get<int64_t>() + w["load_failed"].get<int64_t>(), "; polling ",
+                        p["load_failed"].get<int64_t>(), " of ",
                         p["load_ok"].get<int64_t>() + p["load_failed"].get<int64_t>(), ".\n\n"));
     const double p99 = w["new_pod_first_call"]["p99_ms"].get<double>();
     targets.push_back({"new pod in rotation <= 100 ms p99 after the API reports it (watch)",
@@ -393,17 +416,24 @@ int main(int argc, char** argv) {
   if (cr.ok && cn.ok) {
     const json& a = cr.result;
     md.Add(absl::StrCat(
-        "A Deployment of ", a["pods"].get<int>(), " pods (100 ms readiness delay, 200 ms preStop "
-        "drain) under ", Fixed(a["load_calls_per_second"].get<double>(), 0),
+        "A Deployment of ", a["pods"].get<int>(),
+        " pods (100 ms readiness delay, 200 ms preStop "
+        "drain) under ",
+        Fixed(a["load_calls_per_second"].get<double>(), 0),
         " calls/s: a rolling update (maxSurge 1, maxUnavailable 0) replacing every pod, then one "
         "pod crash (restart after 500 ms). \"Calls to terminating pods\" are calls a pod answered "
         "after the API had marked it terminating (served during its drain, so not failures).\n\n"));
-    md.Add("| calls | ok | failed (rollout) | failed (crash) | failures by code | calls to terminating pods | p99 |\n"
-           "|---|---|---|---|---|---|---|\n");
+    md.Add(
+        "| calls | ok | failed (rollout) | failed (crash) | failures by code | calls to "
+        "terminating pods | p99 |\n"
+        "|---|---|---|---|---|---|---|\n");
     for (const json* r : {&cr.result, &cn.result}) {
-      md.Add(absl::StrCat("| ", (*r)["retry"].get<bool>() ? "with the retry helper (idempotent)" : "plain `Next()` + call",
-                          " | ", (*r)["ok"].get<int64_t>(), " | ", (*r)["failed_during_rollout"].get<int64_t>(),
-                          " | ", (*r)["failed_during_crash"].get<int64_t>(), " | ",
+      md.Add(absl::StrCat("| ",
+                          (*r)["retry"].get<bool>() ? "with the retry helper (idempotent)"
+                                                    : "plain `Next()` + call",
+                          " | ", (*r)["ok"].get<int64_t>(), " | ",
+                          (*r)["failed_during_rollout"].get<int64_t>(), " | ",
+                          (*r)["failed_during_crash"].get<int64_t>(), " | ",
                           (*r)["failures"].empty() ? "-" : (*r)["failures"].dump(), " | ",
                           (*r)["calls_to_terminating_pods"].get<int64_t>(), " | ",
                           Fixed((*r)["p99_ms"].get<double>(), 1), " ms |\n"));
@@ -411,7 +441,8 @@ int main(int argc, char** argv) {
     md.Add("\n");
     const int64_t failed = a["failed"].get<int64_t>();
     targets.push_back({"0 failed calls with the retry helper through a rolling update and a crash",
-                       absl::StrCat(failed, " failed of ", a["ok"].get<int64_t>() + failed), Met(failed == 0)});
+                       absl::StrCat(failed, " failed of ", a["ok"].get<int64_t>() + failed),
+                       Met(failed == 0)});
   } else {
     md.Add("**Failed:**\n\n```\n" + cr.error + cn.error + "\n```\n\n");
     targets.push_back({"churn", "section failed", Met(false)});
@@ -430,13 +461,14 @@ int main(int argc, char** argv) {
         " EndpointSlices, fed to the real `ServiceDiscovery` and `ChannelPool` by a scripted "
         "client that decodes the same JSON `HttpK8sClient` would receive (the pods' channels "
         "are real but never dialled). A change is one endpoint of one slice turning not ready "
-        "or ready again; its time runs from the watch line's decoding to the pool's new picker.\n\n",
+        "or ready again; its time runs from the watch line's decoding to the pool's new "
+        "picker.\n\n",
         "| measure | value |\n|---|---|\n",
         "| first pool (list decoded -> picker with every endpoint) | ",
-        Fixed(s["first_pool_ms"].get<double>(), 1), " ms (", s["picked_after_first_pool"].get<int>(),
-        " endpoints picked) |\n",
-        "| one-endpoint change, median / p99 / max (", s["one_endpoint_change"]["n"].get<int>(), " changes) | ",
-        Fixed(s["one_endpoint_change"]["median_ms"].get<double>(), 3), " / ",
+        Fixed(s["first_pool_ms"].get<double>(), 1), " ms (",
+        s["picked_after_first_pool"].get<int>(), " endpoints picked) |\n",
+        "| one-endpoint change, median / p99 / max (", s["one_endpoint_change"]["n"].get<int>(),
+        " changes) | ", Fixed(s["one_endpoint_change"]["median_ms"].get<double>(), 3), " / ",
         Fixed(s["one_endpoint_change"]["p99_ms"].get<double>(), 3), " / ",
         Fixed(s["one_endpoint_change"]["max_ms"].get<double>(), 3), " ms |\n"));
     const double p99 = s["one_endpoint_change"]["p99_ms"].get<double>();
@@ -449,22 +481,22 @@ int main(int argc, char** argv) {
   if (mp.ok && mb.ok) {
     const json& a = mp.result;
     const json& b = mb.result;
-    md.Add(absl::StrCat(
-        "| memory per pod channel: kube-grpc pool, ", a["ready"].get<int>(), " of ",
-        a["channels"].get<int>(), " channels READY and idle | ",
-        Fixed(a["bytes_per_channel"].get<double>() / 1024, 1), " KiB (RSS delta ",
-        Fixed(a["rss_delta_bytes"].get<double>() / (1 << 20), 1), " MiB) |\n",
-        "| memory per channel: bare `grpc::CreateChannel`, ", b["ready"].get<int>(), " of ",
-        b["channels"].get<int>(), " READY and idle (the floor) | ",
-        Fixed(b["bytes_per_channel"].get<double>() / 1024, 1), " KiB (RSS delta ",
-        Fixed(b["rss_delta_bytes"].get<double>() / (1 << 20), 1), " MiB) |\n"));
+    md.Add(absl::StrCat("| memory per pod channel: kube-grpc pool, ", a["ready"].get<int>(), " of ",
+                        a["channels"].get<int>(), " channels READY and idle | ",
+                        Fixed(a["bytes_per_channel"].get<double>() / 1024, 1), " KiB (RSS delta ",
+                        Fixed(a["rss_delta_bytes"].get<double>() / (1 << 20), 1), " MiB) |\n",
+                        "| memory per channel: bare `grpc::CreateChannel`, ", b["ready"].get<int>(),
+                        " of ", b["channels"].get<int>(), " READY and idle (the floor) | ",
+                        Fixed(b["bytes_per_channel"].get<double>() / 1024, 1), " KiB (RSS delta ",
+                        Fixed(b["rss_delta_bytes"].get<double>() / (1 << 20), 1), " MiB) |\n"));
   } else {
     md.Add("\n**Failed (memory):**\n\n```\n" + mp.error + mb.error + "\n```\n\n");
   }
   if (ar.ok) {
     const json& a = ar.result;
     std::vector<std::string> parts;
-    for (const auto& [key, n] : a["requests"].items()) parts.push_back(absl::StrCat("`", key, "` ", n.get<int64_t>()));
+    for (const auto& [key, n] : a["requests"].items())
+      parts.push_back(absl::StrCat("`", key, "` ", n.get<int64_t>()));
     md.Add(absl::StrCat("| API requests for one Service after ", a["connect_calls"].get<int>(),
                         " `Connect` calls from 8 threads in 4 spellings | ",
                         a["requests_total"].get<int64_t>(), ": ", absl::StrJoin(parts, ", "),
@@ -476,7 +508,8 @@ int main(int argc, char** argv) {
 
   // ---- Targets -----------------------------------------------------------------------
   std::string table = "## Targets\n\n| target | this run | verdict |\n|---|---|---|\n";
-  for (const auto& t : targets) absl::StrAppend(&table, "| ", t[0], " | ", t[1], " | ", t[2], " |\n");
+  for (const auto& t : targets)
+    absl::StrAppend(&table, "| ", t[0], " | ", t[1], " | ", t[2], " |\n");
   md.Add("The raw figures of every section are in the JSON written with `--json_out`.\n");
 
   std::string text = md.str();
