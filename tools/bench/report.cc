@@ -458,11 +458,11 @@ int main(int argc, char** argv) {
     const json& s = sc.result;
     md.Add(absl::StrCat(
         "A Service of ", s["endpoints"].get<int>(), " endpoints in ", s["slices"].get<int>(),
-        " EndpointSlices, fed to the real `ServiceDiscovery` and `ChannelPool` by a scripted "
-        "client that decodes the same JSON `HttpK8sClient` would receive (the pods' channels "
-        "are real but never dialled). A change is one endpoint of one slice turning not ready "
-        "or ready again; its time runs from the watch line's decoding to the pool's new "
-        "picker.\n\n",
+        " EndpointSlices in fakek8s's store, fed to the real `ServiceDiscovery` and "
+        "`ChannelPool` by the harness's in-process client, which encodes and decodes the JSON "
+        "`HttpK8sClient` would receive (the pods' channels are real but never dialled). A "
+        "change is one endpoint of one slice turning not ready or ready again; its time runs "
+        "from the slice's write to the store to the pool's new picker.\n\n",
         "| measure | value |\n|---|---|\n",
         "| first pool (list decoded -> picker with every endpoint) | ",
         Fixed(s["first_pool_ms"].get<double>(), 1), " ms (",
