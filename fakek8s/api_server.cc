@@ -76,14 +76,43 @@ absl::Status ApiServer::StartListeningLocked(int port) {
   if (!http->is_valid()) {
     return absl::InternalError("fakek8s: the HTTP(S) server could not be set up");
   }
-  http->new_task_queue = [] { return new internal::ThreadPerConnection(); };
+  http->new_task_queue = [max = options_.max_connections] {
+    return new internal::ThreadPerConnection(max);
+  };
   http->set_tcp_nodelay(true);  // each watch event goes out at once (no Nagle delay)
   http->set_keep_alive_timeout(1);
   http->set_read_timeout(30);
   http->set_write_timeout(30);
   http->set_payload_max_length(options_.max_body_bytes);
   auto handler = [this](const httplib::Request& req, httplib::Response& res) { Handle(req, res); };
+  // Bodies are read here, so that the limit holds for chunked ones too
+  // (httplib checks it only against Content-Length).
+  auto with_body = [this](const httplib::Request& req, httplib::Response& res,
+                          const httplib::ContentReader& read) {
+    httplib::Request full = req;
+    bool too_big = false;
+    read([&](const char* data, size_t n) {
+      if (full.body.size() + n > options_.max_body_bytes) {
+        too_big = true;
+        return false;
+      }
+      full.body.append(data, n);
+      return true;
+    });
+    if (too_big) {
+      Count("request too large");
+      res.set_header("Connection", "close");
+      return WriteError(res, ApiError(413, "RequestEntityTooLarge",
+                                      absl::StrCat("the request body is larger than ",
+                                                   options_.max_body_bytes, " bytes")));
+    }
+    Handle(full, res);
+  };
   http->Get(".*", handler);
+  http->Post(".*", with_body);
+  http->Put(".*", with_body);
+  http->Patch(".*", with_body);
+  http->Delete(".*", with_body);
   http->Post(".*", handler);
   http->Put(".*", handler);
   http->Patch(".*", handler);
@@ -208,6 +237,14 @@ void ApiServer::Count(const std::string& what) {
 // --- Requests ---------------------------------------------------------------------
 
 void ApiServer::Handle(const httplib::Request& req, httplib::Response& res) {
+  if (internal::ThreadPerConnection::OverCapacity()) {
+    Count("over capacity");
+    res.set_header("Connection", "close");
+    res.set_header("Retry-After", "1");
+    return WriteError(res, ApiError(429, "TooManyRequests",
+                                    absl::StrCat("fakek8s: more than ", options_.max_connections,
+                                                 " connections; try again later")));
+  }
   try {
     if (faults_.Inject(res)) {
       Count("injected failure");

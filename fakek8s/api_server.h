@@ -84,8 +84,10 @@ struct ApiServerOptions {
   // How long a deleted pod stays terminating before it is removed (the kubelet's
   // part); zero removes it right after it is marked.
   absl::Duration pod_termination_delay = absl::ZeroDuration();
-  // Largest request body accepted.
+  // Largest request body accepted (413 past it, however the body is sent).
   size_t max_body_bytes = 3 << 20;
+  // Connections served at once (each has a thread); past it, 429 and close.
+  size_t max_connections = 1024;
   // What /version reports.
   std::string git_version = "v1.34.0";
 };

@@ -3,6 +3,9 @@
 // ThreadPerConnection: the task queue fakek8s's HTTP server serves connections
 // on. One thread per connection: watch streams hold their connection for
 // minutes, and a fixed pool would let a few of them starve every other request.
+// And how a long-lived response notices that its client went away: the socket
+// of the request's connection (found by its addresses), and whether its peer
+// has closed it.
 //
 // Thread-safety: thread-safe (httplib calls it from its accept loop).
 
@@ -24,6 +27,14 @@ namespace fakek8s::internal {
 
 class ThreadPerConnection : public httplib::TaskQueue {
  public:
+  // At most `max_connections` connections are served normally at a time; past
+  // that a connection is still given a thread, but OverCapacity() is true on it
+  // (the handler answers 429 and closes it at once).
+  explicit ThreadPerConnection(size_t max_connections) : max_(max_connections) {}
+
+  // Whether the calling thread serves a connection past the cap.
+  static bool OverCapacity() { return over_capacity_; }
+
   // Runs `fn` (one connection) on a new thread; finished threads are joined.
   void enqueue(std::function<void()> fn) override {
     absl::MutexLock lock(&mu_);
@@ -37,7 +48,9 @@ class ThreadPerConnection : public httplib::TaskQueue {
       }
     }
     auto done = std::make_shared<std::atomic<bool>>(false);
-    threads_.emplace_back(std::thread([fn = std::move(fn), done] {
+    const bool over = threads_.size() >= max_;
+    threads_.emplace_back(std::thread([fn = std::move(fn), done, over] {
+                            over_capacity_ = over;
                             fn();
                             done->store(true);
                           }),
@@ -55,10 +68,19 @@ class ThreadPerConnection : public httplib::TaskQueue {
   }
 
  private:
+  static inline thread_local bool over_capacity_ = false;
+  const size_t max_;
   absl::Mutex mu_;
   std::vector<std::pair<std::thread, std::shared_ptr<std::atomic<bool>>>> threads_
       ABSL_GUARDED_BY(mu_);
 };
+
+// The descriptor of the connection `req` came on (matched by its local and
+// remote address and port among this process's sockets), or -1. Valid while
+// the request's handler runs (the connection's thread closes it after).
+int ConnectionSocket(const httplib::Request& req);
+// Whether the peer of socket `fd` has closed its side (or the socket failed).
+bool PeerClosed(int fd);
 
 }  // namespace fakek8s::internal
 

@@ -13,6 +13,9 @@ namespace fakek8s {
 absl::StatusOr<std::unique_ptr<FakeKubernetes>> FakeKubernetes::Start(Options options) {
   std::unique_ptr<FakeKubernetes> k8s(new FakeKubernetes(options));
   k8s->controller_.Attach(k8s->store_);
+  if (options.seed) {
+    if (absl::Status s = options.seed(k8s->store_); !s.ok()) return s;
+  }
   absl::StatusOr<std::unique_ptr<ApiServer>> server =
       ApiServer::Start(&k8s->store_, options.server);
   if (!server.ok()) return server.status();

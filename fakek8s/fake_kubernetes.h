@@ -15,6 +15,7 @@
 #ifndef FAKEK8S_FAKE_KUBERNETES_H_
 #define FAKEK8S_FAKE_KUBERNETES_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,9 +32,12 @@ class FakeKubernetes {
     ObjectStore::Options store;
     EndpointControllerOptions controller;
     ApiServerOptions server;
+    // Fills the store before the server listens, so that no client sees it
+    // half seeded. Its error ends Start().
+    std::function<absl::Status(ObjectStore&)> seed;
   };
 
-  // Starts the API server; errors as ApiServer::Start.
+  // Seeds the store, then starts the API server; errors as ApiServer::Start.
   static absl::StatusOr<std::unique_ptr<FakeKubernetes>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<FakeKubernetes>> Start() { return Start(Options()); }
 

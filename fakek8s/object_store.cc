@@ -17,8 +17,26 @@ struct ObjectStore::StoredEvent {
   std::string ns;
   std::string type;  // ADDED, MODIFIED, DELETED, or BOOKMARK (initial-events end)
   json object;
-  json previous;  // the state before a MODIFIED; null otherwise
+  json previous;     // the state before a MODIFIED; null otherwise
+  size_t bytes = 0;  // about how much memory object and previous hold
 };
+
+namespace {
+
+// About how many bytes `j` holds (strings, keys, and a node's overhead).
+size_t ApproxBytes(const json& j) {
+  size_t n = 16;
+  if (j.is_string()) {
+    n += j.get_ref<const std::string&>().size();
+  } else if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) n += key.size() + ApproxBytes(value);
+  } else if (j.is_array()) {
+    for (const json& v : j) n += ApproxBytes(v);
+  }
+  return n;
+}
+
+}  // namespace
 
 struct ObjectStore::Watch::State {
   State(Resource r, WatchOptions o, uint64_t min, size_t backlog)
@@ -424,11 +442,15 @@ absl::StatusOr<json> ObjectStore::DeleteLocked(Resource resource, const std::str
 
 void ObjectStore::CommitLocked(Resource resource, const std::string& type, const json& object,
                                json previous) {
+  const size_t bytes = ApproxBytes(object) + ApproxBytes(previous);
   auto event = std::make_shared<const StoredEvent>(StoredEvent{
-      rv_, resource, MetaString(object, "namespace"), type, object, std::move(previous)});
+      rv_, resource, MetaString(object, "namespace"), type, object, std::move(previous), bytes});
   history_.push_back(event);
-  while (history_.size() > options_.history_limit) {
+  history_bytes_ += bytes;
+  while (!history_.empty() && (history_.size() > options_.history_limit ||
+                               history_bytes_ > options_.history_bytes_limit)) {
     oldest_resumable_rv_ = history_.front()->rv;
+    history_bytes_ -= history_.front()->bytes;
     history_.pop_front();
   }
   // Feed open watches; forget the ones that were closed.
@@ -534,6 +556,7 @@ std::string ObjectStore::CurrentResourceVersion() {
 void ObjectStore::Compact() {
   absl::MutexLock lock(&mu_);
   history_.clear();
+  history_bytes_ = 0;
   oldest_resumable_rv_ = rv_;
 }
 

@@ -18,7 +18,8 @@
 //   Expired, "too old resource version: X (Y)") if the history no longer holds them;
 // - with a selector, an object that starts matching arrives as ADDED and one that
 //   stops matching as DELETED;
-// - the history keeps the last `history_limit` events (Compact() drops all).
+// - the history keeps the last `history_limit` events, within
+//   `history_bytes_limit` bytes (Compact() drops all).
 //
 // A `Reconciler` (the endpoint controller) can be installed; it runs inside each
 // write to a Namespace, Service or Pod, under the store's lock, and makes its own
@@ -59,8 +60,10 @@ using json = nlohmann::json;
 class ObjectStore {
  public:
   struct Options {
-    // Events kept for watches that resume from a resourceVersion.
+    // Events kept for watches that resume from a resourceVersion: at most this
+    // many, holding at most about this many bytes of objects.
     size_t history_limit = 10000;
+    size_t history_bytes_limit = 64 << 20;
     // Events buffered for one watch before it is closed as too slow.
     size_t max_watch_backlog = 100000;
     // Seed for uids and generated names.
@@ -196,6 +199,7 @@ class ObjectStore {
   uint64_t oldest_resumable_rv_ ABSL_GUARDED_BY(mu_) = 1;
   std::array<std::map<Key, json>, kNumResources> objects_ ABSL_GUARDED_BY(mu_);
   std::deque<std::shared_ptr<const StoredEvent>> history_ ABSL_GUARDED_BY(mu_);
+  size_t history_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::shared_ptr<Watch::State>> watches_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   Reconciler reconciler_;

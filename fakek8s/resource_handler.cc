@@ -76,9 +76,27 @@ void ServeResource(ObjectStore* store, PodReaper* reaper, const std::string& ver
   }
   if (verb == "patch") {
     std::string content_type = req.get_header_value("Content-Type");
-    absl::StatusOr<json> patched = store->Mutate(resource, route.ns, route.name, [&](json& object) {
-      return ApplyPatch(content_type, body, object);
-    });
+    absl::StatusOr<json> patched =
+        store->Mutate(resource, route.ns, route.name, [&](json& object) -> absl::Status {
+          if (absl::Status s = ApplyPatch(content_type, body, object); !s.ok()) return s;
+          // As the real server checks after patching: the name is the URL's.
+          const json meta = object.contains("metadata") && object["metadata"].is_object()
+                                ? object["metadata"]
+                                : json::object();
+          const std::string name = meta.contains("name") && meta["name"].is_string()
+                                       ? meta["name"].get<std::string>()
+                                       : "";
+          if (name != route.name) {
+            return BadRequest(absl::StrCat("the name of the object (", name,
+                                           ") does not match the name on the URL (", route.name,
+                                           ")"));
+          }
+          if (info.namespaced && meta.value("namespace", route.ns) != route.ns) {
+            return BadRequest(
+                "the namespace of the object does not match the namespace on the URL");
+          }
+          return absl::OkStatus();
+        });
     if (!patched.ok()) return WriteError(res, patched.status());
     return WriteJson(res, 200, *patched);
   }

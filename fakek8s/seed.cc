@@ -1,5 +1,6 @@
 #include "fakek8s/seed.h"
 
+#include <algorithm>
 #include <exception>
 #include <vector>
 
@@ -51,7 +52,8 @@ std::optional<Resource> ResourceForKind(const std::string& kind) {
   return std::nullopt;
 }
 
-absl::Status CreateOne(ObjectStore& store, json object, const std::string& where) {
+absl::Status CreateOne(ObjectStore& store, json object, const std::string& where,
+                       std::vector<std::string>* namespaces) {
   if (!object.is_object()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": not an object"));
   }
@@ -62,7 +64,8 @@ absl::Status CreateOne(ObjectStore& store, json object, const std::string& where
     }
     int i = 0;
     for (json& item : object["items"]) {
-      if (absl::Status s = CreateOne(store, std::move(item), absl::StrCat(where, " item ", i++));
+      if (absl::Status s =
+              CreateOne(store, std::move(item), absl::StrCat(where, " item ", i++), namespaces);
           !s.ok()) {
         return s;
       }
@@ -82,10 +85,38 @@ absl::Status CreateOne(ObjectStore& store, json object, const std::string& where
     std::string ns = object["metadata"].value("namespace", "");
     if (ns.empty()) ns = "default";
     object["metadata"]["namespace"] = ns;
+    if (namespaces != nullptr &&
+        std::find(namespaces->begin(), namespaces->end(), ns) == namespaces->end()) {
+      namespaces->push_back(ns);
+    }
     if (!store.Get(Resource::kNamespaces, "", ns).ok()) {
       absl::StatusOr<json> created =
           store.Create(Resource::kNamespaces, {{"metadata", {{"name", ns}}}});
       if (!created.ok()) return created.status();
+    }
+  }
+  if (*resource == Resource::kNamespaces && object.contains("metadata") &&
+      object["metadata"].is_object()) {
+    // A Namespace that exists already (one of the built-in ones, or one an
+    // earlier object made): present; its labels and annotations are added.
+    const std::string name = object["metadata"].value("name", "");
+    if (store.Get(Resource::kNamespaces, "", name).ok()) {
+      absl::StatusOr<json> merged =
+          store.Mutate(Resource::kNamespaces, "", name, [&](json& existing) {
+            for (const char* field : {"labels", "annotations"}) {
+              if (object["metadata"].contains(field) && object["metadata"][field].is_object()) {
+                for (const auto& [k, v] : object["metadata"][field].items()) {
+                  existing["metadata"][field][k] = v;
+                }
+              }
+            }
+            return absl::OkStatus();
+          });
+      if (!merged.ok()) {
+        return absl::Status(merged.status().code(),
+                            absl::StrCat(where, ": ", merged.status().message()));
+      }
+      return absl::OkStatus();
     }
   }
   absl::StatusOr<json> created = store.Create(*resource, std::move(object));
@@ -106,7 +137,8 @@ absl::StatusOr<json> YamlToJson(const std::string& yaml) {
   }
 }
 
-absl::Status SeedFromManifests(ObjectStore& store, const std::string& text) {
+absl::Status SeedFromManifests(ObjectStore& store, const std::string& text,
+                               std::vector<std::string>* namespaces) {
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);  // JSON is YAML too
@@ -123,8 +155,8 @@ absl::Status SeedFromManifests(ObjectStore& store, const std::string& text) {
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(absl::StrCat("manifest document ", index, ": ", e.what()));
     }
-    if (absl::Status s =
-            CreateOne(store, std::move(object), absl::StrCat("manifest document ", index));
+    if (absl::Status s = CreateOne(store, std::move(object),
+                                   absl::StrCat("manifest document ", index), namespaces);
         !s.ok()) {
       return s;
     }

@@ -13,6 +13,7 @@
 #define FAKEK8S_SEED_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -28,8 +29,12 @@ absl::StatusOr<nlohmann::json> YamlToJson(const std::string& yaml);
 
 // Creates every object of `text` (YAML or JSON; `---`-separated documents; a
 // `kind: List` expands to its items). Namespaces that objects name but that do
-// not exist are created first.
-absl::Status SeedFromManifests(ObjectStore& store, const std::string& text);
+// not exist are created first; a Namespace document for one that exists (say
+// `default`, which every cluster has) adds its labels and annotations to it.
+// With `namespaces`, appends the namespaces of the namespaced objects, in the
+// order they first appear.
+absl::Status SeedFromManifests(ObjectStore& store, const std::string& text,
+                               std::vector<std::string>* namespaces = nullptr);
 
 // The rules of every `kind: Role` document of `text` (other kinds are skipped),
 // as fakek8s RBAC rules scoped to the Role's namespace: so that a test can hold

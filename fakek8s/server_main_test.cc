@@ -107,5 +107,64 @@ status: {phase: Running, podIP: 127.0.30.1, conditions: [{type: Ready, status: "
   EXPECT_THAT(bad.output, HasSubstr("cannot read --manifests"));
 }
 
+TEST(ServerMainTest, HelpExitsZeroAndListsTheFlags) {
+  Subprocess::Result help = Subprocess::Run({Runfile("fakek8s/server"), "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_THAT(help.output, HasSubstr("fakek8s: a fake Kubernetes API server"));
+  EXPECT_THAT(help.output, HasSubstr("--admin_kubeconfig_out"));
+  EXPECT_THAT(help.output, ::testing::Not(HasSubstr("SetProgramUsageMessage")));
+}
+
+// The manifests' namespace is the kubeconfig's; a Namespace document for
+// `default` is fine; with --rbac_roles the admin kubeconfig may still write.
+TEST(ServerMainTest, ManifestsNamespaceAndAnAdminKubeconfig) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  const std::string manifests = dir + "/shop.yaml";
+  std::ofstream(manifests) << R"(apiVersion: v1
+kind: Namespace
+metadata: {name: default}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec:
+  selector: {app: cart}
+  ports: [{name: grpc, port: 50051}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cart-0, namespace: shop, labels: {app: cart}}
+status: {phase: Running, podIP: 127.0.31.1, conditions: [{type: Ready, status: "True"}]}
+)";
+  const std::string roles = dir + "/roles.yaml";
+  std::ofstream(roles) << R"(apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: shop}
+rules:
+- apiGroups: [""]
+  resources: [services, pods]
+  verbs: [get, list, watch]
+)";
+  const std::string kubeconfig = dir + "/shop.kubeconfig";
+  const std::string admin = dir + "/shop-admin.kubeconfig";
+  auto server = Subprocess::Start({Runfile("fakek8s/server"), "--kubeconfig_out=" + kubeconfig,
+                                   "--admin_kubeconfig_out=" + admin, "--token=t",
+                                   "--rbac_roles=" + roles, "--manifests=" + manifests});
+  ASSERT_TRUE(server.ok());
+  ASSERT_TRUE((*server)->ReadLineContaining("admin kubeconfig written", absl::Seconds(60)))
+      << (*server)->output();
+  EXPECT_THAT((*server)->output(), HasSubstr("(namespace shop)"));
+  YAML::Node config = YAML::LoadFile(kubeconfig);
+  EXPECT_EQ(config["contexts"][0]["context"]["namespace"].as<std::string>(), "shop");
+  json pods = GetWithKubeconfig(kubeconfig, "/api/v1/namespaces/shop/pods");
+  EXPECT_EQ(pods["items"].size(), 1u);
+  // The user's identity is held to the Role; the admin's is not.
+  json admin_pods = GetWithKubeconfig(admin, "/api/v1/namespaces/shop/pods");
+  EXPECT_EQ(admin_pods["items"].size(), 1u);
+  json admin_slices =
+      GetWithKubeconfig(admin, "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices");
+  EXPECT_EQ(admin_slices["items"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace fakek8s

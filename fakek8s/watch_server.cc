@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "fakek8s/api_errors.h"
+#include "fakek8s/connection_threads.h"
 #include "fakek8s/http_util.h"
 #include "httplib.h"
 
@@ -69,8 +70,10 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
     absl::Time deadline;
     absl::Time next_bookmark;
     int64_t generation;
+    int socket = -1;  // the connection's, to notice a client that went away
   };
   auto stream = std::make_shared<Stream>();
+  stream->socket = internal::ConnectionSocket(req);
   if (watch.ok()) {
     stream->watch = *std::move(watch);
   } else {
@@ -102,6 +105,9 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
             sink.done();
             return true;
           }
+          // The client closed the connection: end the stream now, not at the
+          // next write (which may be half an hour away without bookmarks).
+          if (internal::PeerClosed(stream->socket)) return false;
           if (stalled_.load()) {
             absl::SleepFor(absl::Milliseconds(20));
             continue;

@@ -181,7 +181,8 @@ std::vector<ServiceSnapshot> Balancer::Snapshot() const {
   }
   std::vector<ServiceSnapshot> out;
   for (const auto& s : services) {
-    out.push_back({s->target().ToString(), s->discovery_status(), s->pool().Snapshot()});
+    out.push_back(
+        {s->target().ToString(), s->discovery_status(), s->pool().Snapshot(), s->pool().status()});
   }
   return out;
 }

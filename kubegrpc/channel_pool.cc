@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kubegrpc/internal/subset.h"
 
 namespace kubegrpc {
 
@@ -19,6 +20,8 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, P
       checker_(clock_, options.start_worker,
                [this](PoolEndpoint* e, bool healthy) { SetHealthy(e, healthy); }),
       drain_grace_(options.drain_grace),
+      max_endpoints_(options.max_endpoints),
+      subset_key_(options.subset_key.empty() ? internal::DefaultSubsetKey() : options.subset_key),
       rng_(options.seed) {
   SetHealthCheck(options.health);
   {
@@ -112,7 +115,34 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
       if (e.info != info) e.info = info;
     };
     have_set_before = have_set_;
-    if (delta != nullptr && have_set_) {
+    // How many endpoints this pool may hold: max_endpoints, and what the
+    // descriptor limit leaves room for (checked only for large sets).
+    const size_t usable = set->usable().size();
+    size_t limit = max_endpoints_;
+    std::string limited_by = absl::StrCat("PoolOptions::max_endpoints is ", max_endpoints_);
+    if (factory_->UsesDescriptors() && (usable > kCheckDescriptorsAbove || subset_)) {
+      if (std::optional<int64_t> free = internal::FreeDescriptors()) {
+        const int64_t reserve = kReservedDescriptors;
+        const int64_t room = static_cast<int64_t>(entries_.size()) + *free - reserve;
+        if (room < static_cast<int64_t>(limit)) {
+          limit = static_cast<size_t>(std::max<int64_t>(0, room));
+          limited_by = absl::StrCat(
+              "the process's descriptor limit (RLIMIT_NOFILE) leaves room "
+              "for ",
+              limit, " channels, keeping ", reserve, " descriptors free");
+        }
+      }
+    }
+    const bool subset = usable > limit;
+    if (subset) {
+      pool_status_ = absl::ResourceExhaustedError(
+          absl::StrCat("kube-grpc: Service ", service_name_, " has ", usable,
+                       " usable endpoints; this client keeps a deterministic subset of ", limit,
+                       " (", limited_by, ")"));
+    } else {
+      pool_status_ = absl::OkStatus();
+    }
+    if (delta != nullptr && have_set_ && !subset && !subset_) {
       for (const Endpoint& e : delta->removed) {
         auto it = entries_.find(e.HostPort());
         if (it != entries_.end()) drain(*it->second);
@@ -121,12 +151,19 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
       for (const Endpoint& e : delta->changed) want(e.HostPort(), e);
     } else {
       std::map<std::string, const Endpoint*> wanted;
-      for (const Endpoint& e : set->usable()) wanted.emplace(e.HostPort(), &e);
+      if (subset) {
+        for (const Endpoint* e : internal::RendezvousSubset(set->usable(), subset_key_, limit)) {
+          wanted.emplace(e->HostPort(), e);
+        }
+      } else {
+        for (const Endpoint& e : set->usable()) wanted.emplace(e.HostPort(), &e);
+      }
       for (auto& [key, e] : entries_) {
         if (wanted.count(key) == 0) drain(*e);
       }
       for (const auto& [key, e] : wanted) want(key, *e);
     }
+    subset_ = subset;
     have_set_ = true;
     const bool reason_changed =
         set_all_ != set->all().size() || set_usable_ != set->usable().size();
@@ -169,6 +206,11 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
     }
   }
   if (changed) RebuildLocked();
+}
+
+absl::Status ChannelPool::status() const {
+  absl::MutexLock lock(&mu_);
+  return pool_status_;
 }
 
 void ChannelPool::SetDiscoveryStatus(const DiscoveryStatus& status) {
@@ -267,25 +309,35 @@ bool ChannelPool::WaitForReady(absl::Time deadline) {
 }
 
 std::vector<EndpointSnapshot> ChannelPool::Snapshot() const {
-  absl::MutexLock lock(&mu_);
+  // In batches, so that a large pool's snapshot holds up updates for a batch at
+  // a time, never for the whole walk (picks never wait for it). Each endpoint
+  // is consistent; the list as a whole is each batch's view.
+  constexpr size_t kBatch = 512;
   std::vector<EndpointSnapshot> out;
-  out.reserve(entries_.size());
-  for (const auto& [key, e] : entries_) {
-    EndpointSnapshot s;
-    s.host_port = key;
-    s.pod_name = e->info.pod_name;
-    s.zone = e->info.zone;
-    s.state = e->state;
-    s.healthy = e->healthy;
-    s.draining = e->draining;
-    s.picked = e->eligible() && InPickTier(tier_, e->state);
-    const CallCounters& calls = e->endpoint->calls();
-    s.picks = calls.picks();
-    s.failures = calls.failures();
-    s.in_flight = calls.in_flight();
-    out.push_back(std::move(s));
+  std::string after;  // the last key copied
+  for (bool first = true;; first = false) {
+    absl::MutexLock lock(&mu_);
+    if (first) out.reserve(entries_.size());
+    auto it = first ? entries_.begin() : entries_.upper_bound(after);
+    for (size_t n = 0; it != entries_.end() && n < kBatch; ++it, ++n) {
+      const Entry& e = *it->second;
+      EndpointSnapshot s;
+      s.host_port = it->first;
+      s.pod_name = e.info.pod_name;
+      s.zone = e.info.zone;
+      s.state = e.state;
+      s.healthy = e.healthy;
+      s.draining = e.draining;
+      s.picked = e.eligible() && InPickTier(tier_, e.state);
+      const CallCounters& calls = e.endpoint->calls();
+      s.picks = calls.picks();
+      s.failures = calls.failures();
+      s.in_flight = calls.in_flight();
+      out.push_back(std::move(s));
+    }
+    if (it == entries_.end()) return out;
+    after = out.back().host_port;
   }
-  return out;
 }
 
 void ChannelPool::RunMaintenance() {

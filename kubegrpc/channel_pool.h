@@ -95,7 +95,12 @@ class ChannelPool {
   // Shutdown().
   bool WaitForReady(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Every endpoint the pool holds (draining ones too), by host:port. O(n).
+  // OK, or why the pool holds only a subset of the usable endpoints
+  // (ResourceExhausted: PoolOptions::max_endpoints or the descriptor limit).
+  absl::Status status() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Every endpoint the pool holds (draining ones too), by host:port. O(n), in
+  // batches: it holds up updates for a batch at a time.
   std::vector<EndpointSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
   // Stops the worker and health checks, releases every channel; picks then fail.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
@@ -142,8 +147,17 @@ class ChannelPool {
   internal::RcuPtr<Picker> picker_;
   internal::HealthChecker checker_;
 
+  // Sets larger than this are checked against the descriptor limit, which must
+  // keep this many descriptors free for everything else the process does.
+  static constexpr size_t kCheckDescriptorsAbove = 512;
+  static constexpr int64_t kReservedDescriptors = 256;
+
   mutable absl::Mutex mu_;
   const absl::Duration drain_grace_;
+  const size_t max_endpoints_;
+  const std::string subset_key_;
+  bool subset_ ABSL_GUARDED_BY(mu_) = false;  // the last set was subset
+  absl::Status pool_status_ ABSL_GUARDED_BY(mu_);
   absl::Duration health_interval_ ABSL_GUARDED_BY(mu_);
   bool health_on_ ABSL_GUARDED_BY(mu_) = false;
   const void* health_key_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -3,6 +3,10 @@
 
 #include "kubegrpc/channel_pool.h"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <random>
@@ -389,6 +393,99 @@ TEST(ChannelPoolRealTimeTest, AHangingCustomCheckTakesOnlyItsEndpointOut) {
   pool.reset();
   release.Notify();
   absl::SleepFor(absl::Milliseconds(50));
+}
+
+}  // namespace
+}  // namespace kubegrpc
+
+namespace kubegrpc {
+namespace {
+
+std::vector<Endpoint> Many(int n) {
+  std::vector<Endpoint> out;
+  out.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    out.push_back(E(absl::StrCat("10.", i / 65536, ".", (i / 256) % 256, ".", i % 256)));
+  }
+  return out;
+}
+
+std::set<std::string> Held(ChannelPool& pool) {
+  std::set<std::string> out;
+  for (const EndpointSnapshot& s : pool.Snapshot()) out.insert(s.host_port);
+  return out;
+}
+
+TEST(ChannelPoolLimitsTest, PastMaxEndpointsTheSameClientKeepsTheSameSubset) {
+  FakeSubchannelFactory factory;
+  PoolOptions options{.start_worker = false};
+  options.max_endpoints = 1000;
+  options.subset_key = "client-a";
+  ChannelPool a("demo/web:80", &factory, options);
+  ChannelPool a_again("demo/web:80", &factory, options);
+  options.subset_key = "client-b";
+  ChannelPool b("demo/web:80", &factory, options);
+  auto set = EndpointSet::Create(Many(4000));
+  a.Apply(set);
+  a_again.Apply(set);
+  b.Apply(set);
+  EXPECT_EQ(Held(a).size(), 1000u);
+  EXPECT_EQ(Held(a), Held(a_again));
+  EXPECT_NE(Held(a), Held(b));
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(a.status().message(), HasSubstr("4000 usable endpoints"));
+  EXPECT_THAT(a.status().message(), HasSubstr("subset of 1000"));
+  // The subset follows the Service: endpoints outside it come and go without
+  // moving it; under the limit again, every endpoint is held.
+  std::vector<Endpoint> more = Many(4000);
+  more.push_back(E("10.200.0.1"));
+  const std::set<std::string> before = Held(a);
+  a.Apply(EndpointSet::Create(more));
+  std::set<std::string> after = Held(a);
+  after.erase("10.200.0.1:8080");
+  size_t kept = 0;
+  for (const std::string& k : before) kept += after.count(k);
+  EXPECT_GE(kept, 999u);
+  a.Apply(EndpointSet::Create(Many(900)));
+  a.RunMaintenance();
+  EXPECT_TRUE(a.status().ok());
+}
+
+TEST(ChannelPoolLimitsTest, TheDescriptorLimitCapsThePoolWithAClearStatus) {
+  struct rlimit old;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  // Room for about 300 more descriptors than are open now.
+  int open_now = 0;
+  for (int fd = 0; fd < 4096; ++fd) open_now += fcntl(fd, F_GETFD) != -1 ? 1 : 0;
+  struct rlimit low = old;
+  low.rlim_cur = open_now + 300;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  FakeSubchannelFactory factory({.uses_descriptors = true});
+  ChannelPool pool("demo/web:80", &factory, PoolOptions{.start_worker = false});
+  pool.Apply(EndpointSet::Create(Many(2000)));
+  const size_t held = Held(pool).size();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_GT(held, 0u);
+  EXPECT_LE(held, 300u);
+  EXPECT_THAT(pool.status().message(), HasSubstr("descriptor limit"));
+}
+
+// 100,000 endpoints: a snapshot is linear (it used to search the picker for
+// each endpoint) and correct.
+TEST(ChannelPoolLimitsTest, ASnapshotOfAHundredThousandEndpointsIsLinear) {
+  FakeSubchannelFactory factory({.initial = ChannelState::kReady});
+  PoolOptions options{.start_worker = false};
+  options.max_endpoints = 200000;
+  ChannelPool pool("demo/web:80", &factory, options);
+  pool.Apply(EndpointSet::Create(Many(100000)));
+  std::vector<EndpointSnapshot> snapshot = pool.Snapshot();
+  ASSERT_EQ(snapshot.size(), 100000u);
+  size_t picked = 0;
+  for (const EndpointSnapshot& s : snapshot) picked += s.picked ? 1 : 0;
+  EXPECT_EQ(picked, 100000u);
+  EXPECT_TRUE(std::is_sorted(snapshot.begin(), snapshot.end(), [](const auto& a, const auto& b) {
+    return a.host_port < b.host_port;
+  }));
 }
 
 }  // namespace

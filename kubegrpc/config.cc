@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <optional>
 #include <vector>
@@ -23,8 +24,12 @@ std::string SystemGetenv(const std::string& name) {
   return v == nullptr ? "" : v;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what) {
-  return internal::ReadSmallFile(path, what, absl::StatusCode::kInvalidArgument);
+// Configuration files; a kubeconfig may also come from a pipe (`<(command)`).
+absl::StatusOr<std::string> ReadFile(const std::string& path, const std::string& what,
+                                     bool allow_pipe = false) {
+  return internal::ReadSmallFile(path, what, absl::StatusCode::kInvalidArgument,
+                                 internal::kMaxConfigFileBytes,
+                                 allow_pipe ? absl::Seconds(5) : absl::ZeroDuration());
 }
 
 bool FileExists(const std::string& path) {
@@ -87,8 +92,15 @@ absl::Status LoadPem(const YAML::Node& map, const std::string& field, const std:
   }
   std::string file = Scalar(map, field.c_str());
   if (file.empty()) return absl::OkStatus();
-  absl::StatusOr<std::string> pem = ReadFile(Resolve(dir, file), absl::StrCat(where, " ", field));
+  const std::string path = Resolve(dir, file);
+  absl::StatusOr<std::string> pem = ReadFile(path, absl::StrCat(where, " ", field));
   if (!pem.ok()) return pem.status();
+  // As ssh does for private keys: say so when others may read it.
+  if (field == "client-key" && (internal::FileMode(path) & 077) != 0) {
+    std::cerr << "kube-grpc: WARNING: the client key " << path << " (" << where
+              << ") can be read by other users (mode " << std::oct << internal::FileMode(path)
+              << std::dec << "); chmod 600 it" << std::endl;
+  }
   *out = *std::move(pem);
   return absl::OkStatus();
 }
@@ -144,7 +156,7 @@ absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& opti
   for (absl::string_view p : absl::StrSplit(paths, ':', absl::SkipEmpty())) {
     std::string path(p);
     if (!FileExists(path)) continue;  // as kubectl: missing files in the list are skipped
-    absl::StatusOr<std::string> text = ReadFile(path, "kubeconfig");
+    absl::StatusOr<std::string> text = ReadFile(path, "kubeconfig", /*allow_pipe=*/true);
     if (!text.ok()) return text.status();
     try {
       files.push_back({path, YAML::Load(*text)});

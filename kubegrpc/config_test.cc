@@ -131,6 +131,30 @@ users:
   EXPECT_EQ(c->ns, "default");
 }
 
+TEST_F(ConfigTest, AClientKeyOthersCanReadIsUsedWithAWarning) {
+  const std::string key = Write("key.pem", "KEY PEM");
+  std::filesystem::permissions(key, std::filesystem::perms(0644));
+  Write("cert.pem", "CERT PEM");
+  KubeconfigOptions options;
+  options.paths =
+      Write("config",
+            "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+            "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
+            "users: [{name: u, user: {client-certificate: cert.pem, client-key: key.pem}}]\n");
+  ::testing::internal::CaptureStderr();
+  absl::StatusOr<ClusterConfig> c = KubeconfigConfig(options);
+  std::string logged = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->client_key_pem, "KEY PEM");
+  EXPECT_THAT(logged, HasSubstr("can be read by other users (mode 644)"));
+  EXPECT_THAT(logged, ::testing::Not(HasSubstr("KEY PEM")));
+  std::filesystem::permissions(key, std::filesystem::perms(0600));
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(KubeconfigConfig(options).ok());
+  logged = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(logged, ::testing::Not(HasSubstr("can be read by other users")));
+}
+
 TEST_F(ConfigTest, HomeKubeconfigIsTheDefault) {
   Write(".kube/config",
         "current-context: x\ncontexts: [{name: x, context: {cluster: c}}]\n"

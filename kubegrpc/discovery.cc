@@ -84,6 +84,7 @@ void ServiceDiscovery::RunOnce() {
   if (options_.resync_interval > absl::ZeroDuration() && now >= next_resync_) need_list_ = true;
   if (need_list_) {
     absl::Status s = List();
+    if (cancel_.cancelled()) return;  // stopping: not a failure
     if (!s.ok()) {
       Fail(s);
       return;
@@ -109,7 +110,7 @@ absl::Status ServiceDiscovery::List() {
   const std::string svc = absl::StrCat(target_.ns, "/", target_.name);
   // The endpoint port's name comes from the Service (re-read at every relist:
   // its ports may change).
-  absl::StatusOr<ServiceInfo> service = client_->GetService(target_.ns, target_.name);
+  absl::StatusOr<ServiceInfo> service = client_->GetService(target_.ns, target_.name, &cancel_);
   if (!service.ok()) return service.status();
   const ServicePort* match = nullptr;
   for (const ServicePort& p : service->ports) {
@@ -138,7 +139,7 @@ absl::Status ServiceDiscovery::List() {
   port_resolved_ = true;
 
   absl::StatusOr<EndpointObjectList> list =
-      client_->ListEndpoints(source_, target_.ns, target_.name);
+      client_->ListEndpoints(source_, target_.ns, target_.name, &cancel_);
   if (!list.ok() && list.status().code() == absl::StatusCode::kNotFound &&
       source_ == EndpointSource::kEndpointSlices) {
     // No discovery.k8s.io/v1 on this server: fall back to core/v1 Endpoints.
@@ -147,7 +148,7 @@ absl::Status ServiceDiscovery::List() {
       absl::MutexLock lock(&mu_);
       status_.using_endpoints = true;
     }
-    list = client_->ListEndpoints(source_, target_.ns, target_.name);
+    list = client_->ListEndpoints(source_, target_.ns, target_.name, &cancel_);
   }
   if (!list.ok()) return list.status();
   objects_.clear();
@@ -191,6 +192,7 @@ absl::Status ServiceDiscovery::Watch() {
   }
   int64_t events = 0;
   bool expired = false;
+  bool unpublished = false;  // changes not published yet (a burst still arriving)
   absl::Status event_error;
   absl::Status s = client_->WatchEndpoints(
       source_, target_.ns, target_.name,
@@ -221,9 +223,16 @@ absl::Status ServiceDiscovery::Watch() {
           status_.last_success_at = clock_->Now();
           ++status_.events;
         }
-        if (event.type != WatchEvent::Type::kBookmark) Publish();
+        // A burst (events that arrived together) is published once, at its end;
+        // a lone change at once.
+        if (event.type != WatchEvent::Type::kBookmark) unpublished = true;
+        if (unpublished && event.last_in_batch) {
+          Publish();
+          unpublished = false;
+        }
       },
       &cancel_);
+  if (unpublished) Publish();
   if (expired) {
     // Too old: relist. Immediately the first time; a 410 right after a relist
     // (a storm) backs off like any failure.

@@ -334,5 +334,29 @@ TEST_F(DiscoveryTest, AnOutageKeepsTheLastSetUntilTheApiSaysOtherwise) {
   EXPECT_EQ(deltas_.back().removed.size(), 2u);
 }
 
+// A burst of events that arrived together is published once; a lone change at once.
+TEST_F(DiscoveryTest, ABurstIsPublishedOnceALoneChangeAtOnce) {
+  client_.ScriptList(EndpointSource::kEndpointSlices,
+                     EndpointObjectList{{Slice("a", {Ep("10.0.0.1")})}, "1"});
+  std::vector<WatchEvent> burst;
+  for (int i = 2; i <= 6; ++i) {
+    WatchEvent e = Event(WatchEvent::Type::kModified,
+                         Slice("a", {Ep(absl::StrCat("10.0.0.", i))}, std::to_string(i)));
+    e.last_in_batch = i == 6;
+    burst.push_back(e);
+  }
+  WatchEvent lone = Event(WatchEvent::Type::kModified, Slice("a", {Ep("10.0.0.9")}, "9"));
+  client_.ScriptWatch({burst, absl::OkStatus()});
+  client_.ScriptWatch({{lone}, absl::OkStatus()});
+  Make();
+  discovery_->RunOnce();  // list
+  discovery_->RunOnce();  // the burst
+  ASSERT_EQ(published_.size(), 2u);
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.6:8080"));
+  discovery_->RunOnce();  // the lone change
+  ASSERT_EQ(published_.size(), 3u);
+  EXPECT_THAT(Usable(), ElementsAre("10.0.0.9:8080"));
+}
+
 }  // namespace
 }  // namespace kubegrpc

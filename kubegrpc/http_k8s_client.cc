@@ -1,12 +1,17 @@
 #include "kubegrpc/http_k8s_client.h"
 
+#include <fcntl.h>
+#include <netdb.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 
@@ -19,6 +24,7 @@
 #include "httplib.h"
 #include "kubegrpc/internal/k8s_json.h"
 #include "kubegrpc/internal/read_file.h"
+#include "kubegrpc/internal/redact.h"
 #include "kubegrpc/internal/watch_stream.h"
 
 namespace kubegrpc {
@@ -62,6 +68,35 @@ class ScopedSigpipeBlock {
 
 }  // namespace
 
+// A duplicate of a connection's socket descriptor (ours to close, so its number
+// is never reused under us): shutdown() on it ends a connect, TLS handshake or
+// read in progress on httplib's descriptor at once.
+class HttpK8sClient::SocketHandle {
+ public:
+  ~SocketHandle() {
+    absl::MutexLock lock(&mu_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  // httplib made a new socket for the connection (its socket options hook).
+  void Adopt(int fd) {
+    absl::MutexLock lock(&mu_);
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (cut_ && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+  // Ends whatever the connection is doing, now and for its next socket.
+  void Cut() {
+    absl::MutexLock lock(&mu_);
+    cut_ = true;
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_) = -1;
+  bool cut_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 struct HttpK8sClient::Endpoint {
   bool tls = true;
   std::string host;  // without brackets
@@ -100,6 +135,16 @@ absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
       path, "the token file", absl::StatusCode::kUnauthenticated, /*max_bytes=*/64 << 10);
   if (!token.ok()) return token.status();
   return std::string(absl::StripAsciiWhitespace(*token));
+}
+
+// Whether `host` (an address or a name) resolves; for the words of an error.
+bool Resolves(const std::string& host) {
+  addrinfo hints = {};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &result) != 0) return false;
+  ::freeaddrinfo(result);
+  return true;
 }
 
 std::string UrlEncode(absl::string_view s) {
@@ -188,23 +233,26 @@ absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConf
     absl::StatusOr<std::string> token = ReadTokenFile(client->config_.token_file);
     if (!token.ok()) return token.status();
   }
+  if (!ep.tls && (!client->config_.token.empty() || !client->config_.token_file.empty())) {
+    std::cerr << "kube-grpc: WARNING: the Kubernetes API server " << client->config_.server
+              << " (from " << client->config_.source
+              << ") is plain http: the token goes over the network unencrypted" << std::endl;
+  }
   // Check the client key and certificate now, not on the first request.
-  std::unique_ptr<httplib::ClientImpl> probe = client->NewConnection(options.request_timeout);
-  if (probe == nullptr || !probe->is_valid()) {
+  Connection probe = client->NewConnection(options.request_timeout);
+  if (probe.client == nullptr || !probe.client->is_valid()) {
     return absl::InvalidArgumentError(
         absl::StrCat("kube-grpc: the TLS client certificate or key from ", client->config_.source,
                      " is not valid PEM, or they do not match"));
   }
   {
-    probe->set_keep_alive(true);
     absl::MutexLock lock(&client->idle_mu_);
     client->idle_.push_back(std::move(probe));
   }
   return client;
 }
 
-std::unique_ptr<httplib::ClientImpl> HttpK8sClient::NewConnection(
-    absl::Duration read_timeout) const {
+HttpK8sClient::Connection HttpK8sClient::NewConnection(absl::Duration read_timeout) const {
   const Endpoint& ep = *endpoint_;
   std::unique_ptr<httplib::ClientImpl> client;
   if (ep.tls) {
@@ -224,7 +272,7 @@ std::unique_ptr<httplib::ClientImpl> HttpK8sClient::NewConnection(
       if (cert == nullptr || key == nullptr) {
         X509_free(cert);
         EVP_PKEY_free(key);
-        return nullptr;
+        return Connection();
       }
       ssl = std::make_unique<httplib::SSLClient>(verify_name, ep.port, cert, key);
       X509_free(cert);
@@ -247,22 +295,71 @@ std::unique_ptr<httplib::ClientImpl> HttpK8sClient::NewConnection(
   client->set_follow_location(false);
   client->set_tcp_nodelay(true);
   client->set_decompress(true);
-  return client;
+  client->set_keep_alive(true);
+  auto socket = std::make_shared<SocketHandle>();
+  client->set_socket_options([socket](int fd) { socket->Adopt(fd); });
+  return Connection{std::move(client), std::move(socket)};
 }
 
-absl::Status HttpK8sClient::ConnectionError(int error, long verify_result,
+absl::Status HttpK8sClient::ConnectionError(int error, int err_no, long verify_result,
+                                            absl::Duration elapsed, absl::Duration read_timeout,
                                             const std::string& context) const {
   const auto e = static_cast<httplib::Error>(error);
   if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLServerVerification) {
     std::string why = verify_result != X509_V_OK ? X509_verify_cert_error_string(verify_result)
-                                                 : httplib::to_string(e);
+                                                 : "the handshake did not complete";
     return absl::UnavailableError(absl::StrCat(
         "kube-grpc: ", context, ": TLS handshake with the API server ", config_.server,
         " failed: ", why, " (check the certificate authority from ", config_.source, ")"));
   }
-  return absl::UnavailableError(absl::StrCat("kube-grpc: ", context,
-                                             ": cannot reach the API server ", config_.server, ": ",
-                                             httplib::to_string(e)));
+  std::string what;
+  switch (e) {
+    case httplib::Error::Connection:
+      // httplib connects without blocking and does not keep the socket's
+      // error: errno when it still has one, else what the timing and the name
+      // say.
+      if (err_no == ETIMEDOUT || elapsed >= options_.connect_timeout - absl::Milliseconds(50)) {
+        what = absl::StrCat("connecting timed out after ",
+                            absl::FormatDuration(options_.connect_timeout));
+      } else if (err_no == EHOSTUNREACH) {
+        what = "no route to the host";
+      } else if (err_no == ENETUNREACH) {
+        what = "the network is unreachable";
+      } else if (!Resolves(endpoint_->host)) {
+        what = absl::StrCat("the host name ", endpoint_->host, " does not resolve");
+      } else {
+        what = absl::StrCat("connection refused (nothing listens at ", endpoint_->host, ":",
+                            endpoint_->port, ")");
+      }
+      break;
+    case httplib::Error::ConnectionTimeout:
+      what = absl::StrCat("connecting timed out after ",
+                          absl::FormatDuration(options_.connect_timeout));
+      break;
+    case httplib::Error::Read:
+      what = elapsed >= read_timeout - absl::Milliseconds(50)
+                 ? absl::StrCat("no answer within ", absl::FormatDuration(read_timeout))
+             : err_no == ECONNRESET ? "the connection was reset before an answer"
+                                    : "the connection was closed before an answer";
+      break;
+    case httplib::Error::Write:
+      what = "the request could not be sent (the connection was closed or reset)";
+      break;
+    case httplib::Error::BindIPAddress:
+      what = "could not bind a local address";
+      break;
+    case httplib::Error::Canceled:
+      what = "cancelled";
+      break;
+    default:
+      what = absl::StrCat("the request failed (", httplib::to_string(e), ")");
+      break;
+  }
+  if (err_no != 0 && err_no != EINPROGRESS && err_no != EAGAIN) {
+    absl::StrAppend(&what, " (errno ", err_no, ": ", std::strerror(err_no), ")");
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "kube-grpc: ", context, ": cannot reach the API server ", config_.server, ": ", what));
 }
 
 absl::Status HttpK8sClient::RedirectError(int status, const std::string& location,
@@ -278,59 +375,77 @@ absl::Status HttpK8sClient::RedirectError(int status, const std::string& locatio
 
 std::string HttpK8sClient::Token(bool force) {
   if (config_.token_file.empty()) return config_.token;
+  {
+    absl::MutexLock lock(&token_mu_);
+    const absl::Time now = absl::Now();
+    if (!force && now - token_read_at_ < options_.token_reread_interval) return token_;
+    token_read_at_ = now;  // this request re-reads; others go on with the last token
+  }
+  // Read without the lock: a slow file system holds up only this request.
+  absl::StatusOr<std::string> token = ReadTokenFile(config_.token_file);
   absl::MutexLock lock(&token_mu_);
-  const absl::Time now = absl::Now();
-  if (force || now - token_read_at_ >= options_.token_reread_interval) {
-    absl::StatusOr<std::string> token = ReadTokenFile(config_.token_file);
-    // A file briefly missing while the kubelet rotates it: keep the last token.
-    if (token.ok()) token_ = *std::move(token);
-    token_read_at_ = now;
+  // A file briefly missing while the kubelet rotates it: keep the last token.
+  if (token.ok() && *token != token_) {
+    previous_token_ = std::move(token_);
+    token_ = *std::move(token);
   }
   return token_;
 }
 
-absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
-                                               const std::string& context) {
+absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path, const std::string& context,
+                                               Cancellation* cancel) {
   ScopedSigpipeBlock no_sigpipe;
-  for (int attempt = 0;; ++attempt) {
+  bool reread_token = false;  // after a 401
+  bool fresh = false;         // after a reused connection turned out dead
+  while (true) {
+    if (cancel != nullptr && cancel->cancelled()) {
+      return absl::CancelledError(absl::StrCat("kube-grpc: ", context, ": cancelled"));
+    }
     httplib::Headers headers = {{"Accept", "application/json"}};
-    std::string token = Token(/*force=*/attempt > 0);
+    std::string token = Token(/*force=*/reread_token);
     if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
-    std::string body;
-    bool too_big = false;
-    int status = 0;
-    std::string retry_after;
-    std::string location;
-    httplib::Error error;
-    long verify_result = X509_V_OK;
-    std::unique_ptr<httplib::ClientImpl> connection;
-    {
+    Connection connection;
+    if (!fresh) {
       absl::MutexLock lock(&idle_mu_);
       if (!idle_.empty()) {
         connection = std::move(idle_.back());
         idle_.pop_back();
       }
     }
-    if (connection == nullptr) {
+    const bool reused = connection.client != nullptr;
+    if (!reused) {
       connection = NewConnection(options_.request_timeout);
-      if (connection == nullptr) {
+      if (connection.client == nullptr) {
         return absl::InvalidArgumentError("kube-grpc: the TLS client certificate is not valid");
       }
-      connection->set_keep_alive(true);
     }
-    httplib::Result r = connection->Get((endpoint_->base_path + path).c_str(), headers,
-                                        [&](const char* data, size_t n) {
-                                          if (body.size() + n > options_.max_response_bytes) {
-                                            too_big = true;
-                                            return false;
-                                          }
-                                          body.append(data, n);
-                                          return true;
-                                        });
-    error = r.error();
-    if (auto* ssl = dynamic_cast<httplib::SSLClient*>(connection.get())) {
+    if (cancel != nullptr) cancel->SetCallback([socket = connection.socket] { socket->Cut(); });
+    std::string body;
+    bool too_big = false;
+    const absl::Time start = absl::Now();
+    errno = 0;
+    httplib::Result r = connection.client->Get(
+        (endpoint_->base_path + path).c_str(), headers, [&](const char* data, size_t n) {
+          if (body.size() + n > options_.max_response_bytes) {
+            too_big = true;
+            return false;
+          }
+          body.append(data, n);
+          return true;
+        });
+    const int err_no = errno;
+    const absl::Duration elapsed = absl::Now() - start;
+    if (cancel != nullptr) cancel->SetCallback(nullptr);
+    if (cancel != nullptr && cancel->cancelled()) {
+      return absl::CancelledError(absl::StrCat("kube-grpc: ", context, ": cancelled"));
+    }
+    long verify_result = X509_V_OK;
+    if (auto* ssl = dynamic_cast<httplib::SSLClient*>(connection.client.get())) {
       verify_result = ssl->get_openssl_verify_result();
     }
+    int status = 0;
+    std::string retry_after;
+    std::string location;
     if (r) {
       status = r->status;
       retry_after = r->get_header_value("Retry-After");
@@ -343,10 +458,25 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path,
                                                        ": the response is larger than ",
                                                        options_.max_response_bytes, " bytes"));
     }
-    if (status == 0) return ConnectionError(static_cast<int>(error), verify_result, context);
-    if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
+    if (status == 0) {
+      const httplib::Error e = r.error();
+      // A keep-alive connection the server (or a proxy) closed while it was idle
+      // fails before any answer: once more, on a new connection.
+      if (reused && !fresh &&
+          (e == httplib::Error::Read || e == httplib::Error::Write ||
+           e == httplib::Error::SSLConnection)) {
+        fresh = true;
+        continue;
+      }
+      return ConnectionError(static_cast<int>(e), err_no, verify_result, elapsed,
+                             options_.request_timeout, context);
+    }
+    if (status == 401 && !reread_token && !config_.token_file.empty()) {
+      reread_token = true;
+      continue;
+    }
     if (status >= 300 && status < 400) return RedirectError(status, location, context);
-    if (status != 200) return internal::StatusFromHttp(status, body, retry_after, context);
+    if (status != 200) return HttpError(status, body, retry_after, context);
     return body;
   }
 }
@@ -362,38 +492,38 @@ std::string HttpK8sClient::Path(EndpointSource source, const std::string& ns,
                       "/endpoints?fieldSelector=", UrlEncode("metadata.name=" + service));
 }
 
+std::vector<std::string> HttpK8sClient::Secrets() {
+  std::vector<std::string> secrets = {config_.token};
+  absl::MutexLock lock(&token_mu_);
+  secrets.push_back(token_);
+  secrets.push_back(previous_token_);
+  return secrets;
+}
+
 absl::Status HttpK8sClient::Redact(absl::Status status) {
   if (status.ok()) return status;
-  std::vector<std::string> secrets = {config_.token};
-  {
-    absl::MutexLock lock(&token_mu_);
-    secrets.push_back(token_);
-  }
-  std::string message(status.message());
-  bool changed = false;
-  for (const std::string& secret : secrets) {
-    if (secret.size() < 4 || !absl::StrContains(message, secret)) continue;
-    absl::StrReplaceAll({{secret, "<redacted>"}}, &message);
-    changed = true;
-  }
-  if (!changed) return status;
-  absl::Status out(status.code(), message);
-  status.ForEachPayload(
-      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
-  return out;
+  return internal::RedactCredentials(status, Secrets());
+}
+
+absl::Status HttpK8sClient::HttpError(int status, const std::string& body,
+                                      const std::string& retry_after, const std::string& context) {
+  return internal::StatusFromHttp(status, internal::RedactCredentials(body, Secrets()), retry_after,
+                                  context);
 }
 
 absl::StatusOr<ServiceInfo> HttpK8sClient::GetService(const std::string& ns,
-                                                      const std::string& name) {
-  absl::StatusOr<ServiceInfo> r = GetServiceImpl(ns, name);
+                                                      const std::string& name,
+                                                      Cancellation* cancel) {
+  absl::StatusOr<ServiceInfo> r = GetServiceImpl(ns, name, cancel);
   if (!r.ok()) return Redact(r.status());
   return r;
 }
 
 absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpoints(EndpointSource source,
                                                                 const std::string& ns,
-                                                                const std::string& service) {
-  absl::StatusOr<EndpointObjectList> r = ListEndpointsImpl(source, ns, service);
+                                                                const std::string& service,
+                                                                Cancellation* cancel) {
+  absl::StatusOr<EndpointObjectList> r = ListEndpointsImpl(source, ns, service, cancel);
   if (!r.ok()) return Redact(r.status());
   return r;
 }
@@ -406,32 +536,43 @@ absl::Status HttpK8sClient::WatchEndpoints(EndpointSource source, const std::str
 }
 
 absl::StatusOr<ServiceInfo> HttpK8sClient::GetServiceImpl(const std::string& ns,
-                                                          const std::string& name) {
+                                                          const std::string& name,
+                                                          Cancellation* cancel) {
   const std::string context = absl::StrCat("reading Service ", ns, "/", name);
-  absl::StatusOr<std::string> body = Get(
-      absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/services/", UrlEncode(name)), context);
+  absl::StatusOr<std::string> body =
+      Get(absl::StrCat("/api/v1/namespaces/", UrlEncode(ns), "/services/", UrlEncode(name)),
+          context, cancel);
   if (!body.ok()) return body.status();
-  absl::StatusOr<nlohmann::json> j = internal::ParseJson(*body);
-  absl::StatusOr<ServiceInfo> info =
-      j.ok() ? internal::DecodeService(*j) : absl::StatusOr<ServiceInfo>(j.status());
+  auto decode = [](const std::string& text) -> absl::StatusOr<ServiceInfo> {
+    absl::StatusOr<nlohmann::json> j = internal::ParseJson(text);
+    if (!j.ok()) return j.status();
+    return internal::DecodeService(*j);
+  };
+  absl::StatusOr<ServiceInfo> info = decode(*body);
   if (!info.ok()) {
-    return absl::Status(info.status().code(),
-                        absl::StrCat(info.status().message(), " (", context, ")"));
+    // The message quotes the body: say it again from a redacted copy.
+    absl::Status why = decode(internal::RedactCredentials(*body, Secrets())).status();
+    if (why.ok()) why = info.status();
+    return absl::Status(why.code(), absl::StrCat(why.message(), " (", context, ")"));
   }
   return info;
 }
 
 absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpointsImpl(EndpointSource source,
                                                                     const std::string& ns,
-                                                                    const std::string& service) {
+                                                                    const std::string& service,
+                                                                    Cancellation* cancel) {
   const std::string context =
       absl::StrCat("listing ", SourceName(source), " of Service ", ns, "/", service);
-  absl::StatusOr<std::string> body = Get(Path(source, ns, service), context);
+  absl::StatusOr<std::string> body = Get(Path(source, ns, service), context, cancel);
   if (!body.ok()) return body.status();
   absl::StatusOr<EndpointObjectList> list = internal::DecodeEndpointList(source, *body);
   if (!list.ok()) {
-    return absl::Status(list.status().code(),
-                        absl::StrCat(list.status().message(), " (", context, ")"));
+    absl::Status why =
+        internal::DecodeEndpointList(source, internal::RedactCredentials(*body, Secrets()))
+            .status();
+    if (why.ok()) why = list.status();
+    return absl::Status(why.code(), absl::StrCat(why.message(), " (", context, ")"));
   }
   return list;
 }
@@ -449,26 +590,22 @@ absl::Status HttpK8sClient::WatchEndpointsImpl(
                                         request.bookmarks ? "&allowWatchBookmarks=true" : "",
                                         request.resource_version.empty() ? "" : "&resourceVersion=",
                                         UrlEncode(request.resource_version));
-
-  for (int attempt = 0;; ++attempt) {
-    // The read timeout is the watchdog: a stream silent for `idle_timeout` (by
-    // default past the server's own deadline) has stalled. The connection is
-    // shared with the cancel callback, which may still run after the watch ends.
-    std::shared_ptr<httplib::ClientImpl> client = NewConnection(
-        request.idle_timeout > absl::ZeroDuration() ? request.idle_timeout
-                                                    : request.timeout + absl::Seconds(30));
-    if (client == nullptr) {
+  // The read timeout is the watchdog: a stream silent for `idle_timeout` (by
+  // default past the server's own deadline) has stalled.
+  const absl::Duration read_timeout = request.idle_timeout > absl::ZeroDuration()
+                                          ? request.idle_timeout
+                                          : request.timeout + absl::Seconds(30);
+  bool reread_token = false;
+  while (true) {
+    if (cancel != nullptr && cancel->cancelled()) break;
+    Connection connection = NewConnection(read_timeout);
+    if (connection.client == nullptr) {
       return absl::InvalidArgumentError("kube-grpc: the TLS client certificate is not valid");
     }
-    if (cancel != nullptr) {
-      cancel->SetCallback([client] {
-        ScopedSigpipeBlock no_sigpipe;  // runs on the cancelling thread
-        client->stop();
-      });
-      if (cancel->cancelled()) break;
-    }
+    connection.client->set_keep_alive(false);
+    if (cancel != nullptr) cancel->SetCallback([socket = connection.socket] { socket->Cut(); });
     httplib::Headers headers = {{"Accept", "application/json"}};
-    std::string token = Token(/*force=*/attempt > 0);
+    std::string token = Token(/*force=*/reread_token);
     if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
 
     int status = 0;
@@ -477,7 +614,9 @@ absl::Status HttpK8sClient::WatchEndpointsImpl(
     std::string error_body;  // the start of an error response's body
     internal::WatchStreamDecoder decoder(source, options_.max_watch_line_bytes, context);
     absl::Status stream_error;
-    httplib::Result r = client->Get(
+    const absl::Time start = absl::Now();
+    errno = 0;
+    httplib::Result r = connection.client->Get(
         path.c_str(), headers,
         [&](const httplib::Response& response) {
           status = response.status;
@@ -494,29 +633,29 @@ absl::Status HttpK8sClient::WatchEndpointsImpl(
           stream_error = decoder.Feed(absl::string_view(data, n), on_event);
           return stream_error.ok();
         });
+    const int err_no = errno;
     if (cancel != nullptr) cancel->SetCallback(nullptr);
     if (cancel != nullptr && cancel->cancelled()) break;
     if (!stream_error.ok()) return stream_error;
-    if (status == 401 && attempt == 0 && !config_.token_file.empty()) continue;
-    if (status >= 300 && status < 400) return RedirectError(status, location, context);
-    if (status != 0 && status != 200) {
-      return internal::StatusFromHttp(status, error_body, retry_after, context);
+    if (status == 401 && !reread_token && !config_.token_file.empty()) {
+      reread_token = true;
+      continue;
     }
+    if (status >= 300 && status < 400) return RedirectError(status, location, context);
+    if (status != 0 && status != 200) return HttpError(status, error_body, retry_after, context);
     if (!r) {
       if (status == 200 && r.error() == httplib::Error::Read) {
         return absl::UnavailableError(
             absl::StrCat("kube-grpc: ", context,
                          ": the watch stream broke or went silent (no event or bookmark for ",
-                         absl::FormatDuration(request.idle_timeout > absl::ZeroDuration()
-                                                  ? request.idle_timeout
-                                                  : request.timeout + absl::Seconds(30)),
-                         ")"));
+                         absl::FormatDuration(read_timeout), ")"));
       }
       long verify_result = X509_V_OK;
-      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(client.get())) {
+      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(connection.client.get())) {
         verify_result = ssl->get_openssl_verify_result();
       }
-      return ConnectionError(static_cast<int>(r.error()), verify_result, context);
+      return ConnectionError(static_cast<int>(r.error()), err_no, verify_result,
+                             absl::Now() - start, read_timeout, context);
     }
     return decoder.Finish();
   }

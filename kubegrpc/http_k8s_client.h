@@ -19,13 +19,20 @@
 //   when a server echoes them back in a body that an error quotes).
 // - Every request has a connect and a read timeout. A watch's read timeout is its
 //   WatchRequest::idle_timeout (discovery's watchdog), so a silent, stalled
-//   stream fails with Unavailable instead of hanging.
+//   stream fails with Unavailable instead of hanging. Every request ends at
+//   once (Cancelled) when its Cancellation fires, even while connecting: the
+//   client keeps a duplicate of each connection's socket descriptor to shut it
+//   down from the cancelling thread.
+// - A request that fails on a reused keep-alive connection before any byte of
+//   an answer (the server or a proxy closed it while idle) is retried once on a
+//   new connection.
 // - Error responses become absl::Status (see k8s_client.h), JSON Status bodies or
 //   not; Retry-After travels with the status. A watch line longer than
 //   `max_watch_line_bytes` ends the watch with ResourceExhausted.
 //
 // Thread-safety: thread-safe. Unary requests reuse idle keep-alive connections
-// (one per concurrent request); each watch has its own connection.
+// (one per concurrent request, at most 8 kept); each watch has its own
+// connection. No lock is held across I/O, file reads included.
 
 #ifndef KUBEGRPC_HTTP_K8S_CLIENT_H_
 #define KUBEGRPC_HTTP_K8S_CLIENT_H_
@@ -66,9 +73,11 @@ class HttpK8sClient : public K8sClient {
   }
   ~HttpK8sClient() override;
 
-  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override;
+  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name,
+                                         Cancellation* cancel = nullptr) override;
   absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
-                                                   const std::string& service) override;
+                                                   const std::string& service,
+                                                   Cancellation* cancel = nullptr) override;
   absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,
                               const std::string& service, const WatchRequest& request,
                               const std::function<void(const WatchEvent&)>& on_event,
@@ -77,28 +86,46 @@ class HttpK8sClient : public K8sClient {
   const ClusterConfig& config() const { return config_; }
 
  private:
-  struct Endpoint;  // the parsed server URL
+  struct Endpoint;     // the parsed server URL
+  class SocketHandle;  // lets another thread cut a connection's socket
+  struct Connection {
+    std::unique_ptr<httplib::ClientImpl> client;
+    std::shared_ptr<SocketHandle> socket;
+  };
   HttpK8sClient(ClusterConfig config, Options options);
 
-  // A new connection to the API server, configured for TLS and timeouts.
-  std::unique_ptr<httplib::ClientImpl> NewConnection(absl::Duration read_timeout) const;
-  // GET `path`; the body of a 200, else the error. Retries once after a 401.
-  absl::StatusOr<std::string> Get(const std::string& path, const std::string& context)
-      ABSL_LOCKS_EXCLUDED(idle_mu_);
-  // The current token ("" if none), re-read from its file when due or `force`d.
+  // A new connection to the API server, configured for TLS and timeouts (an
+  // empty client if the client certificate does not parse).
+  Connection NewConnection(absl::Duration read_timeout) const;
+  // GET `path`; the body of a 200, else the error. Retries once after a 401
+  // (with the token re-read) and once when a reused keep-alive connection
+  // turns out dead before any answer (on a new connection).
+  absl::StatusOr<std::string> Get(const std::string& path, const std::string& context,
+                                  Cancellation* cancel) ABSL_LOCKS_EXCLUDED(idle_mu_);
+  // The current token ("" if none), re-read from its file when due or
+  // `force`d. The file is read without holding token_mu_.
   std::string Token(bool force) ABSL_LOCKS_EXCLUDED(token_mu_);
-  // Unavailable for a request that got no response (httplib::Error `error`).
-  absl::Status ConnectionError(int error, long verify_result, const std::string& context) const;
-  absl::StatusOr<ServiceInfo> GetServiceImpl(const std::string& ns, const std::string& name);
+  // Unavailable for a request that got no response (httplib::Error `error`),
+  // in words: refused, reset, timed out, TLS... with errno where there is one.
+  absl::Status ConnectionError(int error, int err_no, long verify_result, absl::Duration elapsed,
+                               absl::Duration read_timeout, const std::string& context) const;
+  absl::StatusOr<ServiceInfo> GetServiceImpl(const std::string& ns, const std::string& name,
+                                             Cancellation* cancel);
   absl::StatusOr<EndpointObjectList> ListEndpointsImpl(EndpointSource source, const std::string& ns,
-                                                       const std::string& service);
+                                                       const std::string& service,
+                                                       Cancellation* cancel);
   absl::Status WatchEndpointsImpl(EndpointSource source, const std::string& ns,
                                   const std::string& service, const WatchRequest& request,
                                   const std::function<void(const WatchEvent&)>& on_event,
                                   Cancellation* cancel);
-  // `status` with any token in its message replaced: error messages quote the
-  // start of response bodies, and a misbehaving proxy may echo the request.
+  // The secrets that must never appear in a message (the token, old and new).
+  std::vector<std::string> Secrets() ABSL_LOCKS_EXCLUDED(token_mu_);
+  // `status` with credentials removed from its message (internal/redact.h).
   absl::Status Redact(absl::Status status) ABSL_LOCKS_EXCLUDED(token_mu_);
+  // The error for an HTTP error answer; `body` is redacted before any of it is
+  // quoted.
+  absl::Status HttpError(int status, const std::string& body, const std::string& retry_after,
+                         const std::string& context) ABSL_LOCKS_EXCLUDED(token_mu_);
   // FailedPrecondition for a 3xx answer, naming where it pointed.
   absl::Status RedirectError(int status, const std::string& location,
                              const std::string& context) const;
@@ -111,10 +138,11 @@ class HttpK8sClient : public K8sClient {
   // Idle keep-alive connections for unary requests: a request takes one (or
   // opens one) and gives it back, so no lock is held during I/O.
   absl::Mutex idle_mu_;
-  std::vector<std::unique_ptr<httplib::ClientImpl>> idle_ ABSL_GUARDED_BY(idle_mu_);
+  std::vector<Connection> idle_ ABSL_GUARDED_BY(idle_mu_);
 
   absl::Mutex token_mu_;
   std::string token_ ABSL_GUARDED_BY(token_mu_);
+  std::string previous_token_ ABSL_GUARDED_BY(token_mu_);
   absl::Time token_read_at_ ABSL_GUARDED_BY(token_mu_) = absl::InfinitePast();
 };
 

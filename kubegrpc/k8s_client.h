@@ -81,6 +81,9 @@ struct WatchEvent {
   EndpointObject object;         // for ADDED, MODIFIED, DELETED
   std::string resource_version;  // the object's, or the bookmark's
   absl::Status error;            // for kError (OutOfRange for 410)
+  // False when the client already holds the next event (a burst arrived
+  // together): a consumer may wait for the last of a burst before acting.
+  bool last_in_batch = true;
 };
 
 // Cancels a blocking watch from another thread.
@@ -112,13 +115,16 @@ class K8sClient {
  public:
   virtual ~K8sClient() = default;
 
-  virtual absl::StatusOr<ServiceInfo> GetService(const std::string& ns,
-                                                 const std::string& name) = 0;
+  // Each call ends early, with Cancelled, when `cancel` (may be null) is
+  // cancelled, whatever the server does (connecting, handshaking, or silent).
+  virtual absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name,
+                                                 Cancellation* cancel = nullptr) = 0;
   // The Service's EndpointSlices (by the kubernetes.io/service-name label) or its
   // Endpoints object (a list of at most one).
   virtual absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source,
                                                            const std::string& ns,
-                                                           const std::string& service) = 0;
+                                                           const std::string& service,
+                                                           Cancellation* cancel = nullptr) = 0;
   // Watches the same objects, calling `on_event` for each event, until the stream
   // ends (OK), fails (an error) or `cancel` is cancelled (Cancelled).
   virtual absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,

@@ -47,6 +47,15 @@ struct PoolOptions {
   bool start_worker = true;
   Clock* clock = nullptr;  // default RealClock()
   uint64_t seed = 1;       // where round-robin starts
+  // At most this many endpoints get a channel. Past it (or past what the
+  // process's descriptor limit, RLIMIT_NOFILE, leaves room for), the pool keeps
+  // a deterministic subset: rendezvous hashing of `subset_key` with each
+  // endpoint's host:port, so a client keeps the same subset as the Service
+  // changes and clients spread evenly over the endpoints. The pool's status
+  // (ServiceSnapshot::pool_status) says so.
+  size_t max_endpoints = 10000;
+  // Who this client is, for subsetting; "" = the host name (a pod's name).
+  std::string subset_key;
 };
 
 }  // namespace kubegrpc

@@ -49,6 +49,9 @@ struct ServiceSnapshot {
   std::string service;  // "ns/name:port"
   DiscoveryStatus discovery;
   std::vector<EndpointSnapshot> endpoints;
+  // OK, or why the pool does not hold every usable endpoint (it was subset:
+  // PoolOptions::max_endpoints, the descriptor limit).
+  absl::Status pool_status;
 };
 
 }  // namespace kubegrpc

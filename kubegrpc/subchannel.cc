@@ -26,10 +26,6 @@ ChannelState FromGrpc(grpc_connectivity_state s) {
   return ChannelState::kIdle;
 }
 
-// How long one NotifyOnStateChange waits before it is renewed. Renewal is cheap;
-// the bound is how long a released subchannel's channel can outlive its pool.
-constexpr absl::Duration kWatchRenewal = absl::Seconds(5);
-
 }  // namespace
 
 // Shared by a GrpcSubchannel and its pending watch (which may outlive it).
@@ -41,27 +37,48 @@ struct SubchannelCore {
   std::function<void(ChannelState)> on_change ABSL_GUARDED_BY(mu);
 };
 
-struct GrpcSubchannelFactory::Watch {
-  std::shared_ptr<SubchannelCore> core;
-  grpc_connectivity_state watched;
-};
+// The completion queue whose thread hears of every subchannel's connectivity.
+// Shared with that thread, which outlives the factory: a pending watch can only
+// complete (at its renewal deadline), not be cancelled, so the factory does not
+// wait for them; the thread drains the queue and frees it.
+struct WatchQueue {
+  struct Watch {
+    std::shared_ptr<SubchannelCore> core;
+    grpc_connectivity_state watched;
+  };
 
-void GrpcSubchannelFactory::Arm(const std::shared_ptr<SubchannelCore>& core,
-                                grpc_connectivity_state from) {
-  absl::MutexLock lock(&arm_mu_);
-  if (shut_down_) return;  // the queue takes no new operations
-  auto* watch = new Watch{core, from};
-  internal::TsanHandOff(watch);  // comes back from the queue on Loop()'s thread
-  core->channel->NotifyOnStateChange(
-      from, std::chrono::system_clock::now() + absl::ToChronoSeconds(kWatchRenewal), &cq_, watch);
-}
+  explicit WatchQueue(absl::Duration renewal) : renewal(renewal) {}
+
+  // Asks to hear when `core`'s channel leaves state `from` (or a renewal is due).
+  void Arm(const std::shared_ptr<SubchannelCore>& core, grpc_connectivity_state from)
+      ABSL_LOCKS_EXCLUDED(mu) {
+    absl::MutexLock lock(&mu);
+    if (shut_down) return;  // the queue takes no new operations
+    auto* watch = new Watch{core, from};
+    internal::TsanHandOff(watch);  // comes back from the queue on Loop()'s thread
+    core->channel->NotifyOnStateChange(
+        from, std::chrono::system_clock::now() + absl::ToChronoMicroseconds(renewal), &cq, watch);
+  }
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu) {
+    absl::MutexLock lock(&mu);
+    shut_down = true;
+    cq.Shutdown();
+  }
+  // Until the queue is shut down and drained.
+  static void Loop(std::shared_ptr<WatchQueue> queue);
+
+  const absl::Duration renewal;
+  absl::Mutex mu;
+  bool shut_down ABSL_GUARDED_BY(mu) = false;
+  grpc::CompletionQueue cq;
+};
 
 namespace {
 
 class GrpcSubchannel : public Subchannel {
  public:
-  GrpcSubchannel(std::shared_ptr<grpc::Channel> channel, GrpcSubchannelFactory* factory)
-      : core_(std::make_shared<SubchannelCore>()), factory_(factory) {
+  GrpcSubchannel(std::shared_ptr<grpc::Channel> channel, std::shared_ptr<WatchQueue> queue)
+      : core_(std::make_shared<SubchannelCore>()), queue_(std::move(queue)) {
     core_->channel = std::move(channel);
   }
   ~GrpcSubchannel() override { Shutdown(); }
@@ -82,7 +99,7 @@ class GrpcSubchannel : public Subchannel {
       core_->on_change = std::move(on_change);
       core_->last = now;
     }
-    factory_->Arm(core_, now);
+    queue_->Arm(core_, now);
   }
   void Shutdown() override {
     absl::MutexLock lock(&core_->mu);
@@ -92,43 +109,38 @@ class GrpcSubchannel : public Subchannel {
 
  private:
   std::shared_ptr<SubchannelCore> core_;
-  GrpcSubchannelFactory* factory_;
+  std::shared_ptr<WatchQueue> queue_;
 };
 
 }  // namespace
 
 GrpcSubchannelFactory::GrpcSubchannelFactory(std::shared_ptr<grpc::ChannelCredentials> credentials,
-                                             grpc::ChannelArguments args)
-    : credentials_(std::move(credentials)), args_(std::move(args)) {
-  thread_ = std::thread([this] { Loop(); });
+                                             grpc::ChannelArguments args,
+                                             absl::Duration watch_renewal)
+    : credentials_(std::move(credentials)),
+      args_(std::move(args)),
+      queue_(std::make_shared<WatchQueue>(watch_renewal)) {
+  std::thread([queue = queue_] { WatchQueue::Loop(queue); }).detach();
 }
 
-GrpcSubchannelFactory::~GrpcSubchannelFactory() {
-  {
-    absl::MutexLock lock(&arm_mu_);
-    shut_down_ = true;
-    cq_.Shutdown();
-  }
-  thread_.join();
-}
+GrpcSubchannelFactory::~GrpcSubchannelFactory() { queue_->Shutdown(); }
 
 std::unique_ptr<Subchannel> GrpcSubchannelFactory::Create(const Endpoint& endpoint) {
   // "ipv4:" / "ipv6:" targets skip DNS for IP addresses; names go through DNS.
   const std::string target = endpoint.HostPort();
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, credentials_, args_);
-  return std::make_unique<GrpcSubchannel>(std::move(channel), this);
+  return std::make_unique<GrpcSubchannel>(std::move(channel), queue_);
 }
 
-void GrpcSubchannelFactory::Loop() {
+void WatchQueue::Loop(std::shared_ptr<WatchQueue> queue) {
   void* tag = nullptr;
   bool ok = false;
-  while (cq_.Next(&tag, &ok)) {
+  while (queue->cq.Next(&tag, &ok)) {
     internal::TsanTakeOver(tag);
     std::unique_ptr<Watch> watch(static_cast<Watch*>(tag));
     std::shared_ptr<SubchannelCore> core = watch->core;
     grpc_connectivity_state now = core->channel->GetState(/*try_to_connect=*/false);
     std::function<void(ChannelState)> notify;
-    bool rearm = false;
     {
       absl::MutexLock lock(&core->mu);
       if (core->shutdown) continue;  // released: let the channel go
@@ -136,12 +148,11 @@ void GrpcSubchannelFactory::Loop() {
         core->last = now;
         notify = core->on_change;
       }
-      rearm = true;
     }
     // An IDLE channel reconnects only when asked: a pod's channel should stay warm.
     if (now == GRPC_CHANNEL_IDLE) core->channel->GetState(/*try_to_connect=*/true);
     if (notify) notify(FromGrpc(now));
-    if (rearm) Arm(core, now);
+    queue->Arm(core, now);
   }
 }
 

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "kubegrpc/channel_state.h"
 #include "kubegrpc/endpoint_set.h"
@@ -45,31 +46,32 @@ class SubchannelFactory {
  public:
   virtual ~SubchannelFactory() = default;
   virtual std::unique_ptr<Subchannel> Create(const Endpoint& endpoint) = 0;
+  // Whether each subchannel may hold a descriptor (a connection): the pool then
+  // keeps within the process's descriptor limit.
+  virtual bool UsesDescriptors() const { return true; }
 };
+
+struct WatchQueue;
 
 // Real gRPC channels, one per endpoint, with the given credentials and channel
 // arguments; connectivity is watched with NotifyOnStateChange on one completion
-// queue and thread shared by all its subchannels.
+// queue and thread shared by all its subchannels. Each watch is renewed every
+// `watch_renewal`; a released subchannel's channel lives at most that long
+// after (its pending watch holds it). Destruction does not wait: the queue's
+// thread drains what is pending and ends on its own.
 class GrpcSubchannelFactory : public SubchannelFactory {
  public:
+  static constexpr absl::Duration kDefaultWatchRenewal = absl::Seconds(5);
   GrpcSubchannelFactory(std::shared_ptr<grpc::ChannelCredentials> credentials,
-                        grpc::ChannelArguments args);
-  ~GrpcSubchannelFactory() override;  // shuts the queue down and joins its thread
+                        grpc::ChannelArguments args,
+                        absl::Duration watch_renewal = kDefaultWatchRenewal);
+  ~GrpcSubchannelFactory() override;  // shuts the queue down; returns at once
   std::unique_ptr<Subchannel> Create(const Endpoint& endpoint) override;
 
-  struct Watch;  // one pending NotifyOnStateChange
-  // Asks to hear when `core`'s channel leaves state `from` (or a renewal is due).
-  void Arm(const std::shared_ptr<SubchannelCore>& core, grpc_connectivity_state from)
-      ABSL_LOCKS_EXCLUDED(arm_mu_);
-
  private:
-  void Loop();
-  absl::Mutex arm_mu_;
-  bool shut_down_ ABSL_GUARDED_BY(arm_mu_) = false;
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   const grpc::ChannelArguments args_;
-  grpc::CompletionQueue cq_;
-  std::thread thread_;
+  const std::shared_ptr<WatchQueue> queue_;
 };
 
 }  // namespace kubegrpc

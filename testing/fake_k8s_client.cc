@@ -108,7 +108,7 @@ std::optional<absl::Status> FakeK8sClient::InjectedLocked() {
 }
 
 absl::StatusOr<ServiceInfo> FakeK8sClient::GetService(const std::string& ns,
-                                                      const std::string& name) {
+                                                      const std::string& name, Cancellation*) {
   {
     absl::MutexLock lock(&mu_);
     ++gets_;
@@ -127,7 +127,8 @@ absl::StatusOr<ServiceInfo> FakeK8sClient::GetService(const std::string& ns,
 
 absl::StatusOr<EndpointObjectList> FakeK8sClient::ListEndpoints(EndpointSource source,
                                                                 const std::string& ns,
-                                                                const std::string& service) {
+                                                                const std::string& service,
+                                                                Cancellation*) {
   {
     absl::MutexLock lock(&mu_);
     ++lists_;

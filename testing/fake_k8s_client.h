@@ -89,10 +89,12 @@ class FakeK8sClient : public K8sClient {
   std::vector<WatchRequest> watch_requests() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- K8sClient ---
-  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name) override
+  absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name,
+                                         Cancellation* cancel = nullptr) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
-                                                   const std::string& service) override
+                                                   const std::string& service,
+                                                   Cancellation* cancel = nullptr) override
       ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,
                               const std::string& service, const WatchRequest& request,

@@ -31,11 +31,15 @@ class FakeSubchannelFactory : public SubchannelFactory {
     ChannelState initial = ChannelState::kIdle;
     // Give each fake a real grpc::Channel (to 127.0.0.1:1, never used for calls).
     bool with_channel = false;
+    // Whether the pool should count the fakes against the descriptor limit
+    // (they hold none; tests of that limit say they do).
+    bool uses_descriptors = false;
   };
   FakeSubchannelFactory() : FakeSubchannelFactory(Options()) {}
   explicit FakeSubchannelFactory(Options options) : options_(options) {}
 
   std::unique_ptr<Subchannel> Create(const Endpoint& endpoint) override;
+  bool UsesDescriptors() const override { return options_.uses_descriptors; }
 
   // Sets the state of the live fake for `host_port` (reporting it if started).
   void SetState(const std::string& host_port, ChannelState state) ABSL_LOCKS_EXCLUDED(mu_);

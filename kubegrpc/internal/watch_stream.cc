@@ -48,6 +48,8 @@ absl::Status WatchStreamDecoder::Feed(absl::string_view chunk,
                               absl::StrCat(event.status().message(), " (", context_, ")"));
         return error_;
       }
+      // Another complete line already here: this event is not the last of its burst.
+      event->last_in_batch = chunk.find('\n') == absl::string_view::npos;
       on_event(*event);
     }
     buffer_.clear();

@@ -2,6 +2,8 @@
 // -----------------------------------------------------------------------------
 // WatchStreamDecoder: turns the body of a watch response, arriving in chunks cut
 // anywhere, into WatchEvents (one JSON object per line, blank lines ignored).
+// An event is marked `last_in_batch` unless the chunk it came in already holds
+// another complete line (the only thing that depends on the chunking).
 //
 //   WatchStreamDecoder decoder(EndpointSource::kEndpointSlices, 16 << 20,
 //                              "watching EndpointSlices of Service demo/web");

@@ -136,6 +136,7 @@ _ABSL = _absl([
     "debugging:symbolize",
     "flags:flag=absl_flags",
     "flags:parse=absl_flags_parse",
+    "flags:reflection=absl_flags_reflection",
     "flags:usage=absl_flags_usage",
     "functional:any_invocable",
     "functional:bind_front",

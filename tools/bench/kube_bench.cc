@@ -43,6 +43,7 @@
 #include "kubegrpc/channel_pool.h"
 #include "kubegrpc/discovery.h"
 #include "nlohmann/json.hpp"
+#include "testing/blackhole.h"
 #include "testing/fake_cluster.h"
 #include "testing/fake_subchannel.h"
 #include "testing/load_generator.h"
@@ -521,6 +522,94 @@ absl::StatusOr<json> Scale() {
               {"lists", service.client()->lists()}};
 }
 
+// --- shutdown ----------------------------------------------------------------------
+
+// How long `~Balancer` takes (Shutdown, then destruction) when the API server
+// is idle, hangs (accepts and never answers), drops SYNs, or answers slowly;
+// in each case after the Balancer's pods served calls (or it tried to
+// discover them).
+absl::StatusOr<json> Shutdown() {
+  const int trials = Quick() ? 2 : 10;
+  json variants = json::object();
+  auto trial = [&](const std::string& name,
+                   const std::function<absl::StatusOr<absl::Duration>()>& run) -> absl::Status {
+    std::vector<absl::Duration> times;
+    for (int i = 0; i < trials; ++i) {
+      absl::StatusOr<absl::Duration> t = run();
+      if (!t.ok()) return t.status();
+      times.push_back(*t);
+    }
+    variants[name] = Summarize(times).ToJson();
+    return absl::OkStatus();
+  };
+  auto time_destruction = [](std::unique_ptr<Balancer> balancer) {
+    const absl::Time start = absl::Now();
+    balancer.reset();
+    return absl::Now() - start;
+  };
+  // Idle: a real cluster, calls made, nothing in flight.
+  absl::StatusOr<std::unique_ptr<FakeCluster>> cluster = FakeCluster::Start();
+  if (!cluster.ok()) return cluster.status();
+  if (absl::Status s = (*cluster)->CreateDeployment({.name = "web", .replicas = 3}); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = trial(
+          "idle after calls",
+          [&]() -> absl::StatusOr<absl::Duration> {
+            absl::StatusOr<std::unique_ptr<Balancer>> b =
+                Balancer::Create((*cluster)->client_config());
+            if (!b.ok()) return b.status();
+            absl::StatusOr<StubHandle<Echo>> h = (*b)->Connect<Echo>("web.demo:80");
+            if (!h.ok()) return h.status();
+            if (absl::Status w = (*b)->WaitForReady("web.demo:80", absl::Now() + absl::Seconds(60));
+                !w.ok()) {
+              return w;
+            }
+            for (int c = 0; c < 30; ++c) {
+              EchoRequest req;
+              EchoResponse resp;
+              grpc::Status st = Call(*h, &Echo::Stub::Echo, req, &resp, {.idempotent = true});
+              if (!st.ok()) return absl::InternalError(st.error_message());
+            }
+            return time_destruction(*std::move(b));
+          });
+      !s.ok()) {
+    return s;
+  }
+  // The API server misbehaving while discovery's first request is in flight.
+  auto against = [&](const std::string& url) -> absl::StatusOr<absl::Duration> {
+    ClusterConfig config;
+    config.server = url;
+    config.ns = "demo";
+    absl::StatusOr<std::unique_ptr<Balancer>> b = Balancer::Create(config);
+    if (!b.ok()) return b.status();
+    if (!(*b)->Connect("web.demo:80").ok()) return absl::InternalError("connect failed");
+    absl::SleepFor(absl::Milliseconds(200));  // the request is under way
+    return time_destruction(*std::move(b));
+  };
+  {
+    testing::Blackhole silent(testing::Blackhole::Mode::kSilent);
+    if (absl::Status s = trial("API accepts, never answers", [&] { return against(silent.url()); });
+        !s.ok()) {
+      return s;
+    }
+  }
+  {
+    testing::Blackhole drops(testing::Blackhole::Mode::kDropsSyns);
+    if (absl::Status s = trial("API drops SYNs", [&] { return against(drops.url()); }); !s.ok()) {
+      return s;
+    }
+  }
+  (*cluster)->api().SetLatency(absl::Seconds(10));
+  if (absl::Status s =
+          trial("API answers after 10 s", [&] { return against((*cluster)->api().url()); });
+      !s.ok()) {
+    return s;
+  }
+  (*cluster)->api().SetLatency(absl::ZeroDuration());
+  return json{{"section", "shutdown"}, {"trials", trials}, {"variants", variants}};
+}
+
 // API requests per Service: many Connect calls, from many threads, in several
 // spellings of the same Service, against fakek8s.
 absl::StatusOr<json> ApiRequests() {
@@ -704,6 +793,8 @@ int main(int argc, char** argv) {
     result = Churn();
   } else if (section == "scale") {
     result = Scale();
+  } else if (section == "shutdown") {
+    result = Shutdown();
   } else if (section == "api_requests") {
     result = ApiRequests();
   } else if (section == "memory") {

@@ -8,16 +8,16 @@ out="$TEST_TMPDIR/BENCHMARKS.md"
   --json_out="$TEST_TMPDIR/raw.json"
 cat "$out"
 for heading in "## Machine" "## Targets" "## 1. Pick overhead" "## 2. Unary throughput" \
-  "## 3. Convergence" "## 4. Churn under load" "## 5. Scale"; do
+  "## 3. Convergence" "## 4. Churn under load" "## 5. Scale" "## 6. Balancer shutdown"; do
   grep -qF -- "$heading" "$out" || { echo "missing: $heading"; exit 1; }
 done
 if grep -q "section failed\|^\*\*Failed" "$out"; then
   echo "a section failed"
   exit 1
 fi
-# Six targets, each with a verdict.
+# Seven targets, each with a verdict.
 n=$(grep -cE '^\| .* \| \*\*(met|not met)\*\* \|$' "$out")
-[ "$n" -eq 6 ] || { echo "expected 6 target verdicts, found $n"; exit 1; }
+[ "$n" -eq 7 ] || { echo "expected 7 target verdicts, found $n"; exit 1; }
 /usr/bin/python3 - "$TEST_TMPDIR/raw.json" <<'PY'
 import json, sys
 raw = json.load(open(sys.argv[1]))
@@ -26,6 +26,7 @@ assert raw["scale"]["picked_after_first_pool"] == 5000, raw["scale"]
 assert raw["api_requests"]["open_watch_streams"] == 1, raw["api_requests"]
 for name in ("memory_pool", "memory_bare"):
     assert raw[name]["ready"] == raw[name]["channels"], raw[name]
+assert len(raw["shutdown"]["variants"]) == 4, raw["shutdown"]
 for m in raw["throughput"]["modes"]:
     assert m["calls"] > 0 and m["failed"] == 0, m
 print("raw figures consistent")
