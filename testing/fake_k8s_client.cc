@@ -235,14 +235,20 @@ absl::Status FakeK8sClient::WatchStore(EndpointSource source, const std::string&
     return absl::OkStatus();
   }
   // Delivers what is pending; false if an event could not be decoded.
+  // Delivers what is pending (waiting up to `wait` for the first), each event
+  // marked as the last of its burst unless another is already there.
   auto drain = [&](absl::Duration wait) -> absl::Status {
+    using Result = fakek8s::ObjectStore::Watch::Result;
     fakek8s::ObjectStore::WatchEvent e;
-    while ((*watch)->Next(wait, &e) == fakek8s::ObjectStore::Watch::Result::kEvent) {
+    bool have = (*watch)->Next(wait, &e) == Result::kEvent;
+    while (have) {
+      if (options_.before_decode) options_.before_decode();
       absl::StatusOr<WatchEvent> event =
           internal::DecodeWatchEvent(source, json{{"type", e.type}, {"object", e.object}}.dump());
       if (!event.ok()) return event.status();
+      have = (*watch)->Next(absl::ZeroDuration(), &e) == Result::kEvent;
+      event->last_in_batch = !have;
       on_event(*event);
-      wait = absl::ZeroDuration();
     }
     return absl::OkStatus();
   };

@@ -70,7 +70,7 @@ json MakeSlice(const std::string& ns, const std::string& service, const std::str
 }
 
 SliceService::SliceService(const std::string& ns, const std::string& service,
-                           std::vector<json> slices) {
+                           std::vector<json> slices, std::function<void()> before_decode) {
   (void)store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", ns}}}});
   (void)store_.Create(fakek8s::Resource::kServices,
                       {{"metadata", {{"name", service}, {"namespace", ns}}},
@@ -80,7 +80,8 @@ SliceService::SliceService(const std::string& ns, const std::string& service,
     (void)store_.Create(fakek8s::Resource::kEndpointSlices, std::move(slice));
   }
   client_ =
-      std::make_shared<testing::FakeK8sClient>(testing::FakeK8sClient::Options{.store = &store_});
+      std::make_shared<testing::FakeK8sClient>(testing::FakeK8sClient::Options{
+          .store = &store_, .before_decode = std::move(before_decode)});
 }
 
 absl::Status SliceService::Replace(json slice) {

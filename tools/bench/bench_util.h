@@ -8,6 +8,7 @@
 #ifndef TOOLS_BENCH_BENCH_UTIL_H_
 #define TOOLS_BENCH_BENCH_UTIL_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,8 +43,9 @@ nlohmann::json MakeSlice(const std::string& ns, const std::string& service, cons
 // would see them. Replace() writes a new version of a slice (a watch event).
 class SliceService {
  public:
+  // `before_decode`: see FakeK8sClient::Options.
   SliceService(const std::string& ns, const std::string& service,
-               std::vector<nlohmann::json> slices);
+               std::vector<nlohmann::json> slices, std::function<void()> before_decode = nullptr);
   // Writes `slice` (by name) over its old version.
   absl::Status Replace(nlohmann::json slice);
   const std::shared_ptr<testing::FakeK8sClient>& client() const { return client_; }

@@ -460,7 +460,12 @@ absl::StatusOr<json> Scale() {
     }
     objects.push_back(MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]));
   }
-  SliceService service("demo", "big", objects);
+  absl::Mutex decode_mu;
+  absl::Time decoding = absl::InfinitePast();  // when the last event's decoding began
+  SliceService service("demo", "big", objects, [&] {
+    absl::MutexLock lock(&decode_mu);
+    decoding = absl::Now();
+  });
   testing::FakeSubchannelFactory factory({.initial = ChannelState::kReady, .with_channel = true});
   ChannelPool pool("demo/big:80", &factory, {});
   absl::Mutex mu;
@@ -493,7 +498,8 @@ absl::StatusOr<json> Scale() {
   for (const EndpointSnapshot& e : pool.Snapshot()) picked += e.picked ? 1 : 0;
   const int64_t rss_after = ResidentBytes();
   // One endpoint changes per event: alternately not ready and ready again.
-  std::vector<absl::Duration> change;
+  std::vector<absl::Duration> change;          // from the write to the store
+  std::vector<absl::Duration> change_decoded;  // from the watch line's decoding
   for (int t = 0; t < trials; ++t) {
     const int s = t % slices;
     const int i = (t / slices) % per_slice;
@@ -509,6 +515,8 @@ absl::StatusOr<json> Scale() {
     }
     absl::MutexLock lock(&mu);
     change.push_back(applied[before] - written);
+    absl::MutexLock decode_lock(&decode_mu);
+    change_decoded.push_back(applied[before] - decoding);
   }
   discovery.Stop();
   pool.Shutdown();
@@ -519,6 +527,7 @@ absl::StatusOr<json> Scale() {
               {"first_pool_ms", absl::ToDoubleMilliseconds(first_pool)},
               {"pool_rss_bytes_fake_channels", rss_after - rss_before},
               {"one_endpoint_change", Summarize(change).ToJson()},
+              {"one_endpoint_change_from_decoding", Summarize(change_decoded).ToJson()},
               {"lists", service.client()->lists()}};
 }
 
