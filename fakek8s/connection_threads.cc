@@ -48,7 +48,8 @@ int ConnectionSocket(const httplib::Request& req) {
     sockaddr_storage local = {}, remote = {};
     socklen_t local_len = sizeof local, remote_len = sizeof remote;
     if (::getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
-        ::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&remote), &remote_len) != 0) {
+        ::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&remote), &remote_len) !=
+            0) {
       continue;
     }
     std::string local_host, remote_host;

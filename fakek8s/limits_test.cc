@@ -81,8 +81,8 @@ TEST(LimitsTest, AChunkedBodyPastTheLimitIs413AndNothingIsCreated) {
   auto k8s = Start({.max_body_bytes = 64 << 10});
   RawConnection c(k8s->server().port());
   ASSERT_TRUE(c.connected());
-  const std::string service = absl::StrCat(
-      R"({"metadata":{"name":"big","annotations":{"a":")", std::string(1 << 20, 'x'), R"("}}})");
+  const std::string service = absl::StrCat(R"({"metadata":{"name":"big","annotations":{"a":")",
+                                           std::string(1 << 20, 'x'), R"("}}})");
   std::string request =
       "POST /api/v1/namespaces/demo/services HTTP/1.1\r\nHost: x\r\n"
       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -104,9 +104,9 @@ TEST(LimitsTest, AWatchWhoseClientWentAwayEndsWithoutWaitingForAWrite) {
   for (int i = 0; i < 20; ++i) {
     auto c = std::make_unique<RawConnection>(k8s->server().port());
     ASSERT_TRUE(c->connected());
-    ASSERT_TRUE(c->Send(absl::StrCat(
-        "GET /api/v1/namespaces/demo/pods?watch=1&resourceVersion=",
-        k8s->store().CurrentResourceVersion(), " HTTP/1.1\r\nHost: x\r\n\r\n")));
+    ASSERT_TRUE(c->Send(absl::StrCat("GET /api/v1/namespaces/demo/pods?watch=1&resourceVersion=",
+                                     k8s->store().CurrentResourceVersion(),
+                                     " HTTP/1.1\r\nHost: x\r\n\r\n")));
     ASSERT_THAT(c->ReadUntil("\r\n\r\n"), HasSubstr("200"));
     watches.push_back(std::move(c));
   }
@@ -150,11 +150,11 @@ TEST(LimitsTest, ConnectionsPastTheCapGet429) {
 TEST(LimitsTest, TheWatchHistoryIsBoundedByBytes) {
   ObjectStore store({.history_limit = 100000, .history_bytes_limit = 256 << 10});
   ASSERT_TRUE(store.Create(Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
-  ASSERT_TRUE(store
-                  .Create(Resource::kServices,
-                          {{"metadata", {{"name", "s"}, {"namespace", "demo"}}},
-                           {"spec", {{"ports", json::array({{{"port", 80}}})}}}})
-                  .ok());
+  ASSERT_TRUE(
+      store
+          .Create(Resource::kServices, {{"metadata", {{"name", "s"}, {"namespace", "demo"}}},
+                                        {"spec", {{"ports", json::array({{{"port", 80}}})}}}})
+          .ok());
   const std::string first = store.CurrentResourceVersion();
   // 200 writes of a 16 KiB object: far more than 256 KiB of history.
   for (int i = 0; i < 200; ++i) {
@@ -176,9 +176,9 @@ TEST(LimitsTest, TheWatchHistoryIsBoundedByBytes) {
 TEST(LimitsTest, APatchThatChangesTheNameIsRefusedAsTheRealServerDoes) {
   auto k8s = Start();
   httplib::Client client("127.0.0.1", k8s->server().port());
-  httplib::Result r = client.Patch("/api/v1/namespaces/demo/services/web",
-                                   R"({"metadata":{"name":"other"}})",
-                                   "application/merge-patch+json");
+  httplib::Result r =
+      client.Patch("/api/v1/namespaces/demo/services/web", R"({"metadata":{"name":"other"}})",
+                   "application/merge-patch+json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   EXPECT_THAT(r->body, HasSubstr("does not match the name on the URL"));

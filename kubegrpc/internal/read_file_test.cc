@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <string>
 #include <fstream>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -25,14 +25,16 @@ std::string Path(const std::string& name) {
 
 TEST(ReadSmallFileTest, ReadsARegularFile) {
   std::ofstream(Path("plain")) << "hello";
-  absl::StatusOr<std::string> r = ReadSmallFile(Path("plain"), "a file", absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::string> r =
+      ReadSmallFile(Path("plain"), "a file", absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(*r, "hello");
 }
 
 TEST(ReadSmallFileTest, AFifoWithoutAWriterIsRefusedNotWaitedFor) {
   ASSERT_EQ(::mkfifo(Path("fifo").c_str(), 0600), 0);
-  absl::Status s = ReadSmallFile(Path("fifo"), "the token file", absl::StatusCode::kUnauthenticated).status();
+  absl::Status s =
+      ReadSmallFile(Path("fifo"), "the token file", absl::StatusCode::kUnauthenticated).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(s.message(), HasSubstr("not a regular file"));
 }
@@ -66,8 +68,9 @@ TEST(ReadSmallFileTest, APipeIsReadWhenAllowedAndBoundedWhenItsWriterStalls) {
 }
 
 TEST(ReadSmallFileTest, DevicesAndDirectoriesAreRefused) {
-  EXPECT_THAT(ReadSmallFile("/dev/zero", "x", absl::StatusCode::kInvalidArgument).status().message(),
-              HasSubstr("not a regular file"));
+  EXPECT_THAT(
+      ReadSmallFile("/dev/zero", "x", absl::StatusCode::kInvalidArgument).status().message(),
+      HasSubstr("not a regular file"));
   EXPECT_THAT(ReadSmallFile("/", "x", absl::StatusCode::kInvalidArgument).status().message(),
               HasSubstr("not a regular file"));
 }

@@ -25,8 +25,7 @@ inline constexpr char kRedacted[] = "<redacted>";
 
 std::string RedactCredentials(std::string text, const std::vector<std::string>& secrets);
 // `status` with its message redacted (payloads kept).
-absl::Status RedactCredentials(const absl::Status& status,
-                               const std::vector<std::string>& secrets);
+absl::Status RedactCredentials(const absl::Status& status, const std::vector<std::string>& secrets);
 
 }  // namespace kubegrpc::internal
 

@@ -79,9 +79,8 @@ SliceService::SliceService(const std::string& ns, const std::string& service,
     slice["metadata"].erase("resourceVersion");
     (void)store_.Create(fakek8s::Resource::kEndpointSlices, std::move(slice));
   }
-  client_ =
-      std::make_shared<testing::FakeK8sClient>(testing::FakeK8sClient::Options{
-          .store = &store_, .before_decode = std::move(before_decode)});
+  client_ = std::make_shared<testing::FakeK8sClient>(
+      testing::FakeK8sClient::Options{.store = &store_, .before_decode = std::move(before_decode)});
 }
 
 absl::Status SliceService::Replace(json slice) {
