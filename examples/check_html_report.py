@@ -18,12 +18,15 @@ class Report(HTMLParser):
         super().__init__()
         self.svgs = []            # ids, in order
         self.series = {}          # svg id -> [data-series]
+        self.paths = {}           # svg id -> [path data]
+        self.ticks = {}           # svg id -> [tick labels]
         self.bars = {}            # svg id -> [(label, value)]
         self.cells = {}           # td id -> text
         self.data = None
         self._svg = None
         self._td = None
         self._script = False
+        self._tick = False
         self._text = []
 
     def handle_starttag(self, tag, attrs):
@@ -31,16 +34,21 @@ class Report(HTMLParser):
         if tag == "svg":
             self._svg = a.get("id")
             self.svgs.append(self._svg)
-        elif tag == "polyline" and self._svg:
+        elif tag == "path" and self._svg and a.get("class") == "series":
             self.series.setdefault(self._svg, []).append(a.get("data-series"))
+            self.paths.setdefault(self._svg, []).append(a.get("d", ""))
         elif tag == "rect" and self._svg and a.get("class") == "bar":
             self.bars.setdefault(self._svg, []).append((a["data-label"], float(a["data-value"])))
+        elif tag == "text" and self._svg and "tick" in a.get("class", ""):
+            self._tick = True
         elif tag == "td" and "id" in a:
             self._td, self._text = a["id"], []
         elif tag == "script" and a.get("id") == "kube-grpc-data":
             self._script, self._text = True, []
 
     def handle_endtag(self, tag):
+        if tag == "text":
+            self._tick = False
         if tag == "svg":
             self._svg = None
         elif tag == "td" and self._td:
@@ -53,6 +61,8 @@ class Report(HTMLParser):
     def handle_data(self, data):
         if self._td or self._script:
             self._text.append(data)
+        if self._svg and self._tick:
+            self.ticks.setdefault(self._svg, []).append(data.strip())
 
 
 def main():
@@ -71,6 +81,22 @@ def main():
     assert int(r.cells["failed"]) == summary["failed"]
     assert int(r.cells["pods"]) == len(summary["by_pod"])
     assert sorted(r.series["calls-per-pod"]) == sorted(summary["by_pod"]), r.series
+    # Pods in natural order (web-2 before web-10).
+    def natural(name):
+        import re
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+    assert r.series["calls-per-pod"] == sorted(r.series["calls-per-pod"], key=natural), r.series
+    # Round axis ticks: seconds on the x axis are multiples of 1, 2 or 5 x 10^k,
+    # and the failed-calls axis counts whole calls.
+    import re
+    number = re.compile(r"^[0-9.]+$")
+    for label in r.ticks["calls-per-pod"]:
+        if label.endswith("s") and number.match(label[:-1]):
+            v = float(label[:-1])
+            assert abs(v * 10 - round(v * 10)) < 1e-6, f"x tick {label}"
+    for label in r.ticks["failures"]:
+        if number.match(label):
+            assert float(label) == int(float(label)), f"failed-calls tick {label}"
     assert r.series["failures"] == ["failed"]
     assert len(r.bars["convergence"]) == len(summary["steps"])
     assert sum(sum(i.values()) for i in summary["timeline"]) == summary["ok"]

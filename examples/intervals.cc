@@ -32,6 +32,7 @@
 #include "testing/html_report.h"
 #include "testing/scenario.h"
 #include "testing/simulation.h"
+#include "tools/flags/usage.h"
 
 ABSL_FLAG(std::string, scenario, "",
           "scenario file (YAML); default: examples/scenarios/intervals.yaml");
@@ -132,7 +133,11 @@ double Max(const std::vector<absl::Duration>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  kubegrpc::tools::ParseFlags(
+      argc, argv,
+      "intervals: one scenario on virtual time under several discovery and health-check "
+      "settings, and what each costs.\n"
+      "  bazel run //examples:intervals -- [--scenario=FILE] [--settings=...]");
   std::string path = absl::GetFlag(FLAGS_scenario);
   path = path.empty() ? "examples/scenarios/intervals.yaml" : UserPath(path);
   absl::StatusOr<kubegrpc::testing::Scenario> scenario = kubegrpc::testing::LoadScenario(path);
@@ -176,10 +181,10 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat("scenario %s (%s, %d calls at %.0f/s, virtual time), seed %d\n\n",
                                scenario->name, absl::FormatDuration(scenario->duration), calls,
                                sim.picks_per_tick / absl::ToDoubleSeconds(sim.tick), sim.seed);
-  std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s\n", "setting", "failed", "to gone",
-                               "new pod used after", "API requests");
-  std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s\n", "", "calls", "pods",
-                               "median / max (s)", "get/list/watch");
+  std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s %12s\n", "setting", "failed", "to gone",
+                               "new pod used after", "API requests", "health RPCs");
+  std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s %12s\n", "", "calls", "pods",
+                               "median / max (s)", "get/list/watch", "per second");
   json data = {{"scenario", scenario->name},
                {"duration_s", absl::ToDoubleSeconds(scenario->duration)},
                {"calls", calls},
@@ -187,10 +192,12 @@ int main(int argc, char** argv) {
                {"rows", json::array()}};
   for (const Row& r : rows) {
     const auto& res = r.result;
+    const double health_rate =
+        res.health_checks / std::max(1e-9, absl::ToDoubleSeconds(scenario->duration));
     std::cout << absl::StrFormat(
-        "%-40s %8d %10d %10.2f / %-9.2f %4d/%d/%d%s\n", r.setting.name, res.load.failed,
+        "%-40s %8d %10d %10.2f / %-9.2f %6d/%d/%-5d %12.1f%s\n", r.setting.name, res.load.failed,
         res.calls_to_gone_pods, r.first_use_median_s, r.first_use_max_s, res.api_gets,
-        res.api_lists, res.api_watches,
+        res.api_lists, res.api_watches, health_rate,
         res.new_pods_never_used > 0
             ? absl::StrCat("  (", res.new_pods_never_used, " new pods never used)")
             : "");
@@ -205,7 +212,8 @@ int main(int argc, char** argv) {
                             {"new_pods_never_used", res.new_pods_never_used},
                             {"api_gets", res.api_gets},
                             {"api_lists", res.api_lists},
-                            {"api_watches", res.api_watches}});
+                            {"api_watches", res.api_watches},
+                            {"health_rpcs_per_s", health_rate}});
   }
   std::cout << "\nFailed calls would be retried by the retry helper (idempotent calls) when the\n"
                "pod is gone; calls to a hung pod wait for their deadline. Times have a\n"
@@ -242,9 +250,12 @@ int main(int argc, char** argv) {
                                      "s", bars("new_pod_first_use_max_s")));
   absl::StrAppend(&body, SvgBarChart("api-requests", "API requests (get + list + watch streams)",
                                      "requests", requests));
+  absl::StrAppend(&body, SvgBarChart("health-cost", "Health-check calls per second (all pods)",
+                                     "calls/s", bars("health_rpcs_per_s")));
   absl::StrAppend(&body,
                   "<table id=\"results\">\n<tr><th>setting</th><th>failed</th><th>to gone pods</th>"
-                  "<th>new pod used after, median / max</th><th>API get/list/watch</th></tr>\n");
+                  "<th>new pod used after, median / max</th><th>API get/list/watch</th>"
+                  "<th>health-check calls/s</th></tr>\n");
   for (const json& r : data["rows"]) {
     absl::StrAppend(
         &body, "<tr><td>", HtmlEscape(r["setting"].get<std::string>()), "</td><td>",
@@ -253,7 +264,8 @@ int main(int argc, char** argv) {
         absl::StrFormat("%.2f s / %.2f s", r["new_pod_first_use_median_s"].get<double>(),
                         r["new_pod_first_use_max_s"].get<double>()),
         "</td><td>", r["api_gets"].get<int64_t>(), "/", r["api_lists"].get<int64_t>(), "/",
-        r["api_watches"].get<int64_t>(), "</td></tr>\n");
+        r["api_watches"].get<int64_t>(), "</td><td>",
+        absl::StrFormat("%.1f", r["health_rpcs_per_s"].get<double>()), "</td></tr>\n");
   }
   absl::StrAppend(&body, "</table>\n");
   std::string html = absl::GetFlag(FLAGS_html);

@@ -31,7 +31,15 @@ assert list(rows) == ["watch", "watch + health 1s", "poll 60s"], list(rows)
 assert rows["watch + health 1s"]["failed"] < rows["watch"]["failed"], rows
 assert rows["poll 60s"]["new_pod_first_use_max_s"] > 10 * rows["watch"]["new_pod_first_use_max_s"], rows
 assert rows["poll 60s"]["api_watches"] == 0 and rows["watch"]["api_watches"] >= 1, rows
-for chart in ("failed", "to-gone", "first-use", "api-requests"):
+# What health checks cost: none without them, pods x 1/s with them.
+assert rows["watch"]["health_rpcs_per_s"] == 0, rows
+assert 3 <= rows["watch + health 1s"]["health_rpcs_per_s"] <= 6, rows
+# The chart's labels say what the table says (0.05, not 0.1).
+for r in data["rows"]:
+    v = r["new_pod_first_use_median_s"]
+    label = ("%.0f" % v) if abs(v - round(v)) < 1e-9 else ("%.3g" % v)
+    assert re.search(r'<svg id="first-use".*?>%s s<' % re.escape(("%.0f" % r["new_pod_first_use_max_s"]) if abs(r["new_pod_first_use_max_s"] - round(r["new_pod_first_use_max_s"])) < 1e-9 else ("%.3g" % r["new_pod_first_use_max_s"])), html, re.S), r
+for chart in ("failed", "to-gone", "first-use", "api-requests", "health-cost"):
     assert f'<svg id="{chart}"' in html, chart
     assert len(re.findall(r'<svg id="%s".*?</svg>' % chart, html, re.S)) == 1
 assert html.count("<tr><td>") == len(rows)

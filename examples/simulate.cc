@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -25,17 +27,21 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "testing/html_report.h"
 #include "testing/scenario.h"
+#include "tools/flags/usage.h"
 
 ABSL_FLAG(std::string, scenario, "", "scenario file (YAML); default: examples/scenarios/demo.yaml");
 ABSL_FLAG(std::string, duration, "", "override the scenario's duration, e.g. 30s");
-ABSL_FLAG(double, rate, -1, "override the load: calls per second over all threads");
-ABSL_FLAG(int, threads, -1, "override the load: caller threads");
+ABSL_FLAG(std::string, rate, "",
+          "override the load: calls per second over all threads (a positive number, or "
+          "'max' for as fast as the threads go)");
+ABSL_FLAG(std::string, threads, "", "override the load: caller threads (1 or more)");
 ABSL_FLAG(std::string, resync, "", "override discovery's resync interval, e.g. 60s");
 ABSL_FLAG(std::string, watch, "", "override: true = watch the API, false = poll every resync");
 ABSL_FLAG(std::string, health_interval, "",
@@ -50,6 +56,16 @@ ABSL_FLAG(std::string, live, "auto",
           "when stdout is a terminal, else plain");
 
 namespace {
+
+// Ctrl-C: the first stops the run and the report is still written; a second
+// ends the process at once.
+std::atomic<bool> g_stop{false};
+void OnInterrupt(int) {
+  if (g_stop.exchange(true)) {
+    std::signal(SIGINT, SIG_DFL);
+    std::raise(SIGINT);
+  }
+}
 
 using kubegrpc::testing::ClusterEvent;
 using kubegrpc::testing::ScenarioProgress;
@@ -138,8 +154,9 @@ class LiveView {
     }
     std::ostringstream out;
     out << "\x1b[H\x1b[2J";  // home, clear
-    out << absl::StrFormat("kube-grpc demo   t=%.1fs / %.0fs   step: %s\n",
+    out << absl::StrFormat("kube-grpc demo   t=%.1fs of %.0fs%s   step: %s\n",
                            absl::ToDoubleSeconds(p.elapsed), absl::ToDoubleSeconds(p.duration),
+                           p.elapsed > p.duration ? " (the last step is still running)" : "",
                            p.step.empty() ? "(none yet)" : p.step);
     out << absl::StrFormat("discovery: %s, %d lists, %d watches, %d events, %d errors%s\n\n",
                            p.discovery.synced ? "synced" : "not synced", p.discovery.lists,
@@ -194,10 +211,38 @@ absl::Status ApplyOverrides(kubegrpc::testing::Scenario& s) {
   if (std::string v = absl::GetFlag(FLAGS_duration); !v.empty()) {
     absl::StatusOr<absl::Duration> d = FlagDuration(v, "duration");
     if (!d.ok()) return d.status();
+    // The steps run in full: a duration that ends before the last one starts
+    // would not be kept.
+    const kubegrpc::testing::ScenarioStep* last = nullptr;
+    for (const auto& step : s.steps) {
+      if (last == nullptr || step.at > last->at) last = &step;
+    }
+    if (last != nullptr && *d <= last->at) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--duration=", v, " ends before the scenario's last step (\"", last->action,
+                       "\" at ", absl::FormatDuration(last->at),
+                       "); give more than that, or a scenario with fewer steps"));
+    }
     s.duration = *d;
   }
-  if (absl::GetFlag(FLAGS_rate) >= 0) s.load.rate = absl::GetFlag(FLAGS_rate);
-  if (absl::GetFlag(FLAGS_threads) > 0) s.load.threads = absl::GetFlag(FLAGS_threads);
+  if (std::string v = absl::GetFlag(FLAGS_rate); !v.empty()) {
+    double rate = 0;
+    if (v == "max") {
+      s.load.rate = 0;  // as fast as the threads go
+    } else if (absl::SimpleAtod(v, &rate) && rate > 0) {
+      s.load.rate = rate;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rate=", v, " is not a positive number of calls per second (or 'max')"));
+    }
+  }
+  if (std::string v = absl::GetFlag(FLAGS_threads); !v.empty()) {
+    int threads = 0;
+    if (!absl::SimpleAtoi(v, &threads) || threads < 1) {
+      return absl::InvalidArgumentError(absl::StrCat("--threads=", v, " is not 1 or more"));
+    }
+    s.load.threads = threads;
+  }
   if (std::string v = absl::GetFlag(FLAGS_resync); !v.empty()) {
     absl::StatusOr<absl::Duration> d = FlagDuration(v, "resync");
     if (!d.ok()) return d.status();
@@ -226,7 +271,11 @@ absl::Status ApplyOverrides(kubegrpc::testing::Scenario& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  kubegrpc::tools::ParseFlags(
+      argc, argv,
+      "simulate: the kube-grpc demo. A fake cluster, load through a Balancer, a scenario of "
+      "scaling, crashes, a rollout and an API outage, a live view and an HTML report.\n"
+      "  bazel run //examples:simulate -- [--scenario=FILE] [flags]");
   std::string path = absl::GetFlag(FLAGS_scenario);
   path = path.empty() ? "examples/scenarios/demo.yaml" : UserPath(path);
   absl::StatusOr<kubegrpc::testing::Scenario> scenario = kubegrpc::testing::LoadScenario(path);
@@ -251,11 +300,15 @@ int main(int argc, char** argv) {
   std::cout << "kube-grpc demo: scenario " << scenario->name << " from " << path << ", "
             << absl::FormatDuration(scenario->duration) << "\n"
             << std::flush;
+  scenario->stop = &g_stop;
+  std::signal(SIGINT, OnInterrupt);
   absl::StatusOr<kubegrpc::testing::ScenarioReport> report = RunScenario(*scenario);
   if (!report.ok()) {
     std::cerr << "simulate: " << report.status() << "\n";
     return 1;
   }
+  if (report->stopped_early)
+    std::cout << "\nsimulate: interrupted; the report covers the run so far\n";
   std::cout << "\n== Summary ==\n" << report->ToText();
 
   std::string html = absl::GetFlag(FLAGS_html);

@@ -29,6 +29,15 @@ grep -q "HTML report: $dir/report.html" "$dir/out.txt"
 # The default scenario parses (the demo's own file), with flags applied.
 "$simulate" --duration=bogus >/dev/null 2>"$dir/err.txt" && exit 1
 grep -q "not a duration" "$dir/err.txt"
+# Bad values are refused with a message, not silently ignored.
+"$simulate" --scenario="$dir/short.yaml" --duration=1s >/dev/null 2>"$dir/err.txt" && exit 1
+grep -q "ends before the scenario's last step" "$dir/err.txt"
+for bad in --rate=0 --rate=-5 --rate=fast --threads=0 --threads=two; do
+  "$simulate" --scenario="$dir/short.yaml" "$bad" >/dev/null 2>"$dir/err.txt" && { echo "accepted $bad"; exit 1; }
+  grep -q -- "${bad%%=*}=" "$dir/err.txt" || { echo "no message for $bad"; cat "$dir/err.txt"; exit 1; }
+done
+"$simulate" --help >"$dir/help.txt" 2>&1 || { echo "--help failed"; exit 1; }
+grep -q -- "--scenario" "$dir/help.txt"
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$chromium" ] || { echo "chromium is not installed (tools/setup.sh installs it)"; exit 1; }

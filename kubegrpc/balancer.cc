@@ -45,6 +45,10 @@ class ServiceChannels : public ServiceRegistry::Subscriber {
     absl::MutexLock lock(&mu_);
     return subscription_ != nullptr ? subscription_->status() : DiscoveryStatus();
   }
+  std::shared_ptr<const EndpointSet> endpoint_set() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return subscription_ != nullptr ? subscription_->current() : nullptr;
+  }
 
   const ServiceTarget& target() const { return target_; }
   ChannelPool& pool() { return pool_; }
@@ -153,12 +157,24 @@ absl::Status Balancer::WaitForReady(absl::string_view target, absl::Time deadlin
   if (!handle.ok()) return handle.status();
   ChannelPool& pool = handle->service_->pool();
   if (pool.WaitForReady(deadline)) return absl::OkStatus();
-  absl::Status why = pool.WithPick([](PoolEndpoint* e, const absl::Status& empty) {
-    return e == nullptr ? empty : absl::OkStatus();
-  });
+  absl::Status why = pool.EmptyStatus();
+  std::string detail;
+  if (why.ok()) {
+    // Endpoints to call, none READY: say what their channels are doing.
+    int connecting = 0, failing = 0;
+    for (const EndpointSnapshot& e : pool.Snapshot()) {
+      if (!e.picked) continue;
+      (e.state == ChannelState::kTransientFailure ? failing : connecting) += 1;
+    }
+    detail = failing > 0 && connecting == 0
+                 ? absl::StrCat(" (none of its ", failing,
+                                " endpoints accepts connections: TRANSIENT_FAILURE)")
+                 : " (its channels are still connecting)";
+  } else {
+    detail = absl::StrCat(": ", why.message());
+  }
   return absl::DeadlineExceededError(absl::StrCat(
-      "kube-grpc: Service ", handle->target().ToString(), " has no READY endpoint yet",
-      why.ok() ? " (its channels are still connecting)" : absl::StrCat(": ", why.message())));
+      "kube-grpc: Service ", handle->target().ToString(), " has no READY endpoint yet", detail));
 }
 
 absl::Status Balancer::SetHealthCheck(absl::string_view target,
@@ -181,8 +197,8 @@ std::vector<ServiceSnapshot> Balancer::Snapshot() const {
   }
   std::vector<ServiceSnapshot> out;
   for (const auto& s : services) {
-    out.push_back(
-        {s->target().ToString(), s->discovery_status(), s->pool().Snapshot(), s->pool().status()});
+    out.push_back({s->target().ToString(), s->discovery_status(), s->pool().Snapshot(),
+                   s->pool().status(), s->endpoint_set()});
   }
   return out;
 }

@@ -74,6 +74,11 @@ class ChannelPool {
     internal::RcuPtr<Picker>::ReadGuard picker(picker_);
     return f(picker->Pick(), picker->empty_status());
   }
+  // Why a pick would find nothing now (OK if the picker has endpoints); not a pick.
+  absl::Status EmptyStatus() const {
+    internal::RcuPtr<Picker>::ReadGuard picker(picker_);
+    return picker->empty_status();
+  }
   // As WithPick, skipping endpoints in `avoid` while another is available.
   template <typename F>
   auto WithPickAvoiding(const std::vector<const PoolEndpoint*>& avoid, F&& f) const {

@@ -344,7 +344,8 @@ TEST(ChannelPoolRealTimeTest, AHangingCustomCheckTakesOnlyItsEndpointOut) {
   options.drain_grace = absl::Milliseconds(100);
   options.health.mode = HealthCheckOptions::Mode::kCustom;
   options.health.interval = absl::Milliseconds(100);
-  options.health.timeout = absl::Milliseconds(200);
+  // Far longer than a healthy check takes even on a loaded machine.
+  options.health.timeout = absl::Seconds(3);
   options.health.ping = [&](PoolEndpoint& e, absl::Time) {
     if (e.host_port() == "10.0.0.1:8080") {
       ++hung_calls;

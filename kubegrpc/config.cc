@@ -141,6 +141,53 @@ absl::StatusOr<ClusterConfig> InClusterConfig(const InClusterOptions& options) {
 
 namespace {
 
+// A user's exec block (client.authentication.k8s.io v1 or v1beta1).
+absl::StatusOr<ExecPlugin> ParseExec(const YAML::Node& exec, const std::string& dir,
+                                     const std::string& where) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("kube-grpc: ", where, " exec: ", why));
+  };
+  if (!exec.IsMap()) return bad("is not a mapping");
+  ExecPlugin plugin;
+  plugin.api_version = Scalar(exec, "apiVersion");
+  if (plugin.api_version != "client.authentication.k8s.io/v1" &&
+      plugin.api_version != "client.authentication.k8s.io/v1beta1") {
+    return bad(absl::StrCat("apiVersion \"", plugin.api_version,
+                            "\" is not client.authentication.k8s.io/v1 or /v1beta1"));
+  }
+  plugin.command = Scalar(exec, "command");
+  if (plugin.command.empty()) return bad("has no command");
+  // As kubectl: a command with a slash is a path, relative to the kubeconfig.
+  if (plugin.command.find('/') != std::string::npos) plugin.command = Resolve(dir, plugin.command);
+  if (const YAML::Node args = exec["args"]; args) {
+    if (!args.IsSequence()) return bad("args is not a list");
+    for (const YAML::Node& a : args) {
+      if (!a.IsScalar()) return bad("an argument is not a string");
+      plugin.args.push_back(a.Scalar());
+    }
+  }
+  if (const YAML::Node env = exec["env"]; env && !env.IsNull()) {
+    if (!env.IsSequence()) return bad("env is not a list");
+    for (const YAML::Node& e : env) {
+      if (!e.IsMap() || Scalar(e, "name").empty()) return bad("an env entry has no name");
+      plugin.env.emplace_back(Scalar(e, "name"), Scalar(e, "value"));
+    }
+  }
+  const std::string mode = Scalar(exec, "interactiveMode");
+  if (mode.empty()) {
+    if (plugin.api_version == "client.authentication.k8s.io/v1") {
+      return bad("interactiveMode is required by client.authentication.k8s.io/v1");
+    }
+  } else if (mode != "Never" && mode != "IfAvailable" && mode != "Always") {
+    return bad(absl::StrCat("interactiveMode \"", mode, "\" is not Never, IfAvailable or Always"));
+  } else {
+    plugin.interactive_mode = mode;
+  }
+  plugin.provide_cluster_info = Scalar(exec, "provideClusterInfo") == "true";
+  plugin.install_hint = Scalar(exec, "installHint");
+  return plugin;
+}
+
 absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& options) {
   auto getenv = options.getenv ? options.getenv : SystemGetenv;
   std::string paths = options.paths.empty() ? getenv("KUBECONFIG") : options.paths;
@@ -170,9 +217,11 @@ absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& opti
     }
   }
   if (files.empty()) {
+    const bool from_env = options.paths.empty() && !getenv("KUBECONFIG").empty();
     return absl::FailedPreconditionError(
-        absl::StrCat("kube-grpc: no kubeconfig found at ", paths,
-                     " (and not running in a pod); set KUBECONFIG"));
+        absl::StrCat("kube-grpc: no kubeconfig found at ", paths, " (and not running in a pod); ",
+                     from_env ? "KUBECONFIG names no file that exists"
+                              : "set KUBECONFIG, or create ~/.kube/config"));
   }
   std::string context_name = options.context;
   for (const Kubeconfig& f : files) {
@@ -251,13 +300,17 @@ absl::StatusOr<ClusterConfig> KubeconfigConfigImpl(const KubeconfigOptions& opti
       return absl::InvalidArgumentError(absl::StrCat(
           "kube-grpc: ", user_where, " has a client certificate or key without the other"));
     }
-    if (user["exec"] || user["auth-provider"]) {
-      if (config.token.empty() && config.token_file.empty() && config.client_cert_pem.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "kube-grpc: ", user_where,
-            " uses an exec or auth-provider plugin, which kube-grpc does not run; use a "
-            "token, tokenFile or client certificate"));
-      }
+    if (user["exec"]) {
+      absl::StatusOr<ExecPlugin> exec = ParseExec(user["exec"], user_dir, user_where);
+      if (!exec.ok()) return exec.status();
+      config.exec = *std::move(exec);
+    }
+    if (user["auth-provider"] && config.token.empty() && config.token_file.empty() &&
+        config.client_cert_pem.empty() && !config.exec) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kube-grpc: ", user_where,
+          " uses an auth-provider plugin (removed from Kubernetes in 1.26), which kube-grpc does "
+          "not run; use an exec plugin, a token, tokenFile or client certificate"));
     }
   }
   std::string ns = Scalar(context, "namespace");

@@ -8,20 +8,41 @@
 //   // service-account token (re-read as the kubelet rotates it) and CA;
 //   // elsewhere: $KUBECONFIG (a ':'-separated list) or ~/.kube/config.
 //
+// Users may give a token, a tokenFile, a client certificate and key, or an
+// exec credential plugin (client.authentication.k8s.io v1 and v1beta1: the
+// token is fetched by running it, HttpK8sClient does that when it needs one).
+// The legacy auth-provider plugins are refused.
+//
 // Errors: FailedPrecondition when no configuration exists (not in a cluster and
 // no kubeconfig), InvalidArgument when one exists but is broken (unparsable YAML,
-// unknown context, unreadable certificate file, bad base64). Messages name the
-// file and the field. Thread-safe (pure functions over the environment and files).
+// unknown context, unreadable certificate file, bad base64, an exec block
+// without a command). Messages name the file and the field. Thread-safe (pure
+// functions over the environment and files).
 
 #ifndef KUBEGRPC_CONFIG_H_
 #define KUBEGRPC_CONFIG_H_
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace kubegrpc {
+
+// A kubeconfig user's exec credential plugin (users[].user.exec): a command
+// that prints an ExecCredential with a token (internal/exec_credential.h).
+struct ExecPlugin {
+  std::string api_version;  // client.authentication.k8s.io/v1 or /v1beta1
+  std::string command;      // a name on PATH, or a path (relative: to the kubeconfig)
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string interactive_mode = "IfAvailable";  // Never, IfAvailable, Always
+  bool provide_cluster_info = false;
+  std::string install_hint;
+};
 
 struct ClusterConfig {
   std::string server;  // "https://10.0.0.1:443"
@@ -37,6 +58,8 @@ struct ClusterConfig {
   // A client certificate and key (PEM) for mutual TLS.
   std::string client_cert_pem;
   std::string client_key_pem;
+  // A plugin that gives the token (instead of `token` / `token_file`).
+  std::optional<ExecPlugin> exec;
   // The namespace of targets that name none.
   std::string ns = "default";
   // Where this came from, for messages: "in-cluster" or "kubeconfig <path>, context <c>".

@@ -22,6 +22,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "httplib.h"
+#include "kubegrpc/internal/exec_credential.h"
 #include "kubegrpc/internal/k8s_json.h"
 #include "kubegrpc/internal/read_file.h"
 #include "kubegrpc/internal/redact.h"
@@ -233,7 +234,8 @@ absl::StatusOr<std::unique_ptr<HttpK8sClient>> HttpK8sClient::Create(ClusterConf
     absl::StatusOr<std::string> token = ReadTokenFile(client->config_.token_file);
     if (!token.ok()) return token.status();
   }
-  if (!ep.tls && (!client->config_.token.empty() || !client->config_.token_file.empty())) {
+  if (!ep.tls && (!client->config_.token.empty() || !client->config_.token_file.empty() ||
+                  client->config_.exec)) {
     std::cerr << "kube-grpc: WARNING: the Kubernetes API server " << client->config_.server
               << " (from " << client->config_.source
               << ") is plain http: the token goes over the network unencrypted" << std::endl;
@@ -373,7 +375,34 @@ absl::Status HttpK8sClient::RedirectError(int status, const std::string& locatio
       config_.source, ")"));
 }
 
-std::string HttpK8sClient::Token(bool force) {
+absl::StatusOr<std::string> HttpK8sClient::Token(bool force) {
+  if (config_.exec) {
+    const absl::Time asked = absl::Now();
+    {
+      absl::MutexLock lock(&token_mu_);
+      // One run at a time; the others wait for its token (Await releases the lock).
+      auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(token_mu_) { return !exec_running_; };
+      token_mu_.Await(absl::Condition(&idle));
+      // Fresh enough: unexpired (with 10 s of margin) and, for a forced run,
+      // fetched after this request asked.
+      const bool fresh = !token_.empty() && absl::Now() + absl::Seconds(10) < token_expires_ &&
+                         (!force || token_read_at_ >= asked);
+      if (fresh) return token_;
+      exec_running_ = true;
+    }
+    absl::StatusOr<internal::ExecCredential> credential =
+        internal::RunExecPlugin(config_, options_.exec_timeout);
+    absl::MutexLock lock(&token_mu_);
+    exec_running_ = false;
+    if (!credential.ok()) return credential.status();
+    if (credential->token != token_) {
+      previous_token_ = std::move(token_);
+      token_ = credential->token;
+    }
+    token_expires_ = credential->expires;
+    token_read_at_ = absl::Now();
+    return token_;
+  }
   if (config_.token_file.empty()) return config_.token;
   {
     absl::MutexLock lock(&token_mu_);
@@ -402,8 +431,9 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path, const st
       return absl::CancelledError(absl::StrCat("kube-grpc: ", context, ": cancelled"));
     }
     httplib::Headers headers = {{"Accept", "application/json"}};
-    std::string token = Token(/*force=*/reread_token);
-    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    absl::StatusOr<std::string> token = Token(/*force=*/reread_token);
+    if (!token.ok()) return token.status();
+    if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
     Connection connection;
     if (!fresh) {
       absl::MutexLock lock(&idle_mu_);
@@ -471,7 +501,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path, const st
       return ConnectionError(static_cast<int>(e), err_no, verify_result, elapsed,
                              options_.request_timeout, context);
     }
-    if (status == 401 && !reread_token && !config_.token_file.empty()) {
+    if (status == 401 && !reread_token && (!config_.token_file.empty() || config_.exec)) {
       reread_token = true;
       continue;
     }
@@ -605,8 +635,9 @@ absl::Status HttpK8sClient::WatchEndpointsImpl(
     connection.client->set_keep_alive(false);
     if (cancel != nullptr) cancel->SetCallback([socket = connection.socket] { socket->Cut(); });
     httplib::Headers headers = {{"Accept", "application/json"}};
-    std::string token = Token(/*force=*/reread_token);
-    if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+    absl::StatusOr<std::string> token = Token(/*force=*/reread_token);
+    if (!token.ok()) return token.status();
+    if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
 
     int status = 0;
     std::string retry_after;
@@ -637,7 +668,7 @@ absl::Status HttpK8sClient::WatchEndpointsImpl(
     if (cancel != nullptr) cancel->SetCallback(nullptr);
     if (cancel != nullptr && cancel->cancelled()) break;
     if (!stream_error.ok()) return stream_error;
-    if (status == 401 && !reread_token && !config_.token_file.empty()) {
+    if (status == 401 && !reread_token && (!config_.token_file.empty() || config_.exec)) {
       reread_token = true;
       continue;
     }

@@ -15,8 +15,10 @@
 //   (credentials never go to another host).
 // - The bearer token is re-read from its file at most every
 //   `token_reread_interval` and at once after a 401, and the request is retried
-//   once with the new token. Tokens never appear in error messages or logs (even
-//   when a server echoes them back in a body that an error quotes).
+//   once with the new token. With an exec credential plugin, the token comes
+//   from running it: again when it expires (expirationTimestamp) or after a 401. Tokens never
+//   appear in error messages or logs (even when a server echoes them back in a body that an error
+//   quotes).
 // - Every request has a connect and a read timeout. A watch's read timeout is its
 //   WatchRequest::idle_timeout (discovery's watchdog), so a silent, stalled
 //   stream fails with Unavailable instead of hanging. Every request ends at
@@ -62,6 +64,8 @@ class HttpK8sClient : public K8sClient {
     absl::Duration token_reread_interval = absl::Seconds(60);
     size_t max_watch_line_bytes = 16 << 20;
     size_t max_response_bytes = 256 << 20;
+    // How long an exec credential plugin may run before it is killed.
+    absl::Duration exec_timeout = absl::Seconds(30);
   };
 
   // InvalidArgument for a server URL that is not http(s)://host[:port][/path] or
@@ -102,9 +106,11 @@ class HttpK8sClient : public K8sClient {
   // turns out dead before any answer (on a new connection).
   absl::StatusOr<std::string> Get(const std::string& path, const std::string& context,
                                   Cancellation* cancel) ABSL_LOCKS_EXCLUDED(idle_mu_);
-  // The current token ("" if none), re-read from its file when due or
-  // `force`d. The file is read without holding token_mu_.
-  std::string Token(bool force) ABSL_LOCKS_EXCLUDED(token_mu_);
+  // The current token ("" if none): re-read from its file when due or
+  // `force`d, or from the exec plugin when it expires or is `force`d (one run
+  // at a time; others wait for it). Files are read and plugins run without
+  // holding token_mu_. An exec plugin's failure is the error.
+  absl::StatusOr<std::string> Token(bool force) ABSL_LOCKS_EXCLUDED(token_mu_);
   // Unavailable for a request that got no response (httplib::Error `error`),
   // in words: refused, reset, timed out, TLS... with errno where there is one.
   absl::Status ConnectionError(int error, int err_no, long verify_result, absl::Duration elapsed,
@@ -144,6 +150,9 @@ class HttpK8sClient : public K8sClient {
   std::string token_ ABSL_GUARDED_BY(token_mu_);
   std::string previous_token_ ABSL_GUARDED_BY(token_mu_);
   absl::Time token_read_at_ ABSL_GUARDED_BY(token_mu_) = absl::InfinitePast();
+  // Exec plugins: when the token expires, and whether a run is under way.
+  absl::Time token_expires_ ABSL_GUARDED_BY(token_mu_) = absl::InfinitePast();
+  bool exec_running_ ABSL_GUARDED_BY(token_mu_) = false;
 };
 
 }  // namespace kubegrpc

@@ -8,12 +8,14 @@
 #define KUBEGRPC_SNAPSHOT_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "kubegrpc/channel_state.h"
+#include "kubegrpc/endpoint_set.h"
 
 namespace kubegrpc {
 
@@ -52,6 +54,9 @@ struct ServiceSnapshot {
   // OK, or why the pool does not hold every usable endpoint (it was subset:
   // PoolOptions::max_endpoints, the descriptor limit).
   absl::Status pool_status;
+  // Every endpoint as the API last reported it, usable or not (null before
+  // discovery first listed the Service).
+  std::shared_ptr<const EndpointSet> endpoint_set;
 };
 
 }  // namespace kubegrpc

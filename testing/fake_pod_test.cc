@@ -84,7 +84,9 @@ TEST(FakePodTest, AHungPodAnswersNothingUntilTheHangEnds) {
     return stub->Echo(&context, request, &response).error_code();
   };
   ASSERT_EQ(call(absl::Seconds(30)), grpc::StatusCode::OK);
-  (*pod)->Hang(absl::Milliseconds(1500));
+  // Long enough that the two short calls below are made inside it even on a
+  // loaded machine.
+  (*pod)->Hang(absl::Seconds(8));
   EXPECT_EQ(call(absl::Milliseconds(200)), grpc::StatusCode::DEADLINE_EXCEEDED);
   // Health checks hang too.
   {
@@ -97,7 +99,7 @@ TEST(FakePodTest, AHungPodAnswersNothingUntilTheHangEnds) {
               grpc::StatusCode::DEADLINE_EXCEEDED);
   }
   // A patient call is answered when the hang ends.
-  EXPECT_EQ(call(absl::Seconds(30)), grpc::StatusCode::OK);
+  EXPECT_EQ(call(absl::Seconds(60)), grpc::StatusCode::OK);
   EXPECT_EQ(call(absl::Seconds(30)), grpc::StatusCode::OK);
   EXPECT_NE((*pod)->first_call_at(), absl::InfinitePast());
   EXPECT_GE((*pod)->last_call_at(), (*pod)->first_call_at());

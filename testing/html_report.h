@@ -24,25 +24,34 @@ namespace kubegrpc::testing {
 
 struct ChartSeries {
   std::string name;
-  std::vector<double> values;  // one per x step
+  std::vector<double> values;  // one per x step; NaN: no point (the line breaks)
 };
 struct ChartMarker {
   double x = 0;  // in x units (seconds)
   std::string label;
+  double until = -1;  // > x: a shaded span from x to `until` (an outage)
 };
 
 std::string HtmlEscape(absl::string_view text);
 
-// An SVG line chart, one line per series, x = index * x_step; vertical dashed
-// markers with labels (scenario steps). `id` becomes the <svg> element's id.
+// An SVG line chart, one line per series, point i at x = (i + 0.5) * x_step;
+// vertical dashed markers with labels (scenario steps), shaded spans. Axis ticks
+// fall on round values; with `integer_y` the y ticks are whole numbers (counts).
+// `id` becomes the <svg> element's id.
 std::string SvgLineChart(const std::string& id, const std::string& title,
                          const std::string& y_label, double x_step,
                          const std::vector<ChartSeries>& series,
-                         const std::vector<ChartMarker>& markers);
+                         const std::vector<ChartMarker>& markers, bool integer_y = false);
 
 // An SVG horizontal bar chart, one bar per (label, value); `unit` follows values.
+// A NaN value draws no bar and says `nan_label` ("never").
 std::string SvgBarChart(const std::string& id, const std::string& title, const std::string& unit,
-                        const std::vector<std::pair<std::string, double>>& bars);
+                        const std::vector<std::pair<std::string, double>>& bars,
+                        const std::string& nan_label = "never");
+
+// A number for a label: whole numbers as such, else three significant digits
+// (0.05, 1.25, 12.6).
+std::string NumberLabel(double v);
 
 // A complete page: <title>, the body HTML, and `data` embedded as JSON.
 std::string HtmlPage(const std::string& title, const std::string& body, const nlohmann::json& data);

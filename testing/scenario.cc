@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -222,9 +223,17 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
     }
     if (progress.joinable()) progress.join();
   };
+  auto stopped = [&scenario] { return scenario.stop != nullptr && scenario.stop->load(); };
+  // Sleeps until `until`, or until the run is stopped; false if stopped.
+  auto sleep_until = [&](absl::Time until) {
+    while (absl::Now() < until) {
+      if (stopped()) return false;
+      absl::SleepFor(std::min(absl::Milliseconds(50), until - absl::Now()));
+    }
+    return !stopped();
+  };
   for (const ScenarioStep& step : scenario.steps) {
-    absl::Time due = start + step.at;
-    if (due > absl::Now()) absl::SleepFor(due - absl::Now());
+    if (!sleep_until(start + step.at)) break;
     StepResult result;
     result.step = step;
     result.interval = load.CurrentInterval();
@@ -239,7 +248,7 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
     // Convergence: the pool picks exactly the pods the API says are ready.
     if (result.status.ok()) {
       const absl::Time limit = done + absl::Seconds(30);
-      while (absl::Now() < limit) {
+      while (absl::Now() < limit && !stopped()) {
         if (PickedPods(**balancer) == ReadyPods(**cluster, scenario.deployment)) {
           result.converged_after = absl::Now() - done;
           break;
@@ -250,8 +259,8 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
     report.steps.push_back(result);
     if (!result.status.ok()) break;
   }
-  const absl::Time end = start + scenario.duration;
-  if (end > absl::Now()) absl::SleepFor(end - absl::Now());
+  sleep_until(start + scenario.duration);
+  report.stopped_early = stopped();
   report.load = load.Stop();
   stop_progress();
   report.events = (*cluster)->Events();
@@ -262,22 +271,60 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
   return report;
 }
 
+namespace {
+
+// "web-2" before "web-10": digit runs compare as numbers.
+bool NaturalLess(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (absl::ascii_isdigit(a[i]) && absl::ascii_isdigit(b[j])) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && absl::ascii_isdigit(a[ie])) ++ie;
+      while (je < b.size() && absl::ascii_isdigit(b[je])) ++je;
+      const std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+// Milliseconds, the unit of every time in the summary.
+std::string Ms(absl::Duration d) {
+  return absl::StrFormat("%.1f ms", absl::ToDoubleMilliseconds(d));
+}
+
+}  // namespace
+
+std::vector<std::string> NaturallySorted(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end(), NaturalLess);
+  return names;
+}
+
 std::string ScenarioReport::ToText() const {
   std::string out =
       absl::StrFormat("scenario %s: %d calls ok, %d failed", name, load.ok, load.failed);
   for (const auto& [code, n] : load.failures)
     absl::StrAppend(&out, absl::StrFormat(" (%s: %d)", code, n));
-  absl::StrAppend(&out, absl::StrFormat(", latency p50 %s p99 %s\n", absl::FormatDuration(load.p50),
-                                        absl::FormatDuration(load.p99)));
-  for (const auto& [pod, n] : load.by_pod)
-    absl::StrAppend(&out, absl::StrFormat("  %-10s %d calls\n", pod, n));
+  absl::StrAppend(&out, absl::StrFormat("; latency p50 %s, p99 %s\n", Ms(load.p50), Ms(load.p99)));
+  std::vector<std::string> pods;
+  for (const auto& [pod, n] : load.by_pod) pods.push_back(pod);
+  for (const std::string& pod : NaturallySorted(pods)) {
+    absl::StrAppend(&out, absl::StrFormat("  %-10s %d calls\n", pod, load.by_pod.at(pod)));
+  }
   for (const StepResult& r : steps) {
-    absl::StrAppend(&out, absl::StrFormat("  at %-6s %-24s took %-10s converged after %s\n",
-                                          absl::FormatDuration(r.step.at), r.step.action,
-                                          absl::FormatDuration(r.took),
-                                          r.converged_after == absl::InfiniteDuration()
-                                              ? "never"
-                                              : absl::FormatDuration(r.converged_after)));
+    absl::StrAppend(
+        &out, absl::StrFormat("  at %6.1f s  %-24s applied in %s; the pool matched the API %s\n",
+                              absl::ToDoubleSeconds(r.step.at), r.step.action, Ms(r.took),
+                              r.converged_after == absl::InfiniteDuration()
+                                  ? "never (before the run ended)"
+                                  : absl::StrCat(Ms(r.converged_after), " later")));
   }
   return out;
 }

@@ -32,6 +32,7 @@
 #ifndef TESTING_SCENARIO_H_
 #define TESTING_SCENARIO_H_
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
@@ -73,6 +74,9 @@ struct Scenario {
   // while the load runs (not under any lock; it may print).
   std::function<void(const ScenarioProgress&)> progress;
   absl::Duration progress_interval = absl::Milliseconds(500);
+  // RunScenario only: when set and it turns true (a Ctrl-C), the run stops at
+  // once and reports what happened so far (ScenarioReport::stopped_early).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct StepResult {
@@ -91,10 +95,14 @@ struct ScenarioReport {
   std::vector<StepResult> steps;
   absl::Time start;                  // when the load began
   std::vector<ClusterEvent> events;  // what the cluster did (RunScenario only)
+  bool stopped_early = false;        // Scenario::stop cut the run short
   DiscoveryStatus discovery;         // at the end (RunScenario only)
   // A plain-text summary: totals per pod, failures, and one line per step.
   std::string ToText() const;
 };
+
+// Pod names in natural order: "web-2" before "web-10".
+std::vector<std::string> NaturallySorted(std::vector<std::string> names);
 
 absl::StatusOr<Scenario> ParseScenario(const std::string& yaml);
 // Reads and parses a scenario file; errors name the file (NotFound if it cannot

@@ -108,6 +108,7 @@ class Sim {
       // or hung process does not answer.
       pool_options.health.mode = HealthCheckOptions::Mode::kCustom;
       pool_options.health.ping = [this](PoolEndpoint& e, absl::Time) {
+        ++result_.health_checks;
         const std::string pod = lifecycle_.PodAt(e.host_port());
         if (pod.empty() || !Answers(pod)) return absl::DeadlineExceededError("no answer");
         return absl::OkStatus();

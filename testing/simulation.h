@@ -63,6 +63,8 @@ struct SimulationResult {
   int64_t api_gets = 0;
   int64_t api_lists = 0;
   int64_t api_watches = 0;
+  // Health-check calls the pool made (what health checks cost the pods).
+  int64_t health_checks = 0;
 };
 
 absl::StatusOr<SimulationResult> Simulate(const Scenario& scenario,
