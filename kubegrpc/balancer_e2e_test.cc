@@ -218,6 +218,7 @@ TEST_F(BalancerE2ETest, GrpcHealthChecksTakeANotServingPodOutAndBack) {
   BalancerOptions options;
   options.pool.health.mode = HealthCheckOptions::Mode::kGrpcHealth;
   options.pool.health.interval = absl::Milliseconds(100);
+  options.pool.health.timeout = absl::Seconds(5);  // a loaded machine answers late, not never
   ClusterConfig config;
   config.server = k8s_->server().url();
   config.ca_pem = k8s_->server().ca_pem();
