@@ -187,7 +187,11 @@ TEST_F(ConfigTest, BrokenKubeconfigsAreClearErrors) {
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
        "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {exec: "
        "{command: gcloud}}}]\n",
-       "exec or auth-provider"},
+       "exec: apiVersion \"\" is not client.authentication.k8s.io/v1 or /v1beta1"},
+      {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+       "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: "
+       "{auth-provider: {name: gcp}}}]\n",
+       "auth-provider"},
       // Found by fuzzing: a user that is a scalar, not a mapping.
       {"current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
        "clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: "

@@ -7,7 +7,7 @@
 // `watch` shows the Service's endpoints as the API reports them (ready,
 // serving, terminating, zone), each pod's channel, health and whether it is in
 // rotation, discovery's state and last error; --once prints it once (after
-// waiting up to --wait for a READY endpoint), --json as JSON. `check` sends
+// waiting up to --wait for every endpoint's channel to connect), --json as JSON. `check` sends
 // --calls grpc.health.v1 Check calls through the pool and prints how they split
 // over the pods. The API server and credentials come from --kubeconfig (and
 // --context), else from the environment as Balancer::Create() finds them.
@@ -41,7 +41,8 @@ ABSL_FLAG(std::string, context, "", "the kubeconfig context (default: its curren
 ABSL_FLAG(bool, once, false, "watch: print once and exit");
 ABSL_FLAG(bool, json, false, "print JSON instead of a table");
 ABSL_FLAG(absl::Duration, wait, absl::Seconds(10),
-          "how long to wait for a READY endpoint before printing (--once) or checking");
+          "how long to wait for the pool to connect to every endpoint before printing "
+          "(--once) or checking");
 ABSL_FLAG(absl::Duration, interval, absl::Seconds(1), "watch: how often to print");
 ABSL_FLAG(int, calls, 10, "check: how many Check calls");
 ABSL_FLAG(std::string, service, "", "check: the grpc.health.v1 service name to ask about");
@@ -183,10 +184,32 @@ int Verdict(const kubegrpc::ServiceSnapshot& s) {
   return 1;
 }
 
+// Waits until the Service has a READY endpoint and every endpoint the pool
+// holds (but is not draining) has connected, or until `deadline`: a check
+// then reaches every pod, and a one-shot view shows the settled pool rather
+// than one caught while channels are still connecting.
+absl::Status WaitForSettled(kubegrpc::Balancer& balancer, const std::string& target,
+                            absl::Time deadline) {
+  if (absl::Status ready = balancer.WaitForReady(target, deadline); !ready.ok()) return ready;
+  while (absl::Now() < deadline) {
+    bool settled = true;
+    for (const kubegrpc::ServiceSnapshot& s : balancer.Snapshot()) {
+      for (const kubegrpc::EndpointSnapshot& e : s.endpoints) {
+        if (!e.draining && (!e.picked || e.state != kubegrpc::ChannelState::kReady)) {
+          settled = false;
+        }
+      }
+    }
+    if (settled) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::OkStatus();
+}
+
 int Watch(kubegrpc::Balancer& balancer, const std::string& target) {
   const bool once = absl::GetFlag(FLAGS_once);
   const bool as_json = absl::GetFlag(FLAGS_json);
-  (void)balancer.WaitForReady(target, absl::Now() + absl::GetFlag(FLAGS_wait));
+  (void)WaitForSettled(balancer, target, absl::Now() + absl::GetFlag(FLAGS_wait));
   const bool tty = isatty(STDOUT_FILENO) && !as_json && !once;
   while (true) {
     std::vector<kubegrpc::ServiceSnapshot> snapshot = balancer.Snapshot();
@@ -213,7 +236,8 @@ int Check(kubegrpc::Balancer& balancer, const std::string& target) {
     std::cerr << "kubegrpc: " << health.status().message() << "\n";
     return 2;
   }
-  if (absl::Status ready = balancer.WaitForReady(target, absl::Now() + absl::GetFlag(FLAGS_wait));
+  if (absl::Status ready =
+          WaitForSettled(balancer, target, absl::Now() + absl::GetFlag(FLAGS_wait));
       !ready.ok()) {
     std::cerr << "kubegrpc: " << ready.message() << "\n";
     return 1;
