@@ -11,6 +11,7 @@ namespace fakek8s {
 namespace {
 
 constexpr absl::string_view kPayloadUrl = "type.fakek8s/http-error";
+constexpr absl::string_view kDetailsUrl = "type.fakek8s/status-details";
 
 absl::StatusCode CanonicalCode(int http_code) {
   switch (http_code) {
@@ -101,8 +102,18 @@ nlohmann::json ToStatusObject(const absl::Status& status, const nlohmann::json& 
                         {"message", std::string(status.message())},
                         {"reason", cr.reason},
                         {"code", cr.code}};
-  if (!details.is_null()) out["details"] = details;
+  if (!details.is_null()) {
+    out["details"] = details;
+  } else if (auto carried = status.GetPayload(kDetailsUrl)) {
+    nlohmann::json parsed = nlohmann::json::parse(std::string(*carried), nullptr, false);
+    if (parsed.is_object()) out["details"] = std::move(parsed);
+  }
   return out;
+}
+
+absl::Status WithDetails(absl::Status status, const nlohmann::json& details) {
+  status.SetPayload(kDetailsUrl, absl::Cord(details.dump()));
+  return status;
 }
 
 absl::Status NotFound(absl::string_view qualified_resource, absl::string_view name) {

@@ -26,6 +26,10 @@ int HttpCode(const absl::Status& status);
 // message, reason, code; plus details {name, kind, group} when given).
 nlohmann::json ToStatusObject(const absl::Status& status, const nlohmann::json& details = nullptr);
 
+// `status` carrying the Status `details` (causes, retryAfterSeconds, ...) that
+// ToStatusObject puts in the body when the caller passes none.
+absl::Status WithDetails(absl::Status status, const nlohmann::json& details);
+
 // The canonical errors of the API, with the real server's message shapes.
 absl::Status NotFound(absl::string_view qualified_resource, absl::string_view name);
 absl::Status AlreadyExists(absl::string_view qualified_resource, absl::string_view name);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "fakek8s/discovery_docs.h"
 #include "fakek8s/http_util.h"
 #include "fakek8s/resource_handler.h"
+#include "fakek8s/reviews.h"
 #include "fakek8s/router.h"
 #include "httplib.h"
 
@@ -149,6 +151,7 @@ void ApiServer::StopListeningLocked() {
 }
 
 void ApiServer::BeginOutage() {
+  RecordFault("outage: the API server stops listening");
   absl::MutexLock lock(&listen_mu_);
   StopListeningLocked();
 }
@@ -160,7 +163,10 @@ absl::Status ApiServer::EndOutage() {
   absl::Status status;
   for (int attempt = 0; attempt < 50; ++attempt) {
     status = StartListeningLocked(port_);
-    if (status.ok()) return status;
+    if (status.ok()) {
+      RecordFault("the outage ends: the API server listens again");
+      return status;
+    }
     absl::SleepFor(absl::Milliseconds(100));
   }
   return status;
@@ -201,28 +207,77 @@ void ApiServer::SetRules(const std::string& user, std::vector<RbacRule> rules) {
   access_.SetRules(user, std::move(rules));
 }
 
-void ApiServer::SetLatency(absl::Duration latency) { faults_.SetLatency(latency); }
+void ApiServer::SetEventRecorder(EventRecorder* recorder) {
+  absl::MutexLock lock(&mu_);
+  recorder_ = recorder;
+}
+
+void ApiServer::RecordFault(const std::string& message) {
+  EventRecorder* recorder;
+  {
+    absl::MutexLock lock(&mu_);
+    recorder = recorder_;
+  }
+  if (recorder == nullptr) return;
+  EventRecord record;
+  // About the API server itself: recorded in options_.events_namespace,
+  // regarding that Namespace, so that `kubectl get events -w` there shows it.
+  record.involved = {
+      {"apiVersion", "v1"}, {"kind", "Namespace"}, {"name", options_.events_namespace}};
+  record.type = "Warning";
+  record.reason = "FaultInjected";
+  record.message = absl::StrCat("kube-apiserver (fakek8s): ", message);
+  record.component = "fakek8s";
+  record.involved["namespace"] = options_.events_namespace;  // where the Event is kept
+  recorder->Record(record);
+}
+
+void ApiServer::SetLatency(absl::Duration latency) {
+  faults_.SetLatency(latency);
+  RecordFault(latency == absl::ZeroDuration()
+                  ? std::string("no added latency")
+                  : absl::StrCat("every request is delayed by ", absl::FormatDuration(latency)));
+}
 
 void ApiServer::FailNextRequests(int count, int http_code, absl::Duration retry_after,
                                  bool plain_text) {
   faults_.FailNextRequests(count, http_code, retry_after, plain_text);
+  if (count > 0) {
+    RecordFault(
+        absl::StrCat("the next ", count, " requests fail with HTTP ", http_code,
+                     retry_after > absl::ZeroDuration()
+                         ? absl::StrCat(" (Retry-After ", absl::FormatDuration(retry_after), ")")
+                         : ""));
+  }
 }
 
 void ApiServer::RespondToNextRequests(int count, int http_code, std::string content_type,
                                       std::string body,
                                       std::vector<std::pair<std::string, std::string>> headers) {
+  const std::string what =
+      absl::StrCat("the next ", count, " requests get HTTP ", http_code, " (", content_type, ")");
   faults_.RespondToNextRequests(count, http_code, std::move(content_type), std::move(body),
                                 std::move(headers));
+  if (count > 0) RecordFault(what);
 }
 
 void ApiServer::DropWatches() {
+  RecordFault("every watch stream is closed");
   watches_.EndAll();
   store_->CloseAllWatches("watches dropped by fault injection");
 }
 
-void ApiServer::CompactHistory() { store_->Compact(); }
+void ApiServer::CompactHistory() {
+  store_->Compact();
+  // After the compaction: this event is the one change a resumed watch may see.
+  RecordFault("the watch history is compacted: resuming from an older resourceVersion gets 410");
+}
 
-void ApiServer::StallWatches(bool stalled) { watches_.Stall(stalled); }
+void ApiServer::StallWatches(bool stalled) {
+  if (!stalled) watches_.Stall(false);
+  RecordFault(stalled ? "watch streams stall: open, and silent" : "watch streams flow again");
+  if (stalled) watches_.Stall(true);
+}
 
 std::map<std::string, int64_t> ApiServer::RequestCounts() {
   absl::MutexLock lock(&mu_);
@@ -258,19 +313,27 @@ void ApiServer::Handle(const httplib::Request& req, httplib::Response& res) {
 }
 
 void ApiServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
-  absl::StatusOr<std::string> user = access_.Authenticate(req.get_header_value("Authorization"));
-  if (!user.ok()) {
+  absl::StatusOr<Identity> who = access_.Authenticate(req.get_header_value("Authorization"));
+  if (!who.ok()) {
     Count("unauthorized");
-    return WriteError(res, user.status());
+    return WriteError(res, who.status());
   }
   const std::vector<std::string> seg = absl::StrSplit(req.path, '/', absl::SkipEmpty());
-  if (std::optional<std::string> served = ServeDiscoveryDocument(
-          seg, req.method, options_.git_version, absl::StrCat(options_.host, ":", port_), res)) {
-    Count(*served);
-    return;
-  }
   std::optional<Route> route = ParseResourcePath(seg);
   if (!route) {
+    // Not a resource: discovery, OpenAPI, health, /version, or nothing.
+    const std::string verb = absl::AsciiStrToLower(req.method);
+    if (!access_.AuthorizedPath(*who, verb, req.path)) {
+      Count("forbidden");
+      return WriteError(res, ApiError(403, "Forbidden",
+                                      absl::StrCat("forbidden: User \"", who->user, "\" cannot ",
+                                                   verb, " path \"", req.path, "\"")));
+    }
+    if (std::optional<std::string> served = ServeDiscoveryDocument(
+            seg, req, options_.git_version, absl::StrCat(options_.host, ":", port_), res)) {
+      Count(*served);
+      return;
+    }
     Count("notfound");
     return WriteError(
         res, ApiError(404, "NotFound", "the server could not find the requested resource"));
@@ -278,22 +341,29 @@ void ApiServer::HandleApi(const httplib::Request& req, httplib::Response& res) {
   const ResourceInfo& info = *route->info;
   if (info.resource == Resource::kEndpoints) res.set_header("Warning", kEndpointsWarning);
   std::optional<std::string> verb = RbacVerb(req.method, *route, ParseBool(Param(req, "watch")));
-  if (!verb) {
+  if (!verb || (info.review && *verb != "create")) {
     Count("unsupported");
     return WriteError(res, ApiError(405, "MethodNotAllowed",
                                     "the server does not allow this method on the requested "
                                     "resource"));
   }
   Count(absl::StrCat(*verb, " ", info.plural));
-  if (!access_.Authorized(*user, *verb, route->RbacResource(), route->ns)) {
+  // Every authenticated user may ask about itself (system:basic-user).
+  const bool allowed =
+      info.review
+          ? !who->anonymous() || access_.Authorized(*who, *verb, info.group, info.plural, "")
+          : access_.Authorized(*who, *verb, info.group, route->RbacResource(), route->ns,
+                               route->name);
+  if (!allowed) {
     json details = {{"kind", info.plural}};
     if (!route->name.empty()) details["name"] = route->name;
     if (!info.group.empty()) details["group"] = info.group;
     return WriteError(
         res,
-        AccessControl::Forbidden(*user, *verb, info, route->subresource, route->ns, route->name),
+        AccessControl::Forbidden(*who, *verb, info, route->subresource, route->ns, route->name),
         details);
   }
+  if (info.review) return ServeReview(access_, *who, *route, req, res);
   if (*verb == "watch") return watches_.Serve(req, res, *route);
   ServeResource(store_, &reaper_, *verb, *route, req, res);
 }

@@ -57,6 +57,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "fakek8s/access_control.h"
+#include "fakek8s/events.h"
 #include "fakek8s/faults.h"
 #include "fakek8s/object_store.h"
 #include "fakek8s/pod_reaper.h"
@@ -90,6 +91,8 @@ struct ApiServerOptions {
   size_t max_connections = 1024;
   // What /version reports.
   std::string git_version = "v1.34.0";
+  // Where events about the API server's faults go (with a recorder set).
+  std::string events_namespace = "default";
 };
 
 class ApiServer {
@@ -117,6 +120,11 @@ class ApiServer {
   void AddToken(const std::string& token, const std::string& user) ABSL_LOCKS_EXCLUDED(mu_);
   void RemoveToken(const std::string& token) ABSL_LOCKS_EXCLUDED(mu_);
   void SetRules(const std::string& user, std::vector<RbacRule> rules) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // --- Events ---
+  // Records an event for each fault injected below (nullptr: none). The
+  // recorder must outlive the server.
+  void SetEventRecorder(EventRecorder* recorder) ABSL_LOCKS_EXCLUDED(mu_);
 
   // --- Faults ---
   void SetLatency(absl::Duration latency) ABSL_LOCKS_EXCLUDED(mu_);
@@ -164,6 +172,7 @@ class ApiServer {
   void Handle(const httplib::Request& req, httplib::Response& res);
   void HandleApi(const httplib::Request& req, httplib::Response& res);
   void Count(const std::string& what) ABSL_LOCKS_EXCLUDED(mu_);
+  void RecordFault(const std::string& message) ABSL_LOCKS_EXCLUDED(mu_);
 
   ObjectStore* const store_;
   const ApiServerOptions options_;
@@ -177,6 +186,7 @@ class ApiServer {
 
   mutable absl::Mutex mu_;
   std::map<std::string, int64_t> counts_ ABSL_GUARDED_BY(mu_);
+  EventRecorder* recorder_ ABSL_GUARDED_BY(mu_) = nullptr;
 
   absl::Mutex listen_mu_;
   std::unique_ptr<httplib::Server> http_ ABSL_GUARDED_BY(listen_mu_);

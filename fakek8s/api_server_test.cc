@@ -422,7 +422,22 @@ TEST_F(ApiServerTest, LegacyWatchPathWatchesOneObject) {
 
 TEST_F(ApiServerTest, TokensAreRequiredOnceConfiguredAndRotate) {
   server().AddToken("old-token", "alice");
-  EXPECT_EQ(GetJson("/api/v1/namespaces/demo/services", 401)["reason"], "Unauthorized");
+  // Without credentials a request is anonymous (as with kubeadm's defaults):
+  // health and version only.
+  json anonymous = GetJson("/api/v1/namespaces/demo/services", 403);
+  EXPECT_EQ(anonymous["reason"], "Forbidden");
+  EXPECT_THAT(anonymous["message"].get<std::string>(), HasSubstr("\"system:anonymous\""));
+  EXPECT_EQ(GetJson("/version")["gitVersion"], "v1.34.0");
+  EXPECT_EQ(client_->Get("/healthz")->body, "ok");
+  EXPECT_EQ(client_->Get("/api")->status, 403);
+  EXPECT_EQ(GetJson("/api/v1/namespaces/demo/services?watch=1", 403)["reason"], "Forbidden");
+  // Credentials that name nobody are 401, even for public paths.
+  const httplib::Headers nobody = {{"Authorization", "Bearer nobody"}};
+  httplib::Result unknown = client_->Get("/api/v1/namespaces/demo/services", nobody);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 401);
+  EXPECT_EQ(json::parse(unknown->body)["reason"], "Unauthorized");
+  EXPECT_EQ(client_->Get("/healthz", nobody)->status, 401);
   httplib::Headers old_auth = {{"Authorization", "Bearer old-token"}};
   EXPECT_EQ(client_->Get("/api/v1/namespaces/demo/services", old_auth)->status, 200);
   // Rotation: the new token works at once, the old one stops working.

@@ -1,11 +1,14 @@
 #include "fakek8s/discovery_docs.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "fakek8s/api_errors.h"
 #include "fakek8s/http_util.h"
+#include "fakek8s/openapi.h"
 #include "fakek8s/resources.h"
 #include "httplib.h"
 
@@ -26,7 +29,7 @@ json ApiResourceList(const std::string& group, const std::string& version) {
               {"singularName", info.singular},
               {"namespaced", info.namespaced},
               {"kind", info.kind},
-              {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}};
+              {"verbs", info.Verbs()}};
     if (!info.short_names.empty()) r["shortNames"] = info.short_names;
     if (info.resource == Resource::kPods || info.resource == Resource::kServices) {
       r["categories"] = {"all"};
@@ -47,71 +50,88 @@ json ApiResourceList(const std::string& group, const std::string& version) {
           {"resources", std::move(resources)}};
 }
 
-json DiscoveryGroup() {
-  json gv = {{"groupVersion", "discovery.k8s.io/v1"}, {"version", "v1"}};
+// The named groups, in the order discovery lists them.
+std::vector<std::string> Groups() {
+  std::vector<std::string> groups;
+  for (const ResourceInfo& info : AllResources()) {
+    if (!info.group.empty() &&
+        std::find(groups.begin(), groups.end(), info.group) == groups.end()) {
+      groups.push_back(info.group);
+    }
+  }
+  return groups;
+}
+
+json ApiGroup(const std::string& group) {
+  json gv = {{"groupVersion", group + "/v1"}, {"version", "v1"}};
   return {{"kind", "APIGroup"},
           {"apiVersion", "v1"},
-          {"name", "discovery.k8s.io"},
+          {"name", group},
           {"versions", json::array({gv})},
           {"preferredVersion", gv}};
 }
 
-// OpenAPI v3, only as far as kubectl needs it: each PATCH operation declares the
-// `fieldValidation` parameter, so kubectl leaves validation to the server
-// (which fakek8s does not do) instead of downloading schemas for it.
-json OpenApiRoot() {
-  json paths = json::object();
-  for (const char* gv : {"api/v1", "apis/discovery.k8s.io/v1"}) {
-    paths[gv] = {{"serverRelativeURL", absl::StrCat("/openapi/v3/", gv, "?hash=fakek8s")}};
-  }
-  return {{"paths", paths}};
+bool ServedGroup(const std::string& group) {
+  std::vector<std::string> groups = Groups();
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
 }
 
-json OpenApiGroupVersion(const std::string& group, const std::string& version,
-                         const std::string& git_version) {
-  json paths = json::object();
-  for (const ResourceInfo& info : AllResources()) {
-    if (info.group != group || info.version != version) continue;
-    std::string prefix = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
-    std::string path =
-        info.namespaced ? absl::StrCat(prefix, "/namespaces/{namespace}/", info.plural, "/{name}")
-                        : absl::StrCat(prefix, "/", info.plural, "/{name}");
-    json gvk = {{"group", group}, {"version", version}, {"kind", info.kind}};
-    json params = json::array({{{"name", "fieldValidation"},
-                                {"in", "query"},
-                                {"schema", {{"type", "string"}, {"uniqueItems", true}}}}});
-    json op = {{"x-kubernetes-group-version-kind", gvk},
-               {"parameters", params},
-               {"responses", {{"200", {{"description", "OK"}}}}}};
-    paths[path] = {{"patch", op}, {"put", op}};
-    paths[path]["put"]["x-kubernetes-action"] = "put";
-    paths[path]["patch"]["x-kubernetes-action"] = "patch";
+// /healthz, /livez, /readyz: "ok", or with ?verbose each check; /readyz/ping.
+void Health(const std::vector<std::string>& seg, const httplib::Request& req,
+            httplib::Response& res) {
+  static const std::vector<std::string> kChecks = {"ping", "log", "etcd", "poststarthook/fakek8s"};
+  if (seg.size() == 2) {
+    if (std::find(kChecks.begin(), kChecks.end(), seg[1]) == kChecks.end()) {
+      res.status = 404;
+      res.set_content("404 page not found\n", "text/plain; charset=utf-8");
+      return;
+    }
+    res.status = 200;
+    res.set_content("ok", "text/plain; charset=utf-8");
+    return;
   }
-  return {{"openapi", "3.0.0"},
-          {"info", {{"title", "Kubernetes (fakek8s)"}, {"version", git_version}}},
-          {"paths", paths}};
+  res.status = 200;
+  if (!req.has_param("verbose")) {
+    res.set_content("ok", "text/plain; charset=utf-8");
+    return;
+  }
+  std::string body;
+  for (const std::string& check : kChecks) absl::StrAppend(&body, "[+]", check, " ok\n");
+  absl::StrAppend(&body, seg[0], " check passed\n");
+  res.set_content(body, "text/plain; charset=utf-8");
 }
-
-// One thread per connection: watch streams hold their connection for minutes,
 
 }  // namespace
 
 std::optional<std::string> ServeDiscoveryDocument(const std::vector<std::string>& seg,
-                                                  const std::string& method,
+                                                  const httplib::Request& req,
                                                   const std::string& git_version,
                                                   const std::string& server_address,
                                                   httplib::Response& res) {
-  const bool get = method == "GET";
+  const bool get = req.method == "GET" || req.method == "HEAD";
   const absl::Status not_found =
       ApiError(404, "NotFound", "the server could not find the requested resource");
+  if (!seg.empty() && (seg[0] == "healthz" || seg[0] == "livez" || seg[0] == "readyz") &&
+      seg.size() <= 2) {
+    if (!get) {
+      WriteError(res, ApiError(405, "MethodNotAllowed",
+                               "the server does not allow this method on the requested resource"));
+    } else {
+      Health(seg, req, res);
+    }
+    return "health";
+  }
   if (get && !seg.empty() && seg[0] == "openapi") {
     if (seg.size() == 2 && seg[1] == "v3") {
-      WriteJson(res, 200, OpenApiRoot());
-    } else if (seg.size() == 4 && seg[1] == "v3" && seg[2] == "api" && seg[3] == "v1") {
-      WriteJson(res, 200, OpenApiGroupVersion("", "v1", git_version));
-    } else if (seg.size() == 5 && seg[1] == "v3" && seg[2] == "apis" &&
-               seg[3] == "discovery.k8s.io" && seg[4] == "v1") {
-      WriteJson(res, 200, OpenApiGroupVersion("discovery.k8s.io", "v1", git_version));
+      WriteJson(res, 200, OpenApiIndex());
+    } else if (seg.size() >= 3 && seg[1] == "v3") {
+      std::vector<std::string> rest(seg.begin() + 2, seg.end());
+      std::optional<json> doc = OpenApiDocument(absl::StrJoin(rest, "/"), git_version);
+      if (doc.has_value()) {
+        WriteJson(res, 200, *doc);
+      } else {
+        WriteError(res, not_found);
+      }
     } else {
       WriteError(res, not_found);
     }
@@ -145,15 +165,13 @@ std::optional<std::string> ServeDiscoveryDocument(const std::vector<std::string>
   } else if (seg.size() == 2 && seg[0] == "api" && seg[1] == "v1") {
     WriteJson(res, 200, ApiResourceList("", "v1"));
   } else if (seg.size() == 1 && seg[0] == "apis") {
-    WriteJson(res, 200,
-              {{"kind", "APIGroupList"},
-               {"apiVersion", "v1"},
-               {"groups", json::array({DiscoveryGroup()})}});
-  } else if (seg.size() == 2 && seg[0] == "apis" && seg[1] == "discovery.k8s.io") {
-    WriteJson(res, 200, DiscoveryGroup());
-  } else if (seg.size() == 3 && seg[0] == "apis" && seg[1] == "discovery.k8s.io" &&
-             seg[2] == "v1") {
-    WriteJson(res, 200, ApiResourceList("discovery.k8s.io", "v1"));
+    json groups = json::array();
+    for (const std::string& g : Groups()) groups.push_back(ApiGroup(g));
+    WriteJson(res, 200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}});
+  } else if (seg.size() == 2 && seg[0] == "apis" && ServedGroup(seg[1])) {
+    WriteJson(res, 200, ApiGroup(seg[1]));
+  } else if (seg.size() == 3 && seg[0] == "apis" && ServedGroup(seg[1]) && seg[2] == "v1") {
+    WriteJson(res, 200, ApiResourceList(seg[1], "v1"));
   } else {
     WriteError(res, not_found);
   }

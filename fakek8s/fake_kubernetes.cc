@@ -13,6 +13,7 @@ namespace fakek8s {
 absl::StatusOr<std::unique_ptr<FakeKubernetes>> FakeKubernetes::Start(Options options) {
   std::unique_ptr<FakeKubernetes> k8s(new FakeKubernetes(options));
   k8s->controller_.Attach(k8s->store_);
+  k8s->events_.WatchPods();
   if (options.seed) {
     if (absl::Status s = options.seed(k8s->store_); !s.ok()) return s;
   }
@@ -20,6 +21,7 @@ absl::StatusOr<std::unique_ptr<FakeKubernetes>> FakeKubernetes::Start(Options op
       ApiServer::Start(&k8s->store_, options.server);
   if (!server.ok()) return server.status();
   k8s->server_ = *std::move(server);
+  k8s->server_->SetEventRecorder(&k8s->events_);
   return k8s;
 }
 

@@ -1,7 +1,8 @@
 // File: fakek8s/fake_kubernetes.h
 // -----------------------------------------------------------------------------
 // A whole fake Kubernetes control plane in one object: an ObjectStore, the
-// endpoint controller attached to it and the HTTP(S) API server in front of it.
+// endpoint controller attached to it, an event recorder narrating pod changes
+// and injected faults, and the HTTP(S) API server in front of it.
 // This is what tests and the standalone server use.
 //
 //   absl::StatusOr<std::unique_ptr<fakek8s::FakeKubernetes>> k8s =
@@ -22,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "fakek8s/api_server.h"
 #include "fakek8s/endpoint_controller.h"
+#include "fakek8s/events.h"
 #include "fakek8s/object_store.h"
 
 namespace fakek8s {
@@ -32,6 +34,7 @@ class FakeKubernetes {
     ObjectStore::Options store;
     EndpointControllerOptions controller;
     ApiServerOptions server;
+    EventRecorder::Options events;
     // Fills the store before the server listens, so that no client sees it
     // half seeded. Its error ends Start().
     std::function<absl::Status(ObjectStore&)> seed;
@@ -43,6 +46,8 @@ class FakeKubernetes {
 
   ObjectStore& store() { return store_; }
   ApiServer& server() { return *server_; }
+  // Records events (the test harness reports the faults it injects into pods).
+  EventRecorder& events() { return events_; }
 
   // Writes ApiServer::Kubeconfig(token, ns) to `path` (mode 0600).
   absl::Status WriteKubeconfig(const std::string& path, const std::string& token = "",
@@ -50,10 +55,11 @@ class FakeKubernetes {
 
  private:
   explicit FakeKubernetes(const Options& options)
-      : store_(options.store), controller_(options.controller) {}
+      : store_(options.store), controller_(options.controller), events_(&store_, options.events) {}
 
   ObjectStore store_;
   EndpointController controller_;
+  EventRecorder events_;
   std::unique_ptr<ApiServer> server_;  // destroyed first
 };
 

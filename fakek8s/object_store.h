@@ -24,7 +24,14 @@
 // A `Reconciler` (the endpoint controller) can be installed; it runs inside each
 // write to a Namespace, Service or Pod, under the store's lock, and makes its own
 // writes through the `Transaction` it is given, so that derived objects change in
-// the same step as their inputs, in order.
+// the same step as their inputs, in order. `Observer`s (the event recorder) see
+// every top-level write with the object before and after, the same way.
+//
+// Lists can be paginated (`limit` and an opaque `continue` token that lists the
+// rest from the same resourceVersion: consistent pages, rebuilt from the event
+// history; 410 Expired once the history no longer reaches back) and read at a
+// resourceVersion (`resourceVersionMatch` Exact or NotOlderThan), as the real
+// server serves them (docs/KUBERNETES.md §3).
 //
 // Thread-safety: ObjectStore is thread-safe. A Watch may be used by one thread at a
 // time and may outlive the store. Errors are absl::Status values built with
@@ -90,10 +97,31 @@ class ObjectStore {
   };
   // Called with the kind and namespace of each Namespace, Service or Pod write.
   using Reconciler = std::function<void(Transaction& txn, Resource changed, const std::string& ns)>;
+  // Called for each write that is not itself made by an observer: `type` is
+  // ADDED, MODIFIED or DELETED; `previous` is the state before (null for ADDED).
+  using Observer = std::function<void(Transaction& txn, Resource resource, const std::string& type,
+                                      const json& object, const json& previous)>;
+
+  struct ListOptions {
+    LabelSelector labels;
+    FieldSelector fields;
+    // "" (the most recent state), "0" (any state: the most recent here), or a
+    // resourceVersion, read as resourceVersionMatch says: "" or NotOlderThan
+    // (at least that new: the most recent state; 504 Timeout if the store has
+    // not reached it within about 3 s) or Exact (the state at that version;
+    // 410 Expired if the history no longer holds it).
+    std::string resource_version;
+    std::string resource_version_match;
+    int64_t limit = 0;           // 0: no limit
+    std::string continue_token;  // from a previous page
+  };
 
   struct ListResult {
     std::vector<json> items;  // with kind and apiVersion, sorted by namespace/name
     std::string resource_version;
+    std::string continue_token;  // set when more items follow
+    // Items after this page, when the list has no selector and more follow.
+    std::optional<int64_t> remaining_item_count;
   };
 
   struct WatchOptions {
@@ -138,6 +166,12 @@ class ObjectStore {
   // Installs the reconciler (at most one; before concurrent use) and runs it
   // once for every namespace, so that what exists already is reconciled.
   void SetReconciler(Reconciler reconciler) ABSL_LOCKS_EXCLUDED(mu_);
+  // Adds an observer (before concurrent use).
+  void AddObserver(Observer observer) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs `fn` under the store's lock, with a Transaction for its writes (which
+  // observers see as their own and do not observe). `fn` must not call the
+  // store directly.
+  void Transact(const std::function<void(Transaction&)>& fn) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Creates `object` (metadata.name or metadata.generateName required; namespaced
   // objects need an existing metadata.namespace). Fills uid, resourceVersion,
@@ -160,6 +194,13 @@ class ObjectStore {
       ABSL_LOCKS_EXCLUDED(mu_);
   ListResult List(Resource resource, const std::string& ns, const LabelSelector& labels = {},
                   const FieldSelector& fields = {}) ABSL_LOCKS_EXCLUDED(mu_);
+  // A list with pagination and resourceVersion semantics. Errors: BadRequest
+  // for a malformed continue token, resourceVersion or combination of options
+  // (with the real server's wording), Expired (410) for a continue token or
+  // Exact version the history no longer reaches, Timeout (504) for a version
+  // the store has not reached.
+  absl::StatusOr<ListResult> List(Resource resource, const std::string& ns,
+                                  const ListOptions& options) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts a watch. BadRequest for a malformed RV, Expired (410) for one older
   // than the history.
@@ -188,6 +229,14 @@ class ObjectStore {
   // Records an event, feeds it to watches and runs the reconciler.
   void CommitLocked(Resource resource, const std::string& type, const json& object, json previous)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<ListResult> ListAtLocked(Resource resource, const std::string& ns,
+                                          const ListOptions& options, uint64_t at_rv,
+                                          const Key* start_after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Server-side defaults for a new or replaced object (`old` is null on create).
+  absl::Status DefaultLocked(Resource resource, json& object, const json* old)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string AllocateClusterIpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NewUidLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string RandomSuffixLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string NowRfc3339() const;
@@ -204,6 +253,8 @@ class ObjectStore {
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   Reconciler reconciler_;
   int reconcile_depth_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Observer> observers_;
+  int observe_depth_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fakek8s

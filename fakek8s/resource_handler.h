@@ -1,9 +1,13 @@
 // File: fakek8s/resource_handler.h
 // -----------------------------------------------------------------------------
 // The verbs on a resource, once a request has been routed, authenticated and
-// authorized: list (label and field selectors, `<Kind>List`), get, create,
-// update (PUT), patch (see patch.h; also on `/status`) and delete (pods through
-// the PodReaper). Watches are WatchServer's. Errors are Status bodies with the
+// authorized: list (label and field selectors, `limit`/`continue` pages,
+// resourceVersion and resourceVersionMatch, `<Kind>List`), get, create, update
+// (PUT), patch (JSON, merge and strategic merge: patch.h; server-side apply:
+// apply.h; also on `/status`) and delete (pods through the PodReaper). Lists
+// and gets answer a Table or PartialObjectMetadata when the Accept header asks
+// (table.h). Objects are converted between their stored and served versions
+// (conversion.h). Watches are WatchServer's. Errors are Status bodies with the
 // real codes and reasons.
 // Thread-safe (functions).
 

@@ -59,9 +59,71 @@ const std::vector<ResourceInfo>& AllResources() {
          true,
          {},
          with({"addressType"})},
+        {Resource::kEvents,
+         "events",
+         "event",
+         "Event",
+         "",
+         "v1",
+         true,
+         {"ev"},
+         with({"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+               "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+               "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"})},
+        {Resource::kEventsV1,
+         "events",
+         "event",
+         "Event",
+         "events.k8s.io",
+         "v1",
+         true,
+         {"ev"},
+         // Selected on the stored (core/v1) object: the same names as the real
+         // server's field labels for this group.
+         with({"regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason",
+               "reportingController", "type"}),
+         Resource::kEvents},
+        {Resource::kSelfSubjectAccessReviews,
+         "selfsubjectaccessreviews",
+         "selfsubjectaccessreview",
+         "SelfSubjectAccessReview",
+         "authorization.k8s.io",
+         "v1",
+         false,
+         {},
+         {},
+         Resource::kSelfSubjectAccessReviews,
+         true},
+        {Resource::kSelfSubjectRulesReviews,
+         "selfsubjectrulesreviews",
+         "selfsubjectrulesreview",
+         "SelfSubjectRulesReview",
+         "authorization.k8s.io",
+         "v1",
+         false,
+         {},
+         {},
+         Resource::kSelfSubjectRulesReviews,
+         true},
+        {Resource::kSelfSubjectReviews,
+         "selfsubjectreviews",
+         "selfsubjectreview",
+         "SelfSubjectReview",
+         "authentication.k8s.io",
+         "v1",
+         false,
+         {},
+         {},
+         Resource::kSelfSubjectReviews,
+         true},
     };
   }();
   return *kResources;
+}
+
+std::vector<std::string> ResourceInfo::Verbs() const {
+  if (review) return {"create"};
+  return {"create", "delete", "get", "list", "patch", "update", "watch"};
 }
 
 const ResourceInfo& Info(Resource resource) { return AllResources()[static_cast<int>(resource)]; }

@@ -14,8 +14,20 @@
 
 namespace fakek8s {
 
-enum class Resource { kNamespaces = 0, kServices, kPods, kEndpoints, kEndpointSlices };
-inline constexpr int kNumResources = 5;
+enum class Resource {
+  kNamespaces = 0,
+  kServices,
+  kPods,
+  kEndpoints,
+  kEndpointSlices,
+  kEvents,    // core/v1 Events (what is stored)
+  kEventsV1,  // events.k8s.io/v1 Events: the same objects, converted (conversion.h)
+  // Reviews: created, answered, never stored (reviews.h).
+  kSelfSubjectAccessReviews,
+  kSelfSubjectRulesReviews,
+  kSelfSubjectReviews,
+};
+inline constexpr int kNumResources = 10;
 
 struct ResourceInfo {
   Resource resource;
@@ -28,6 +40,14 @@ struct ResourceInfo {
   std::vector<std::string> short_names;
   // Field paths that `fieldSelector` accepts for this resource.
   std::vector<std::string> selectable_fields;
+  // Where its objects live in the ObjectStore: itself, or the resource it is
+  // another version of (kEventsV1 -> kEvents).
+  Resource storage = resource;
+  // A review: only `create`, answered at once and not stored.
+  bool review = false;
+
+  // The verbs discovery lists for it.
+  std::vector<std::string> Verbs() const;
 
   // "v1" or "discovery.k8s.io/v1".
   std::string ApiVersion() const;

@@ -42,8 +42,10 @@ std::optional<Route> ParseResourcePath(const std::vector<std::string>& seg) {
   if ((route.info->namespaced && route.ns.empty() && !route.name.empty()) ||
       (!route.info->namespaced && !route.ns.empty()) ||
       (!route.subresource.empty() &&
-       (route.subresource != "status" || route.info->resource == Resource::kEndpoints ||
-        route.info->resource == Resource::kEndpointSlices))) {
+       (route.subresource != "status" ||
+        (route.info->resource != Resource::kPods && route.info->resource != Resource::kServices &&
+         route.info->resource != Resource::kNamespaces))) ||
+      (route.info->review && (!route.name.empty() || route.legacy_watch))) {
     return std::nullopt;
   }
   return route;

@@ -6,6 +6,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "fakek8s/conversion.h"
+#include "fakek8s/yaml_json.h"
 #include "yaml-cpp/yaml.h"
 
 namespace fakek8s {
@@ -13,41 +15,11 @@ namespace {
 
 using json = nlohmann::json;
 
-json ScalarToJson(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "!") return text;  // quoted: always a string
-  if (text == "null" || text == "~" || text.empty()) return nullptr;
-  if (text == "true" || text == "True") return true;
-  if (text == "false" || text == "False") return false;
-  int64_t i;
-  if (absl::SimpleAtoi(text, &i)) return i;
-  double d;
-  if (text.find_first_of(".eE") != std::string::npos && absl::SimpleAtod(text, &d)) return d;
-  return text;
-}
-
-json NodeToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& kv : node) out[kv.first.as<std::string>()] = NodeToJson(kv.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(NodeToJson(item));
-      return out;
-    }
-    case YAML::NodeType::Scalar:
-      return ScalarToJson(node);
-    default:
-      return nullptr;
-  }
-}
-
-std::optional<Resource> ResourceForKind(const std::string& kind) {
+// The served resource of a manifest's kind (and apiVersion, when it has one).
+std::optional<Resource> ResourceForKind(const std::string& kind, const std::string& api_version) {
   for (const ResourceInfo& info : AllResources()) {
-    if (info.kind == kind) return info.resource;
+    if (info.review || info.kind != kind) continue;
+    if (api_version.empty() || info.ApiVersion() == api_version) return info.resource;
   }
   return std::nullopt;
 }
@@ -72,12 +44,15 @@ absl::Status CreateOne(ObjectStore& store, json object, const std::string& where
     }
     return absl::OkStatus();
   }
-  std::optional<Resource> resource = ResourceForKind(kind);
-  if (!resource) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": kind \"", kind,
-        "\" is not served by fakek8s (Namespace, Service, Pod, Endpoints, EndpointSlice)"));
+  std::optional<Resource> served = ResourceForKind(kind, object.value("apiVersion", ""));
+  if (!served) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": kind \"", kind, "\" is not served by fakek8s as ",
+                     object.value("apiVersion", "(no apiVersion)"),
+                     " (it serves Namespace, Service, Pod, Endpoints, EndpointSlice, Event)"));
   }
+  object = ToStored(Info(*served), std::move(object));
+  const std::optional<Resource> resource = Info(*served).storage;
   if (Info(*resource).namespaced) {
     if (!object.contains("metadata") || !object["metadata"].is_object()) {
       object["metadata"] = json::object();
@@ -129,32 +104,16 @@ absl::Status CreateOne(ObjectStore& store, json object, const std::string& where
 
 }  // namespace
 
-absl::StatusOr<json> YamlToJson(const std::string& yaml) {
-  try {
-    return NodeToJson(YAML::Load(yaml));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid YAML: ", e.what()));
-  }
-}
-
 absl::Status SeedFromManifests(ObjectStore& store, const std::string& text,
                                std::vector<std::string>* namespaces) {
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);  // JSON is YAML too
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid manifest: ", e.what()));
+  absl::StatusOr<std::vector<json>> docs = YamlDocumentsToJson(text);  // JSON is YAML too
+  if (!docs.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid manifest: ", docs.status().message()));
   }
   int index = 0;
-  for (const YAML::Node& doc : docs) {
+  for (json& object : *docs) {
     ++index;
-    if (doc.IsNull()) continue;
-    json object;
-    try {
-      object = NodeToJson(doc);
-    } catch (const std::exception& e) {
-      return absl::InvalidArgumentError(absl::StrCat("manifest document ", index, ": ", e.what()));
-    }
+    if (object.is_null()) continue;
     if (absl::Status s = CreateOne(store, std::move(object),
                                    absl::StrCat("manifest document ", index), namespaces);
         !s.ok()) {
@@ -186,6 +145,10 @@ absl::StatusOr<std::vector<RbacRule>> RbacRulesFromRoles(const std::string& text
       try {
         for (const YAML::Node& v : r["verbs"]) rule.verbs.push_back(v.as<std::string>());
         for (const YAML::Node& v : r["resources"]) rule.resources.push_back(v.as<std::string>());
+        for (const YAML::Node& v : r["apiGroups"]) rule.api_groups.push_back(v.as<std::string>());
+        for (const YAML::Node& v : r["resourceNames"]) {
+          rule.resource_names.push_back(v.as<std::string>());
+        }
       } catch (const std::exception& e) {
         return absl::InvalidArgumentError(absl::StrCat("a Role rule: ", e.what()));
       }

@@ -19,13 +19,10 @@
 #include "absl/status/statusor.h"
 #include "fakek8s/api_server.h"
 #include "fakek8s/object_store.h"
+#include "fakek8s/yaml_json.h"  // YamlToJson, for callers that used it from here
 #include "nlohmann/json.hpp"
 
 namespace fakek8s {
-
-// One YAML document as JSON (YAML scalars that read as numbers or booleans
-// become JSON numbers or booleans, as Kubernetes reads them).
-absl::StatusOr<nlohmann::json> YamlToJson(const std::string& yaml);
 
 // Creates every object of `text` (YAML or JSON; `---`-separated documents; a
 // `kind: List` expands to its items). Namespaces that objects name but that do

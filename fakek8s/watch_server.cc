@@ -10,7 +10,9 @@
 #include "absl/time/clock.h"
 #include "fakek8s/api_errors.h"
 #include "fakek8s/connection_threads.h"
+#include "fakek8s/conversion.h"
 #include "fakek8s/http_util.h"
+#include "fakek8s/table.h"
 #include "httplib.h"
 
 namespace fakek8s {
@@ -39,7 +41,11 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
     field_text =
         absl::StrCat(field_text.empty() ? "" : field_text + ",", "metadata.name=", route.name);
   }
-  absl::StatusOr<FieldSelector> fields = FieldSelector::Parse(field_text, info.selectable_fields);
+  // Checked against the fields this version serves, then read on the stored object.
+  absl::StatusOr<FieldSelector> served = FieldSelector::Parse(field_text, info.selectable_fields);
+  if (!served.ok()) return WriteError(res, BadRequest(served.status().message()));
+  absl::StatusOr<FieldSelector> fields = FieldSelector::Parse(StoredFieldSelector(info, field_text),
+                                                              Info(info.storage).selectable_fields);
   if (!fields.ok()) return WriteError(res, BadRequest(fields.status().message()));
   options.labels = *std::move(labels);
   options.fields = *std::move(fields);
@@ -61,7 +67,7 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
   }
 
   absl::StatusOr<std::unique_ptr<ObjectStore::Watch>> watch =
-      store_->StartWatch(info.resource, options);
+      store_->StartWatch(info.storage, options);
   if (!watch.ok() && HttpCode(watch.status()) != 410) return WriteError(res, watch.status());
 
   struct Stream {
@@ -87,12 +93,16 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
   const absl::Duration bookmark_interval = bookmark_interval_;
   const std::string kind = info.kind;
   const std::string api_version = info.ApiVersion();
+  const ResourceInfo* served_info = &info;  // AllResources() entries live forever
+  const RenderAs as = ParseAccept(req.get_header_value("Accept"));
+  TableOptions table;
+  if (req.has_param("includeObject")) table.include_object = Param(req, "includeObject");
 
   res.status = 200;
   res.set_chunked_content_provider(
       kWatchContentType,
-      [this, stream, bookmarks, bookmark_interval, kind, api_version](size_t,
-                                                                      httplib::DataSink& sink) {
+      [this, stream, bookmarks, bookmark_interval, kind, api_version, served_info, as, table](
+          size_t, httplib::DataSink& sink) mutable {
         if (!stream->error_line.empty()) {
           bool ok = sink.write(stream->error_line.data(), stream->error_line.size());
           stream->error_line.clear();
@@ -125,7 +135,17 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
               while (stalled_.load() && generation_.load() == stream->generation) {
                 absl::SleepFor(absl::Milliseconds(20));
               }
-              std::string line = EventLine(event.type, event.object);
+              json object = ToServed(*served_info, std::move(event.object));
+              if (as.rendering == Rendering::kTable && event.type != "BOOKMARK") {
+                // As the real server: column definitions with the first event only.
+                table.now = absl::Now();
+                json meta = {{"resourceVersion", object["metadata"].value("resourceVersion", "")}};
+                object = ToTable(*served_info, {object}, meta, as, table);
+                table.with_columns = false;
+              } else if (as.rendering == Rendering::kPartialMetadata) {
+                object = ToPartialMetadata(object, as);
+              }
+              std::string line = EventLine(event.type, object);
               return sink.write(line.data(), line.size());
             }
             case ObjectStore::Watch::Result::kTimeout:

@@ -1,7 +1,8 @@
 // Fuzzes fakek8s's request handler: methods, paths, query strings, headers and
 // bodies, against a server seeded with a demo Service, pods and EndpointSlices.
 // Property: no crash, and every response is a valid HTTP status with either a
-// JSON body (Status objects included) or a watch stream.
+// JSON body (Status objects and Tables included), a watch stream, or plain text from
+// the health endpoints.
 //
 // Input: "METHOD /path?query\n" then "Name: value" header lines, a blank line and
 // the body. Byte 0's low bit picks a server with a token and RBAC rules (the
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "fakek8s/api_server.h"
@@ -88,8 +90,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ((data[0] & 1) ? world->guarded : world->open)->ServeInProcess(req, res);
   if (res.status < 200 || res.status > 599) __builtin_trap();
   const bool streaming = static_cast<bool>(res.content_provider_);
-  if (!streaming && !res.body.empty()) {
-    // Every non-streamed answer is JSON (objects, lists, Status errors).
+  const bool plain = absl::StartsWith(res.get_header_value("Content-Type"), "text/plain");
+  if (plain && !absl::StartsWith(req.path, "/healthz") && !absl::StartsWith(req.path, "/livez") &&
+      !absl::StartsWith(req.path, "/readyz")) {
+    __builtin_trap();  // plain text is for the health endpoints only
+  }
+  if (!streaming && !plain && !res.body.empty()) {
+    // Every other non-streamed answer is JSON (objects, lists, Tables, Status errors).
     if (!nlohmann::json::accept(res.body)) __builtin_trap();
   }
   return 0;

@@ -136,10 +136,16 @@ TEST_F(HttpK8sClientTest, ErrorsNameTheServiceAndTheCause) {
   Start(/*tls=*/false);
   k8s_->server().AddToken("good", "system:serviceaccount:demo:client");
   k8s_->server().SetRules("system:serviceaccount:demo:client", {{{"get"}, {"services"}, {"demo"}}});
-  auto anonymous = Client(Config(""));
-  absl::Status s = anonymous->GetService("demo", "web").status();
+  auto unknown = Client(Config("not-a-token"));
+  absl::Status s = unknown->GetService("demo", "web").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(s.message(), HasSubstr("reading Service demo/web: HTTP 401"));
+  // No credentials at all: anonymous, which a cluster answers with 403.
+  auto anonymous = Client(Config(""));
+  s = anonymous->GetService("demo", "web").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("reading Service demo/web: HTTP 403"));
+  EXPECT_THAT(s.message(), HasSubstr("system:anonymous"));
 
   auto client = Client(Config("good"));
   s = client->ListEndpoints(EndpointSource::kEndpointSlices, "demo", "web").status();

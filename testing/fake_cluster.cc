@@ -2,12 +2,15 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace kubegrpc::testing {
 
 absl::StatusOr<std::unique_ptr<FakeCluster>> FakeCluster::Start(Options options) {
   fakek8s::FakeKubernetes::Options k8s_options;
   k8s_options.server.tls = options.tls;
   k8s_options.server.bookmark_interval = options.bookmark_interval;
+  k8s_options.server.events_namespace = options.events_namespace;
   auto k8s = fakek8s::FakeKubernetes::Start(k8s_options);
   if (!k8s.ok()) return k8s.status();
   return std::unique_ptr<FakeCluster>(new FakeCluster(*std::move(k8s)));
@@ -44,13 +47,40 @@ absl::Status FakeCluster::DeletePod(const std::string& pod, absl::Duration prest
 }
 
 absl::Status FakeCluster::CrashPod(const std::string& pod, absl::Duration restart_after) {
+  RecordFault(StepAction{StepAction::Verb::kCrash, pod, 0, restart_after});
   absl::MutexLock lock(&mu_);
   return lifecycle_.Crash(pod, restart_after);
 }
 
 absl::Status FakeCluster::HangPod(const std::string& pod, absl::Duration duration) {
+  RecordFault(StepAction{StepAction::Verb::kHang, pod, 0, duration});
   absl::MutexLock lock(&mu_);
   return lifecycle_.Hang(pod, duration);
+}
+
+void FakeCluster::RecordFault(const StepAction& action) {
+  std::string what;
+  if (action.verb == StepAction::Verb::kCrash) {
+    what = absl::StrCat("crash: the pod's server stops at once; it restarts on the same IP after ",
+                        absl::FormatDuration(action.duration));
+  } else if (action.verb == StepAction::Verb::kHang) {
+    what = absl::StrCat("hang: the pod's server accepts calls but answers none for ",
+                        absl::FormatDuration(action.duration), " (the API still reports it ready)");
+  } else {
+    return;
+  }
+  // The pod, wherever its namespace: the event is about it.
+  for (const fakek8s::json& p : k8s_->store().List(fakek8s::Resource::kPods, "").items) {
+    if (p["metadata"].value("name", "") != action.target) continue;
+    fakek8s::EventRecord record;
+    record.involved = fakek8s::EventRecorder::ReferenceTo(p);
+    record.type = "Warning";
+    record.reason = "FaultInjected";
+    record.message = what;
+    record.component = "kube-grpc testing";
+    k8s_->events().Record(record);
+    return;
+  }
 }
 
 absl::Status FakeCluster::SetPodReady(const std::string& pod, bool ready) {
@@ -70,6 +100,7 @@ absl::Status FakeCluster::RollingUpdate(const std::string& deployment, int max_s
 }
 
 absl::Status FakeCluster::Apply(const StepAction& action) {
+  RecordFault(action);
   absl::MutexLock lock(&mu_);
   return lifecycle_.Apply(action, absl::Milliseconds(200));
 }

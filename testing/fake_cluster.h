@@ -43,6 +43,8 @@ class FakeCluster {
   struct Options {
     bool tls = true;
     absl::Duration bookmark_interval = absl::Seconds(60);
+    // Where events about API faults go (pod events go to the pod's namespace).
+    std::string events_namespace = "demo";
   };
   static absl::StatusOr<std::unique_ptr<FakeCluster>> Start(Options options);
   static absl::StatusOr<std::unique_ptr<FakeCluster>> Start() { return Start(Options()); }
@@ -91,6 +93,8 @@ class FakeCluster {
   ClusterConfig client_config(const std::string& ns = "demo") const;
 
  private:
+  // An event about the pod a crash or hang step targets (kubectl get events).
+  void RecordFault(const StepAction& action) ABSL_LOCKS_EXCLUDED(mu_);
   // The pods' processes: FakePods on the process's loopback subnet.
   class Runtime : public PodRuntime {
    public:
