@@ -1,6 +1,7 @@
 #include "kubegrpc/discovery.h"
 
 #include <functional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -127,7 +128,7 @@ absl::Status ServiceDiscovery::List() {
     // empties with this error as the reason, and keep relisting until the
     // port returns.
     if (port_resolved_) {
-      objects_.clear();
+      merger_.Clear();
       Publish();
     }
     return absl::NotFoundError(
@@ -151,10 +152,14 @@ absl::Status ServiceDiscovery::List() {
     list = client_->ListEndpoints(source_, target_.ns, target_.name, &cancel_);
   }
   if (!list.ok()) return list.status();
-  objects_.clear();
-  for (EndpointObject& o : list->items) {
-    std::string name = o.name;
-    objects_[name] = std::move(o);
+  // The list replaces what was known: objects not in it are gone.
+  std::set<std::string> listed;
+  for (const EndpointObject& o : list->items) {
+    merger_.SetSlice(o.name, Convert(o));
+    listed.insert(o.name);
+  }
+  for (const std::string& name : merger_.SliceNames()) {
+    if (listed.count(name) == 0) merger_.RemoveSlice(name);
   }
   bool first_sync = false;
   DiscoveryStatus now;
@@ -211,10 +216,10 @@ absl::Status ServiceDiscovery::Watch() {
             break;
           case WatchEvent::Type::kAdded:
           case WatchEvent::Type::kModified:
-            objects_[event.object.name] = event.object;
+            merger_.SetSlice(event.object.name, Convert(event.object));
             break;
           case WatchEvent::Type::kDeleted:
-            objects_.erase(event.object.name);
+            merger_.RemoveSlice(event.object.name);
             break;
         }
         {
@@ -268,46 +273,51 @@ absl::Status ServiceDiscovery::Watch() {
   return absl::OkStatus();
 }
 
+std::vector<Endpoint> ServiceDiscovery::Convert(const EndpointObject& object) const {
+  std::vector<Endpoint> endpoints;
+  endpoints.reserve(object.endpoints.size());
+  for (const EndpointInfo& e : object.endpoints) {
+    const EndpointPort* port = nullptr;
+    for (const EndpointPort& p : e.ports) {
+      if (p.name == port_name_ && p.port > 0) {
+        port = &p;
+        break;
+      }
+    }
+    if (port == nullptr) continue;  // this pod does not serve the port
+    Endpoint out;
+    out.address = e.address;
+    out.port = port->port;
+    out.pod_name = e.pod_name;
+    out.node_name = e.node_name;
+    out.zone = e.zone;
+    out.hostname = e.hostname;
+    out.ready = e.ready.value_or(true);
+    out.serving = e.serving.value_or(true);
+    out.terminating = e.terminating.value_or(false);
+    endpoints.push_back(std::move(out));
+  }
+  return endpoints;
+}
+
 void ServiceDiscovery::Publish() {
   if (!port_resolved_) return;
-  std::vector<Endpoint> endpoints;
-  size_t total = 0;
-  for (const auto& [name, object] : objects_) total += object.endpoints.size();
-  endpoints.reserve(total);
-  for (const auto& [name, object] : objects_) {
-    for (const EndpointInfo& e : object.endpoints) {
-      const EndpointPort* port = nullptr;
-      for (const EndpointPort& p : e.ports) {
-        if (p.name == port_name_ && p.port > 0) {
-          port = &p;
-          break;
-        }
-      }
-      if (port == nullptr) continue;  // this pod does not serve the port
-      Endpoint out;
-      out.address = e.address;
-      out.port = port->port;
-      out.pod_name = e.pod_name;
-      out.node_name = e.node_name;
-      out.zone = e.zone;
-      out.hostname = e.hostname;
-      out.ready = e.ready.value_or(true);
-      out.serving = e.serving.value_or(true);
-      out.terminating = e.terminating.value_or(false);
-      endpoints.push_back(std::move(out));
-    }
+  std::vector<EndpointChange> changes = merger_.TakeChanges(published_.get());
+  if (published_ != nullptr && changes.empty()) return;
+  static const std::shared_ptr<const EndpointSet> kEmpty = EndpointSet::Create({});
+  const EndpointSet& base = published_ != nullptr ? *published_ : *kEmpty;
+  EndpointSet::Next next = base.With(std::move(changes));
+  if (next.set == nullptr) {
+    if (published_ != nullptr) return;  // nothing changed
+    next.set = kEmpty;                  // the first publish, of no endpoints
   }
-  std::shared_ptr<const EndpointSet> set = EndpointSet::Create(std::move(endpoints));
-  std::shared_ptr<const EndpointSet> before;
+  published_ = next.set;
   {
     absl::MutexLock lock(&mu_);
-    if (current_ != nullptr && *current_ == *set) return;
-    before = current_;
-    current_ = set;
+    current_ = next.set;
     ++status_.publishes;
   }
-  EndpointDelta delta = Diff(before.get(), *set);
-  if (callback_) callback_(set, delta);
+  if (callback_) callback_(next.set, next.delta);
 }
 
 }  // namespace kubegrpc

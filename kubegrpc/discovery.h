@@ -49,6 +49,7 @@
 #include "kubegrpc/discovery_options.h"
 #include "kubegrpc/endpoint_set.h"
 #include "kubegrpc/internal/backoff.h"
+#include "kubegrpc/internal/endpoint_merger.h"
 #include "kubegrpc/k8s_client.h"
 #include "kubegrpc/snapshot.h"
 #include "kubegrpc/target.h"
@@ -87,7 +88,10 @@ class ServiceDiscovery {
   absl::Status Watch() ABSL_LOCKS_EXCLUDED(mu_);
   void Fail(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   void Sleep(absl::Duration d);
-  // Rebuilds the set from the objects and, if it changed, publishes it.
+  // The endpoints `object` contributes for the port.
+  std::vector<Endpoint> Convert(const EndpointObject& object) const;
+  // Publishes the merged set if it changed since the last publish (and always
+  // the first time), with the delta computed from the change.
   void Publish() ABSL_LOCKS_EXCLUDED(mu_);
 
   K8sClient* const client_;
@@ -108,7 +112,9 @@ class ServiceDiscovery {
   EndpointSource source_ = EndpointSource::kEndpointSlices;
   std::string port_name_;  // the endpoint port's name, from the Service
   bool port_resolved_ = false;
-  std::map<std::string, EndpointObject> objects_;  // by object name
+  // Each object's endpoints for the port, merged incrementally.
+  internal::EndpointMerger merger_;
+  std::shared_ptr<const EndpointSet> published_;  // the last set published
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const EndpointSet> current_ ABSL_GUARDED_BY(mu_);

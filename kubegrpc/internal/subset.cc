@@ -27,7 +27,7 @@ uint64_t RendezvousScore(const std::string& key, const std::string& host_port) {
   return h ^ (h >> 31);
 }
 
-std::vector<const Endpoint*> RendezvousSubset(const std::vector<Endpoint>& endpoints,
+std::vector<const Endpoint*> RendezvousSubset(const EndpointList& endpoints,
                                               const std::string& key, size_t limit) {
   std::vector<std::pair<uint64_t, const Endpoint*>> scored;
   scored.reserve(endpoints.size());
