@@ -54,6 +54,7 @@ void ChannelPool::Shutdown() {
     released.swap(entries_);
     eligible_ = StateCounts();
     unhealthy_ = 0;
+    rebuild_all_ = true;
     RebuildLocked();
   }
   for (auto& [key, e] : released) e->subchannel->Shutdown();
@@ -76,7 +77,26 @@ bool ChannelPool::UpdateLocked(Entry& e, bool healthy, bool draining, ChannelSta
   if (e.eligible()) eligible_.Add(e.state, +1);
   if (!e.draining && !e.healthy) ++unhealthy_;
   const bool is_in = e.eligible() && InPickTier(tier_, e.state);
+  if (was_in != is_in) SetPickedLocked(e, is_in);
   return was_in != is_in || ChoosePickTier(eligible_) != tier_;
+}
+
+void ChannelPool::SetPickedLocked(Entry& e, bool in) {
+  if (in) {
+    if (e.pick_pos >= 0) return;
+    e.pick_pos = static_cast<int64_t>(picked_.size());
+    picked_.push_back(e.endpoint);
+    return;
+  }
+  if (e.pick_pos < 0) return;
+  const size_t pos = static_cast<size_t>(e.pick_pos);
+  e.pick_pos = -1;
+  leaving_.push_back(std::move(picked_[pos]));
+  if (pos + 1 != picked_.size()) {
+    picked_[pos] = std::move(picked_.back());
+    if (Entry* moved = FindLocked(picked_[pos].get())) moved->pick_pos = static_cast<int64_t>(pos);
+  }
+  picked_.pop_back();
 }
 
 void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const EndpointDelta* delta) {
@@ -121,16 +141,22 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
     size_t limit = max_endpoints_;
     std::string limited_by = absl::StrCat("PoolOptions::max_endpoints is ", max_endpoints_);
     if (factory_->UsesDescriptors() && (usable > kCheckDescriptorsAbove || subset_)) {
-      if (std::optional<int64_t> free = internal::FreeDescriptors()) {
-        const int64_t reserve = kReservedDescriptors;
-        const int64_t room = static_cast<int64_t>(entries_.size()) + *free - reserve;
-        if (room < static_cast<int64_t>(limit)) {
-          limit = static_cast<size_t>(std::max<int64_t>(0, room));
-          limited_by = absl::StrCat(
-              "the process's descriptor limit (RLIMIT_NOFILE) leaves room "
-              "for ",
-              limit, " channels, keeping ", reserve, " descriptors free");
-        }
+      // Reading /proc/self/fd costs O(descriptors): only when the set grows
+      // past what it was read for, while subsetting, or now and then.
+      if (subset_ || usable > scanned_usable_ || ++applies_since_scan_ >= kRescanEvery) {
+        scanned_usable_ = usable;
+        applies_since_scan_ = 0;
+        std::optional<int64_t> free = internal::FreeDescriptors();
+        descriptor_room_ = free.has_value() ? static_cast<int64_t>(entries_.size()) + *free -
+                                                  kReservedDescriptors
+                                            : -1;
+      }
+      if (descriptor_room_ >= 0 && descriptor_room_ < static_cast<int64_t>(limit)) {
+        limit = static_cast<size_t>(descriptor_room_);
+        limited_by = absl::StrCat(
+            "the process's descriptor limit (RLIMIT_NOFILE) leaves room "
+            "for ",
+            limit, " channels, keeping ", kReservedDescriptors, " descriptors free");
       }
     }
     const bool subset = usable > limit;
@@ -202,6 +228,7 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
     e->started = true;
     if (e->eligible()) {
       eligible_.Add(e->state, +1);
+      if (InPickTier(tier_, e->state)) SetPickedLocked(*e, true);
       changed = true;
     }
   }
@@ -281,12 +308,20 @@ void ChannelPool::RebuildIfEmptyLocked() {
 }
 
 void ChannelPool::RebuildLocked() {
-  tier_ = ChoosePickTier(eligible_);
-  std::vector<std::shared_ptr<PoolEndpoint>> pick;
-  pick.reserve(static_cast<size_t>(eligible_.total()));
-  for (const auto& [key, e] : entries_) {
-    if (e->eligible() && InPickTier(tier_, e->state)) pick.push_back(e->endpoint);
+  const PickTier tier = ChoosePickTier(eligible_);
+  if (tier != tier_ || rebuild_all_) {
+    // Which states are picked changed: every entry may move.
+    tier_ = tier;
+    rebuild_all_ = false;
+    for (auto& e : picked_) leaving_.push_back(std::move(e));
+    picked_.clear();
+    for (const auto& [key, e] : entries_) {
+      e->pick_pos = -1;
+      if (e->eligible() && InPickTier(tier_, e->state)) SetPickedLocked(*e, true);
+    }
   }
+  std::vector<PoolEndpoint*> pick(picked_.size());
+  for (size_t i = 0; i < picked_.size(); ++i) pick[i] = picked_[i].get();
   picker_empty_ = pick.empty();
   absl::Status empty_status;
   uint64_t start = 0;
@@ -297,7 +332,16 @@ void ChannelPool::RebuildLocked() {
     // Start at a random index so that many clients do not all begin on one pod.
     start = rng_();
   }
-  picker_.Update(std::make_unique<Picker>(std::move(pick), start, std::move(empty_status)));
+  // The endpoints that left since the last picker stay alive while it does.
+  auto link = std::make_shared<PickerLink>();
+  if (link_ != nullptr) {
+    link_->retired = std::move(leaving_);
+    link_->next = link;
+  }
+  leaving_.clear();
+  link_ = link;
+  picker_.Update(std::make_unique<Picker>(std::move(pick), std::move(link), start,
+                                          std::move(empty_status)));
 }
 
 bool ChannelPool::WaitForReady(absl::Time deadline) {
@@ -350,6 +394,7 @@ void ChannelPool::RunMaintenance() {
     for (auto it = entries_.begin(); it != entries_.end();) {
       Entry& e = *it->second;
       if (e.draining && (e.endpoint->calls().in_flight() == 0 || now >= e.drain_deadline)) {
+        SetPickedLocked(e, false);  // never picked while draining; kept exact regardless
         released.push_back(std::move(it->second));  // not eligible: no count to undo
         it = entries_.erase(it);
       } else {

@@ -121,6 +121,7 @@ class ChannelPool {
     bool healthy = true;
     bool draining = false;
     absl::Time drain_deadline;
+    int64_t pick_pos = -1;  // its index in picked_, or -1
     bool eligible() const { return started && healthy && !draining; }
   };
   // Lets subchannel callbacks reach the pool only while it is up: they may run
@@ -138,6 +139,10 @@ class ChannelPool {
   // whether the picker's endpoints may have changed.
   bool UpdateLocked(Entry& e, bool healthy, bool draining, ChannelState state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Puts `e` in or takes it out of picked_: O(log n) (swap with the last).
+  void SetPickedLocked(Entry& e, bool in) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes a picker of picked_ (recomputed from every entry only when the
+  // pick tier changed): copies n raw pointers, no reference counts.
   void RebuildLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rebuilds the picker only if it is empty (its reason may have changed).
   void RebuildIfEmptyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -167,8 +172,22 @@ class ChannelPool {
   bool health_on_ ABSL_GUARDED_BY(mu_) = false;
   const void* health_key_ ABSL_GUARDED_BY(mu_) = nullptr;
   absl::Time next_health_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  // By host:port. A B-tree: rebuilding the picker walks every entry.
+  // By host:port. A B-tree: a full rebuild of the picker walks every entry.
   absl::btree_map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  // The endpoints to pick (the eligible entries in tier_), kept as entries
+  // change; in no particular order.
+  std::vector<std::shared_ptr<PoolEndpoint>> picked_ ABSL_GUARDED_BY(mu_);
+  // Those that left picked_ since the last picker; they go to its link.
+  std::vector<std::shared_ptr<PoolEndpoint>> leaving_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<PickerLink> link_ ABSL_GUARDED_BY(mu_);  // the current picker's
+  bool rebuild_all_ ABSL_GUARDED_BY(mu_) = false;  // picked_ must be recomputed
+  // The descriptor limit's room for channels, as last read (-1: unknown), and
+  // when: /proc/self/fd is read again when the set grows past the size it was
+  // read at, and every kRescanEvery applies of large sets.
+  static constexpr int kRescanEvery = 64;
+  int64_t descriptor_room_ ABSL_GUARDED_BY(mu_) = -1;
+  size_t scanned_usable_ ABSL_GUARDED_BY(mu_) = 0;
+  int applies_since_scan_ ABSL_GUARDED_BY(mu_) = 0;
   StateCounts eligible_ ABSL_GUARDED_BY(mu_);            // the states of the eligible entries
   int64_t unhealthy_ ABSL_GUARDED_BY(mu_) = 0;           // not draining, failing health checks
   PickTier tier_ ABSL_GUARDED_BY(mu_) = PickTier::kAll;  // the current picker's

@@ -23,6 +23,39 @@ PoolEndpoint::~PoolEndpoint() {
   }
 }
 
+PickerLink::~PickerLink() {
+  std::shared_ptr<PickerLink> n = std::move(next);
+  // Unlink the chain one link at a time while this is its only owner.
+  while (n != nullptr && n.use_count() == 1) {
+    std::shared_ptr<PickerLink> after = std::move(n->next);
+    n = std::move(after);
+  }
+}
+
+namespace {
+
+std::vector<PoolEndpoint*> Raw(const std::vector<std::shared_ptr<PoolEndpoint>>& endpoints) {
+  std::vector<PoolEndpoint*> raw;
+  raw.reserve(endpoints.size());
+  for (const auto& e : endpoints) raw.push_back(e.get());
+  return raw;
+}
+
+std::shared_ptr<const PickerLink> Owning(std::vector<std::shared_ptr<PoolEndpoint>> endpoints) {
+  auto link = std::make_shared<PickerLink>();
+  link->retired = std::move(endpoints);
+  return link;
+}
+
+}  // namespace
+
+Picker::Picker(std::vector<std::shared_ptr<PoolEndpoint>> endpoints, uint64_t start,
+               absl::Status empty_status)
+    : endpoints_(Raw(endpoints)),
+      keep_(Owning(std::move(endpoints))),
+      next_(start),
+      empty_status_(std::move(empty_status)) {}
+
 void StateCounts::Add(ChannelState state, int64_t n) {
   switch (state) {
     case ChannelState::kReady:

@@ -129,20 +129,41 @@ PickTier ChoosePickTier(const StateCounts& counts);
 // Whether an eligible endpoint in `state` belongs in a picker of `tier`.
 bool InPickTier(PickTier tier, ChannelState state);
 
+// What keeps the endpoints of a pool's pickers alive: the pool owns the
+// endpoints it picks now; each picker holds the link made when it was
+// published, which receives the endpoints the pool stops picking before the
+// next picker, and holds the next link. So a picker keeps alive every endpoint
+// it can hand out, and publishing a picker copies only raw pointers
+// (O(n) x 8 bytes) and moves the shared_ptrs of the endpoints that left.
+struct PickerLink {
+  std::vector<std::shared_ptr<PoolEndpoint>> retired;
+  std::shared_ptr<PickerLink> next;
+  PickerLink() = default;
+  PickerLink(const PickerLink&) = delete;
+  PickerLink& operator=(const PickerLink&) = delete;
+  ~PickerLink();  // iterative: a long chain does not recurse
+};
+
 // An immutable snapshot of the endpoints to pick from.
 class Picker {
  public:
   // `empty_status` (Unavailable naming the Service and why) is what picks
   // return when `endpoints` is empty; `start` is where round-robin begins.
   Picker(std::vector<std::shared_ptr<PoolEndpoint>> endpoints, uint64_t start,
-         absl::Status empty_status)
-      : endpoints_(std::move(endpoints)), next_(start), empty_status_(std::move(empty_status)) {}
+         absl::Status empty_status);
+  // The pool's form: `endpoints` stay alive as long as `keep` (see PickerLink).
+  Picker(std::vector<PoolEndpoint*> endpoints, std::shared_ptr<const PickerLink> keep,
+         uint64_t start, absl::Status empty_status)
+      : endpoints_(std::move(endpoints)),
+        keep_(std::move(keep)),
+        next_(start),
+        empty_status_(std::move(empty_status)) {}
 
   // The next endpoint, round-robin; null if empty.
   PoolEndpoint* Pick() const {
     if (endpoints_.empty()) return nullptr;
     const uint64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-    PoolEndpoint* e = endpoints_[i % endpoints_.size()].get();
+    PoolEndpoint* e = endpoints_[i % endpoints_.size()];
     e->calls().picks_.fetch_add(1, std::memory_order_relaxed);
     return e;
   }
@@ -156,12 +177,13 @@ class Picker {
     }
     return e;
   }
-  const std::vector<std::shared_ptr<PoolEndpoint>>& endpoints() const { return endpoints_; }
+  const std::vector<PoolEndpoint*>& endpoints() const { return endpoints_; }
   // Why it is empty (OK if it is not).
   const absl::Status& empty_status() const { return empty_status_; }
 
  private:
-  const std::vector<std::shared_ptr<PoolEndpoint>> endpoints_;
+  const std::vector<PoolEndpoint*> endpoints_;
+  const std::shared_ptr<const PickerLink> keep_;
   mutable std::atomic<uint64_t> next_;
   const absl::Status empty_status_;
 };
