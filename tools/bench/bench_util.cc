@@ -69,6 +69,16 @@ json MakeSlice(const std::string& ns, const std::string& service, const std::str
           {"ports", json::array({{{"name", "grpc"}, {"port", port}, {"protocol", "TCP"}}})}};
 }
 
+absl::Status WaitFor(const std::function<bool()>& done, absl::Duration timeout,
+                     const std::string& what, absl::Duration poll) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return absl::DeadlineExceededError("timed out waiting for " + what);
+    absl::SleepFor(poll);
+  }
+  return absl::OkStatus();
+}
+
 SliceService::SliceService(const std::string& ns, const std::string& service,
                            std::vector<json> slices, std::function<void()> before_decode) {
   (void)store_.Create(fakek8s::Resource::kNamespaces, {{"metadata", {{"name", ns}}}});

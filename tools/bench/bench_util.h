@@ -29,6 +29,11 @@ struct Stats {
 };
 Stats Summarize(std::vector<absl::Duration> sample);
 
+// Polls `done` every `poll` until it is true; DeadlineExceeded naming `what`
+// after `timeout`.
+absl::Status WaitFor(const std::function<bool()>& done, absl::Duration timeout,
+                     const std::string& what, absl::Duration poll = absl::Microseconds(200));
+
 // This process's resident set size in bytes (0 if unknown).
 int64_t ResidentBytes();
 

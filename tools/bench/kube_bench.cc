@@ -12,8 +12,10 @@
 //                 last call, crashed pod out of rotation); --mode=watch|poll
 //   churn         failed calls through a rolling update of 10 pods and a crash,
 //                 at a steady rate; --retry=true|false
-//   scale         a 5,000-endpoint Service in 50 slices: first pool, one-endpoint
-//                 change; API requests per Service from many Connect calls
+//   scale         discovery and pool at 500 / 5,000 / 20,000 endpoints, end to end
+//                 and beside the pre-incremental baseline; fakek8s's endpoint
+//                 controller at 20,000 pods (tools/bench/scale_bench.cc)
+//   api_requests  API requests per Service from many Connect calls
 //   memory        RSS per 1,000 idle connected channels; --mode=pool|bare
 //   serve         (internal) a gRPC server on many loopback addresses, for memory
 // --quick shrinks every section to a few trials (CI checks they still run).
@@ -50,6 +52,7 @@
 #include "testing/proto/echo.grpc.pb.h"
 #include "testing/subprocess.h"
 #include "tools/bench/bench_util.h"
+#include "tools/bench/scale_bench.h"
 
 ABSL_FLAG(std::string, section, "", "which measurement to run (see the file comment)");
 ABSL_FLAG(std::string, mode, "", "convergence: watch|poll; memory: pool|bare");
@@ -70,16 +73,6 @@ using kubegrpc::testing::EchoResponse;
 using kubegrpc::testing::FakeCluster;
 
 bool Quick() { return absl::GetFlag(FLAGS_quick); }
-
-absl::Status WaitFor(const std::function<bool()>& done, absl::Duration timeout,
-                     const std::string& what, absl::Duration poll = absl::Microseconds(200)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > deadline) return absl::DeadlineExceededError("timed out waiting for " + what);
-    absl::SleepFor(poll);
-  }
-  return absl::OkStatus();
-}
 
 // How many of the Service's endpoints are in the picker.
 int Picked(const Balancer& balancer) {
@@ -441,94 +434,9 @@ absl::StatusOr<json> Churn() {
               {"p99_ms", absl::ToDoubleMilliseconds(report.p99)}};
 }
 
-// --- scale ---------------------------------------------------------------------------
-
+// Addresses for endpoints (prefix + a.b), never dialled unless served.
 std::string Address(const std::string& prefix, int i) {
   return absl::StrCat(prefix, i / 250, ".", i % 250 + 1);
-}
-
-absl::StatusOr<json> Scale() {
-  const int slices = 50, per_slice = 100, endpoints = slices * per_slice;
-  const int trials = Quick() ? 5 : 200;
-  // Addresses that are never dialled: the channels are real but idle (no call is
-  // made), so this measures discovery and pool bookkeeping only.
-  std::vector<std::vector<std::pair<std::string, bool>>> content(slices);
-  std::vector<json> objects;
-  for (int s = 0; s < slices; ++s) {
-    for (int i = 0; i < per_slice; ++i) {
-      content[s].push_back({Address("127.250.", s * per_slice + i), true});
-    }
-    objects.push_back(MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]));
-  }
-  absl::Mutex decode_mu;
-  absl::Time decoding = absl::InfinitePast();  // when the last event's decoding began
-  SliceService service("demo", "big", objects, [&] {
-    absl::MutexLock lock(&decode_mu);
-    decoding = absl::Now();
-  });
-  testing::FakeSubchannelFactory factory({.initial = ChannelState::kReady, .with_channel = true});
-  ChannelPool pool("demo/big:80", &factory, {});
-  absl::Mutex mu;
-  std::vector<absl::Time> applied;  // after each Apply returned
-  ServiceDiscovery discovery(
-      service.client().get(), {.name = "big", .ns = "demo", .port = 80}, {},
-      [&](std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta) {
-        pool.Apply(set, &delta);
-        const absl::Time now = absl::Now();
-        absl::MutexLock lock(&mu);
-        applied.push_back(now);
-      });
-  auto applies = [&] {
-    absl::MutexLock lock(&mu);
-    return applied.size();
-  };
-  const int64_t rss_before = ResidentBytes();
-  const absl::Time start = absl::Now();
-  discovery.Start();
-  if (absl::Status s = WaitFor([&] { return applies() >= 1; }, absl::Seconds(120), "first pool");
-      !s.ok()) {
-    return s;
-  }
-  absl::Duration first_pool;
-  {
-    absl::MutexLock lock(&mu);
-    first_pool = applied[0] - start;
-  }
-  int picked = 0;
-  for (const EndpointSnapshot& e : pool.Snapshot()) picked += e.picked ? 1 : 0;
-  const int64_t rss_after = ResidentBytes();
-  // One endpoint changes per event: alternately not ready and ready again.
-  std::vector<absl::Duration> change;          // from the write to the store
-  std::vector<absl::Duration> change_decoded;  // from the watch line's decoding
-  for (int t = 0; t < trials; ++t) {
-    const int s = t % slices;
-    const int i = (t / slices) % per_slice;
-    content[s][i].second = !content[s][i].second;
-    json slice = MakeSlice("demo", "big", absl::StrCat("big-", s), 8080, content[s]);
-    const size_t before = applies();
-    const absl::Time written = absl::Now();
-    if (absl::Status st = service.Replace(std::move(slice)); !st.ok()) return st;
-    if (absl::Status st = WaitFor([&] { return applies() > before; }, absl::Seconds(30),
-                                  "the change to be applied", absl::Microseconds(20));
-        !st.ok()) {
-      return st;
-    }
-    absl::MutexLock lock(&mu);
-    change.push_back(applied[before] - written);
-    absl::MutexLock decode_lock(&decode_mu);
-    change_decoded.push_back(applied[before] - decoding);
-  }
-  discovery.Stop();
-  pool.Shutdown();
-  return json{{"section", "scale"},
-              {"endpoints", endpoints},
-              {"slices", slices},
-              {"picked_after_first_pool", picked},
-              {"first_pool_ms", absl::ToDoubleMilliseconds(first_pool)},
-              {"pool_rss_bytes_fake_channels", rss_after - rss_before},
-              {"one_endpoint_change", Summarize(change).ToJson()},
-              {"one_endpoint_change_from_decoding", Summarize(change_decoded).ToJson()},
-              {"lists", service.client()->lists()}};
 }
 
 // --- shutdown ----------------------------------------------------------------------
@@ -801,7 +709,7 @@ int main(int argc, char** argv) {
   } else if (section == "churn") {
     result = Churn();
   } else if (section == "scale") {
-    result = Scale();
+    result = ScaleSection(Quick());
   } else if (section == "shutdown") {
     result = Shutdown();
   } else if (section == "api_requests") {
