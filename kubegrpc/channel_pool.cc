@@ -147,9 +147,9 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
         scanned_usable_ = usable;
         applies_since_scan_ = 0;
         std::optional<int64_t> free = internal::FreeDescriptors();
-        descriptor_room_ = free.has_value() ? static_cast<int64_t>(entries_.size()) + *free -
-                                                  kReservedDescriptors
-                                            : -1;
+        descriptor_room_ =
+            free.has_value() ? static_cast<int64_t>(entries_.size()) + *free - kReservedDescriptors
+                             : -1;
       }
       if (descriptor_room_ >= 0 && descriptor_room_ < static_cast<int64_t>(limit)) {
         limit = static_cast<size_t>(descriptor_room_);
@@ -340,8 +340,8 @@ void ChannelPool::RebuildLocked() {
   }
   leaving_.clear();
   link_ = link;
-  picker_.Update(std::make_unique<Picker>(std::move(pick), std::move(link), start,
-                                          std::move(empty_status)));
+  picker_.Update(
+      std::make_unique<Picker>(std::move(pick), std::move(link), start, std::move(empty_status)));
 }
 
 bool ChannelPool::WaitForReady(absl::Time deadline) {

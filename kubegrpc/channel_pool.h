@@ -180,7 +180,7 @@ class ChannelPool {
   // Those that left picked_ since the last picker; they go to its link.
   std::vector<std::shared_ptr<PoolEndpoint>> leaving_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<PickerLink> link_ ABSL_GUARDED_BY(mu_);  // the current picker's
-  bool rebuild_all_ ABSL_GUARDED_BY(mu_) = false;  // picked_ must be recomputed
+  bool rebuild_all_ ABSL_GUARDED_BY(mu_) = false;          // picked_ must be recomputed
   // The descriptor limit's room for channels, as last read (-1: unknown), and
   // when: /proc/self/fd is read again when the set grows past the size it was
   // read at, and every kRescanEvery applies of large sets.

@@ -21,8 +21,7 @@ bool Endpoint::operator==(const Endpoint& o) const {
                                            o.hostname, o.ready, o.serving, o.terminating);
 }
 
-int CompareKey(const std::string& address_a, int port_a, const std::string& address_b,
-               int port_b) {
+int CompareKey(const std::string& address_a, int port_a, const std::string& address_b, int port_b) {
   if (int c = address_a.compare(address_b); c != 0) return c;
   return port_a < port_b ? -1 : (port_a > port_b ? 1 : 0);
 }
@@ -33,8 +32,9 @@ EndpointList EndpointList::FromSorted(std::vector<Endpoint> sorted) {
   EndpointList out;
   for (size_t i = 0; i < sorted.size(); i += kChunk) {
     const size_t end = std::min(sorted.size(), i + kChunk);
-    out.chunks_.push_back(std::make_shared<const Chunk>(std::make_move_iterator(sorted.begin() + i),
-                                                        std::make_move_iterator(sorted.begin() + end)));
+    out.chunks_.push_back(
+        std::make_shared<const Chunk>(std::make_move_iterator(sorted.begin() + i),
+                                      std::make_move_iterator(sorted.begin() + end)));
   }
   out.Finish();
   return out;
@@ -58,9 +58,9 @@ void EndpointList::Push(std::vector<Endpoint>&& endpoints) {
   }
   size_t i = 0;
   while (endpoints.size() - i > 2 * kChunk) {
-    chunks_.push_back(std::make_shared<const Chunk>(
-        std::make_move_iterator(endpoints.begin() + i),
-        std::make_move_iterator(endpoints.begin() + i + kChunk)));
+    chunks_.push_back(
+        std::make_shared<const Chunk>(std::make_move_iterator(endpoints.begin() + i),
+                                      std::make_move_iterator(endpoints.begin() + i + kChunk)));
     i += kChunk;
   }
   chunks_.push_back(std::make_shared<const Chunk>(std::make_move_iterator(endpoints.begin() + i),
@@ -77,8 +77,8 @@ void EndpointList::Finish() {
 }
 
 const Endpoint& EndpointList::operator[](size_t i) const {
-  const size_t c = static_cast<size_t>(std::upper_bound(ends_.begin(), ends_.end(), i) -
-                                       ends_.begin());
+  const size_t c =
+      static_cast<size_t>(std::upper_bound(ends_.begin(), ends_.end(), i) - ends_.begin());
   return (*chunks_[c])[c == 0 ? i : i - ends_[c - 1]];
 }
 
@@ -117,8 +117,8 @@ EndpointList EndpointList::With(const std::vector<Edit>& edits) const {
     while (i < n || e < f) {
       const int c = i == n   ? 1
                     : e == f ? -1
-                             : CompareKey((*chunk)[i].address, (*chunk)[i].port,
-                                          *edits[e].address, edits[e].port);
+                             : CompareKey((*chunk)[i].address, (*chunk)[i].port, *edits[e].address,
+                                          edits[e].port);
       if (c < 0) {
         merged.push_back((*chunk)[i++]);
         continue;
@@ -134,9 +134,8 @@ EndpointList EndpointList::With(const std::vector<Edit>& edits) const {
     const Chunk& chunk = *chunks_[c];
     size_t f = e;
     const bool last = c + 1 == chunks_.size();
-    while (f < edits.size() &&
-           (last || CompareKey(*edits[f].address, edits[f].port, chunk.back().address,
-                               chunk.back().port) <= 0)) {
+    while (f < edits.size() && (last || CompareKey(*edits[f].address, edits[f].port,
+                                                   chunk.back().address, chunk.back().port) <= 0)) {
       ++f;
     }
     if (f == e) {

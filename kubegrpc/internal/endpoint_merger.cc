@@ -111,8 +111,8 @@ std::vector<EndpointChange> EndpointMerger::TakeChanges(const EndpointSet* publi
         }
       }
     }
-    const Endpoint* was = published != nullptr ? published->all().Find(key.first, key.second)
-                                               : nullptr;
+    const Endpoint* was =
+        published != nullptr ? published->all().Find(key.first, key.second) : nullptr;
     if (best == nullptr && was == nullptr) continue;
     if (best != nullptr && was != nullptr && *best == *was) continue;
     EndpointChange change;

@@ -35,7 +35,8 @@ class MergerCheck {
   }
   void Check(const std::string& where) {
     std::vector<Endpoint> all;
-    for (const auto& [name, endpoints] : slices_) all.insert(all.end(), endpoints.begin(), endpoints.end());
+    for (const auto& [name, endpoints] : slices_)
+      all.insert(all.end(), endpoints.begin(), endpoints.end());
     std::shared_ptr<const EndpointSet> want = EndpointSet::Create(all);
     std::vector<EndpointChange> changes = merger_.TakeChanges(published_.get());
     if (published_ == nullptr) published_ = EndpointSet::Create({});

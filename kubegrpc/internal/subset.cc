@@ -27,8 +27,8 @@ uint64_t RendezvousScore(const std::string& key, const std::string& host_port) {
   return h ^ (h >> 31);
 }
 
-std::vector<const Endpoint*> RendezvousSubset(const EndpointList& endpoints,
-                                              const std::string& key, size_t limit) {
+std::vector<const Endpoint*> RendezvousSubset(const EndpointList& endpoints, const std::string& key,
+                                              size_t limit) {
   std::vector<std::pair<uint64_t, const Endpoint*>> scored;
   scored.reserve(endpoints.size());
   for (const Endpoint& e : endpoints) scored.emplace_back(RendezvousScore(key, e.HostPort()), &e);

@@ -24,8 +24,8 @@ namespace kubegrpc::internal {
 uint64_t RendezvousScore(const std::string& key, const std::string& host_port);
 // The `limit` endpoints of `endpoints` with the highest scores for `key` (all
 // of them if there are no more than `limit`), in no particular order.
-std::vector<const Endpoint*> RendezvousSubset(const EndpointList& endpoints,
-                                              const std::string& key, size_t limit);
+std::vector<const Endpoint*> RendezvousSubset(const EndpointList& endpoints, const std::string& key,
+                                              size_t limit);
 // RLIMIT_NOFILE's soft limit minus the descriptors open now; nullopt if unknown.
 std::optional<int64_t> FreeDescriptors();
 // The default client key: the host name (in a pod, the pod's name).

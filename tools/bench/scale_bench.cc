@@ -162,8 +162,8 @@ class Incremental : public Algorithm {
     std::vector<EndpointObject> objects;
     for (size_t s = 0; s < content.size(); ++s) objects.push_back(Object(SliceName(s), content[s]));
     client_ = std::make_unique<MemoryClient>(std::move(objects));
-    pool_ = std::make_unique<ChannelPool>("demo/big:80", &factory_,
-                                          PoolOptions{.start_worker = false, .max_endpoints = 1 << 20});
+    pool_ = std::make_unique<ChannelPool>(
+        "demo/big:80", &factory_, PoolOptions{.start_worker = false, .max_endpoints = 1 << 20});
     discovery_ = std::make_unique<ServiceDiscovery>(
         client_.get(), ServiceTarget{.name = "big", .ns = "demo", .port = 80},
         DiscoveryOptions{.resync_interval = absl::ZeroDuration(), .seed = 1},
@@ -275,7 +275,8 @@ absl::StatusOr<json> Changes(bool incremental, int endpoints, int trials, int sl
   std::unique_ptr<Algorithm> a = Make(incremental);
   if (absl::Status s = a->Start(content); !s.ok()) return s;
   if (a->picked() != static_cast<size_t>(endpoints)) {
-    return absl::InternalError(absl::StrCat(a->name(), ": ", a->picked(), " picked of ", endpoints));
+    return absl::InternalError(
+        absl::StrCat(a->name(), ": ", a->picked(), " picked of ", endpoints));
   }
   const int slices = static_cast<int>(content.size());
   std::vector<absl::Duration> one, slice;
@@ -326,8 +327,8 @@ absl::StatusOr<json> Rollout(bool incremental, int endpoints) {
   }
   const absl::Duration cpu = ThreadCpu() - cpu_start;
   if (a->picked() != static_cast<size_t>(endpoints)) {
-    return absl::InternalError(absl::StrCat(a->name(), " after the rollout: ", a->picked(),
-                                            " picked of ", endpoints));
+    return absl::InternalError(
+        absl::StrCat(a->name(), " after the rollout: ", a->picked(), " picked of ", endpoints));
   }
   return json{{"events", events}, {"cpu_ms", absl::ToDoubleMilliseconds(cpu)}};
 }
@@ -458,7 +459,8 @@ absl::StatusOr<json> EndToEnd(int endpoints, int trials, int slice_trials) {
   std::vector<absl::Duration> decode;
   for (int t = 0; t < std::max(trials, 5); ++t) {
     const absl::Time t0 = absl::Now();
-    absl::StatusOr<WatchEvent> e = internal::DecodeWatchEvent(EndpointSource::kEndpointSlices, line);
+    absl::StatusOr<WatchEvent> e =
+        internal::DecodeWatchEvent(EndpointSource::kEndpointSlices, line);
     decode.push_back(absl::Now() - t0);
     if (!e.ok()) return e.status();
   }
@@ -476,15 +478,14 @@ absl::StatusOr<json> EndToEnd(int endpoints, int trials, int slice_trials) {
 // --- the controller ----------------------------------------------------------
 
 json Pod(int i, bool ready) {
-  return {{"metadata",
-           {{"name", absl::StrCat("pod-", i)},
-            {"namespace", "demo"},
-            {"labels", {{"app", "big"}}}}},
-          {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "x"}}})}}},
-          {"status",
-           {{"phase", "Running"},
-            {"podIP", Ip(i)},
-            {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
+  return {
+      {"metadata",
+       {{"name", absl::StrCat("pod-", i)}, {"namespace", "demo"}, {"labels", {{"app", "big"}}}}},
+      {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "x"}}})}}},
+      {"status",
+       {{"phase", "Running"},
+        {"podIP", Ip(i)},
+        {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
 }
 
 absl::StatusOr<json> Controller(int pods, int trials) {
@@ -514,8 +515,8 @@ absl::StatusOr<json> Controller(int pods, int trials) {
     in_slices += slice["endpoints"].size();
   }
   if (in_slices != static_cast<size_t>(pods)) {
-    return absl::InternalError(absl::StrCat("controller: ", in_slices, " endpoints in slices for ",
-                                            pods, " pods"));
+    return absl::InternalError(
+        absl::StrCat("controller: ", in_slices, " endpoints in slices for ", pods, " pods"));
   }
   std::vector<absl::Duration> change;
   for (int t = 0; t < trials; ++t) {
@@ -534,8 +535,8 @@ absl::StatusOr<json> Controller(int pods, int trials) {
 }  // namespace
 
 absl::StatusOr<json> ScaleSection(bool quick) {
-  const std::vector<int> sizes = quick ? std::vector<int>{500, 5000}
-                                       : std::vector<int>{500, 5000, 20000};
+  const std::vector<int> sizes =
+      quick ? std::vector<int>{500, 5000} : std::vector<int>{500, 5000, 20000};
   const int trials = quick ? 5 : 200;
   const int slice_trials = quick ? 2 : 50;
   json out = {{"section", "scale"}, {"per_slice", kPerSlice}};
