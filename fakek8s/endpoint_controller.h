@@ -22,14 +22,27 @@
 // the Pod's `topology.kubernetes.io/zone` label (fakek8s has no Node objects).
 //
 // The controller runs as the ObjectStore's reconciler: inside the write that
-// changed a Pod or Service, so derived objects follow in the same step.
+// changed a Pod or Service, so derived objects follow in the same step. A write to
+// a Service or Namespace reconciles the namespace in full; a write to a Pod only
+// touches what that Pod changes: the one slice that holds (or gains) its endpoint
+// and, if its address there changed, the Endpoints object. For that the
+// controller keeps, per Service, the addresses its Endpoints object lists (by Pod
+// name) and where each endpoint sits (a hint, checked against the slice before it
+// is used); a Service whose resourceVersion differs from the one this state was
+// built from is reconciled in full first. So a Pod write costs about one slice
+// plus, when it lands among the listed addresses, one Endpoints object, whatever
+// the Service's size.
 //
-// Thread-safety: Attach() once; afterwards the store serializes all calls.
+// Thread-safety: Attach() once; afterwards the store serializes all calls (they
+// run under its lock).
 
 #ifndef FAKEK8S_ENDPOINT_CONTROLLER_H_
 #define FAKEK8S_ENDPOINT_CONTROLLER_H_
 
+#include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fakek8s/object_store.h"
@@ -70,21 +83,40 @@ nlohmann::json DeriveLegacyEndpoints(const nlohmann::json& service,
 
 class EndpointController {
  public:
-  explicit EndpointController(EndpointControllerOptions options = {}) : options_(options) {}
+  explicit EndpointController(EndpointControllerOptions options = {});
+  ~EndpointController();
+  EndpointController(const EndpointController&) = delete;
+  EndpointController& operator=(const EndpointController&) = delete;
 
   // Makes this controller `store`'s reconciler and reconciles every namespace
   // now. The controller must outlive the store's use.
   void Attach(ObjectStore& store);
 
+  // Reconciles one change: a Pod write incrementally, anything else as
+  // ReconcileNamespace.
+  void Reconcile(ObjectStore::Transaction& txn, const ObjectStore::Change& change);
+
   // Brings the slices and Endpoints of every Service in `ns` up to date, and
   // removes those of Services that are gone.
-  void ReconcileNamespace(ObjectStore::Transaction& txn, const std::string& ns) const;
+  void ReconcileNamespace(ObjectStore::Transaction& txn, const std::string& ns);
 
  private:
+  struct ServiceState;
+
   void ReconcileService(ObjectStore::Transaction& txn, const nlohmann::json& service,
-                        const std::vector<const nlohmann::json*>& pods) const;
+                        const std::vector<const nlohmann::json*>& pods);
+  // `previous` / `pod`: the Pod before and after the write (null: absent).
+  void ReconcilePod(ObjectStore::Transaction& txn, const std::string& ns,
+                    const nlohmann::json* previous, const nlohmann::json* pod);
+  void UpdateLegacy(ObjectStore::Transaction& txn, ServiceState& state, const std::string& pod_name,
+                    const nlohmann::json* pod);
+  void WriteLegacy(ObjectStore::Transaction& txn, const ServiceState& state);
+  void UpdateSlices(ObjectStore::Transaction& txn, ServiceState& state,
+                    const nlohmann::json* previous, const nlohmann::json* pod);
 
   const EndpointControllerOptions options_;
+  // Per Service (namespace, name) with a selector, as last reconciled.
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<ServiceState>> services_;
 };
 
 }  // namespace fakek8s

@@ -1,6 +1,7 @@
 #include "fakek8s/endpoint_controller.h"
 
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 
@@ -286,6 +287,152 @@ TEST_F(EndpointControllerTest, AttachReconcilesExistingObjects) {
   controller.Attach(store);
   EXPECT_EQ(store.List(Resource::kEndpointSlices, "default").items.size(), 1u);
   EXPECT_TRUE(store.Get(Resource::kEndpoints, "default", "web").ok());
+}
+
+// Pod writes take the incremental path; after each, what the store holds must
+// be what the pods derive (checked against the pure functions), and every so
+// often a full reconcile must find nothing to change.
+TEST(EndpointControllerIncrementalTest, RandomPodWritesMatchTheDerivation) {
+  EndpointControllerOptions options;
+  options.max_endpoints_per_slice = 3;
+  options.max_endpoints_addresses = 4;
+  EndpointController controller(options);
+  ObjectStore store;
+  controller.Attach(store);
+  ASSERT_TRUE(store.Create(Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
+  // "web" resolves a named port (so pods fall into different port groups);
+  // "tier" selects on another label.
+  ASSERT_TRUE(store.Create(Resource::kServices, Service("web", GrpcPort("grpc"))).ok());
+  json tier = Service("tier", GrpcPort());
+  tier["spec"]["selector"] = {{"tier", "x"}};
+  ASSERT_TRUE(store.Create(Resource::kServices, tier).ok());
+
+  std::mt19937 rng(7);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  auto random_pod = [&](const std::string& name) {
+    const bool v6 = pick(8) == 0;
+    json pod = Pod(
+        name, pick(4) == 0 ? "other" : "web",
+        v6 ? absl::StrCat("::1:", pick(30)) : absl::StrCat("127.0.5.", pick(30) + 1), pick(3) != 0,
+        pick(4) == 0
+            ? json::array()
+            : json::array({{{"name", "grpc"}, {"containerPort", pick(2) == 0 ? 8080 : 9090}}}));
+    if (pick(2) == 0) pod["metadata"]["labels"]["tier"] = "x";
+    return pod;
+  };
+  std::set<std::string> live;
+  for (int step = 0; step < 600; ++step) {
+    const std::string name = absl::StrCat("p", pick(24));
+    const bool exists = live.count(name) > 0;
+    const int op = pick(6);
+    if (!exists) {
+      ASSERT_TRUE(store.Create(Resource::kPods, random_pod(name)).ok());
+      live.insert(name);
+    } else if (op == 0) {
+      ASSERT_TRUE(store.Delete(Resource::kPods, "demo", name).ok());
+      live.erase(name);
+    } else {
+      ASSERT_TRUE(store
+                      .Mutate(Resource::kPods, "demo", name,
+                              [&](json& p) {
+                                json fresh = random_pod(name);
+                                if (op == 1) {
+                                  p["status"]["conditions"][0]["status"] =
+                                      p["status"]["conditions"][0]["status"] == "True" ? "False"
+                                                                                       : "True";
+                                } else if (op == 2) {
+                                  p["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+                                } else if (op == 3) {
+                                  p["metadata"]["labels"] = fresh["metadata"]["labels"];
+                                } else if (op == 4) {
+                                  p["status"]["podIP"] = fresh["status"]["podIP"];
+                                } else {
+                                  p["spec"] = fresh["spec"];
+                                  if (pick(5) == 0) p["status"]["phase"] = "Failed";
+                                }
+                                return absl::OkStatus();
+                              })
+                      .ok());
+    }
+    std::vector<json> pods = store.List(Resource::kPods, "demo").items;
+    std::vector<const json*> pod_ptrs;
+    for (const json& p : pods) pod_ptrs.push_back(&p);
+    for (const char* service_name : {"web", "tier"}) {
+      SCOPED_TRACE(absl::StrCat("step ", step, " service ", service_name));
+      json service = *store.Get(Resource::kServices, "demo", service_name);
+      // Endpoints: as derived.
+      json want = DeriveLegacyEndpoints(service, pod_ptrs, options);
+      json have = *store.Get(Resource::kEndpoints, "demo", service_name);
+      EXPECT_EQ(have.value("subsets", json()), want.value("subsets", json()));
+      EXPECT_EQ(have["metadata"].value("annotations", json()),
+                want["metadata"].value("annotations", json()));
+      // Slices: the derived endpoints, each once, in slices of their group with
+      // room; no empty slice unless it is the only one.
+      std::map<std::string, std::string> want_endpoints;  // id -> group|endpoint
+      for (const DerivedEndpoint& d : DeriveSliceEndpoints(service, pod_ptrs)) {
+        want_endpoints[d.id] = absl::StrCat(d.address_type, d.ports.dump(), d.endpoint.dump());
+      }
+      std::map<std::string, std::string> have_endpoints;
+      std::vector<json> slices =
+          store
+              .List(Resource::kEndpointSlices, "demo",
+                    *LabelSelector::Parse(absl::StrCat(kServiceNameLabel, "=", service_name)))
+              .items;
+      ASSERT_FALSE(slices.empty());
+      for (const json& slice : slices) {
+        EXPECT_LE(slice["endpoints"].size(), 3u);
+        if (slice["endpoints"].empty()) {
+          EXPECT_EQ(slices.size(), 1u);
+        }
+        for (const json& e : slice["endpoints"]) {
+          const std::string id = e["targetRef"]["uid"];
+          EXPECT_EQ(have_endpoints.count(id), 0u) << "twice: " << id;
+          have_endpoints[id] = absl::StrCat(slice["addressType"].get<std::string>(),
+                                            slice["ports"].dump(), e.dump());
+        }
+      }
+      EXPECT_EQ(have_endpoints, want_endpoints);
+    }
+    if (step % 50 == 49) {
+      const std::string rv = store.CurrentResourceVersion();
+      store.Transact(
+          [&](ObjectStore::Transaction& txn) { controller.ReconcileNamespace(txn, "demo"); });
+      EXPECT_EQ(store.CurrentResourceVersion(), rv) << "a full reconcile changed something";
+    }
+    if (::testing::Test::HasFailure()) return;
+  }
+}
+
+// A Pod write in a Service of many slices writes only its own slice (and the
+// Endpoints object), not every slice.
+TEST(EndpointControllerIncrementalTest, PodWriteTouchesOneSlice) {
+  EndpointController controller;
+  ObjectStore store;
+  controller.Attach(store);
+  ASSERT_TRUE(store.Create(Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
+  ASSERT_TRUE(store.Create(Resource::kServices, Service("big", GrpcPort())).ok());
+  for (int i = 0; i < 450; ++i) {
+    ASSERT_TRUE(
+        store
+            .Create(Resource::kPods, Pod(absl::StrCat("big-", i), "big",
+                                         absl::StrCat("127.2.", i / 200, ".", i % 200 + 1), true))
+            .ok());
+  }
+  ASSERT_EQ(store.List(Resource::kEndpointSlices, "demo").items.size(), 5u);
+  auto watch = store.StartWatch(Resource::kEndpointSlices,
+                                {.namespace_ = "demo", .from_rv = store.CurrentResourceVersion()});
+  ASSERT_TRUE(watch.ok());
+  ASSERT_TRUE(store
+                  .Mutate(Resource::kPods, "demo", "big-7",
+                          [](json& p) {
+                            p["status"]["conditions"][0]["status"] = "False";
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  ObjectStore::WatchEvent event;
+  ASSERT_EQ((*watch)->Next(absl::Seconds(10), &event), ObjectStore::Watch::Result::kEvent);
+  EXPECT_EQ(event.type, "MODIFIED");
+  EXPECT_EQ((*watch)->Next(absl::ZeroDuration(), &event), ObjectStore::Watch::Result::kTimeout);
 }
 
 TEST(DeriveLegacyEndpointsTest, TruncatesAtCapacity) {

@@ -307,7 +307,9 @@ void ObjectStore::SetReconciler(Reconciler reconciler) {
   }
   ++reconcile_depth_;
   Transaction txn(this);
-  for (const std::string& ns : namespaces) reconciler_(txn, Resource::kNamespaces, ns);
+  for (const std::string& ns : namespaces) {
+    reconciler_(txn, Change{Resource::kNamespaces, ns, "", nullptr, nullptr});
+  }
   --reconcile_depth_;
 }
 
@@ -645,9 +647,11 @@ void ObjectStore::CommitLocked(Resource resource, const std::string& type, const
   if (reconciler_ && IsReconciled(resource) && reconcile_depth_ == 0) {
     ++reconcile_depth_;
     Transaction txn(this);
-    reconciler_(txn, resource,
-                event->ns.empty() && resource == Resource::kNamespaces ? MetaString(object, "name")
-                                                                       : event->ns);
+    reconciler_(txn, Change{resource,
+                            event->ns.empty() && resource == Resource::kNamespaces
+                                ? MetaString(object, "name")
+                                : event->ns,
+                            type, &object, type == "ADDED" ? nullptr : &event->previous});
     --reconcile_depth_;
   }
 }

@@ -95,8 +95,16 @@ class ObjectStore {
     explicit Transaction(ObjectStore* store) : store_(store) {}
     ObjectStore* store_;
   };
-  // Called with the kind and namespace of each Namespace, Service or Pod write.
-  using Reconciler = std::function<void(Transaction& txn, Resource changed, const std::string& ns)>;
+  // What a Reconciler is called for: one Namespace, Service or Pod write, or
+  // (with `type` "" and no objects) a namespace to reconcile as a whole.
+  struct Change {
+    Resource resource;
+    std::string ns;        // for a Namespace, its own name
+    std::string type;      // ADDED, MODIFIED, DELETED, or ""
+    const json* object;    // the state after (for DELETED, the last state)
+    const json* previous;  // the state before (null for ADDED)
+  };
+  using Reconciler = std::function<void(Transaction& txn, const Change& change)>;
   // Called for each write that is not itself made by an observer: `type` is
   // ADDED, MODIFIED or DELETED; `previous` is the state before (null for ADDED).
   using Observer = std::function<void(Transaction& txn, Resource resource, const std::string& type,
