@@ -15,14 +15,21 @@ if grep -q "section failed\|^\*\*Failed" "$out"; then
   echo "a section failed"
   exit 1
 fi
-# Seven targets, each with a verdict.
+# Nine targets, each with a verdict.
 n=$(grep -cE '^\| .* \| \*\*(met|not met)\*\* \|$' "$out")
-[ "$n" -eq 7 ] || { echo "expected 7 target verdicts, found $n"; exit 1; }
+[ "$n" -eq 9 ] || { echo "expected 9 target verdicts, found $n"; exit 1; }
 /usr/bin/python3 - "$TEST_TMPDIR/raw.json" <<'PY'
 import json, sys
 raw = json.load(open(sys.argv[1]))
 assert raw["pick"]["benchmarks"], "no pick benchmark ran"
-assert raw["scale"]["picked_after_first_pool"] == 5000, raw["scale"]
+scale = raw["scale"]
+rows = {r["endpoints"]: r for r in scale["end_to_end"]}
+assert rows[5000]["picked_after_first_pool"] == 5000, rows
+for r in scale["algorithms"]:
+    for side in ("incremental", "baseline"):
+        assert r[side]["one_endpoint_change"]["n"] > 0, r
+assert scale["rollout"]["incremental"]["events"] == scale["rollout"]["baseline"]["events"] > 0, scale["rollout"]
+assert scale["controller"]["one_pod_change"]["n"] > 0, scale["controller"]
 assert raw["api_requests"]["open_watch_streams"] == 1, raw["api_requests"]
 for name in ("memory_pool", "memory_bare"):
     assert raw[name]["ready"] == raw[name]["channels"], raw[name]

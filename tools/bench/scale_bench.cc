@@ -569,7 +569,7 @@ absl::StatusOr<json> ScaleSection(bool quick) {
     out["memory"][incremental ? "incremental_bytes_per_endpoint" : "baseline_bytes_per_endpoint"] =
         *b;
   }
-  absl::StatusOr<json> c = Controller(quick ? 2000 : 20000, quick ? 5 : 100);
+  absl::StatusOr<json> c = Controller(quick ? 1000 : 20000, quick ? 5 : 100);
   if (!c.ok()) return c.status();
   out["controller"] = *c;
   return out;
