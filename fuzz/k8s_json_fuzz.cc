@@ -1,6 +1,7 @@
 // Fuzzes the decoders of the API server's JSON: lists, single objects, watch
 // lines and error bodies. Property: no crash, no undefined behaviour, and what
-// decodes is in range (ports 1-65535 or 0 for none).
+// decodes is in range (ports 1-65535 or 0 for none), and the streaming
+// EndpointSlice decoder agrees with the tree decoder whenever it takes a line.
 //
 // Input: byte 0 picks the HTTP code for StatusFromHttp; the rest is the body.
 
@@ -23,6 +24,29 @@ void Check(const EndpointObject& o) {
   }
 }
 
+bool SameEndpoints(const EndpointObject& a, const EndpointObject& b) {
+  if (a.name != b.name || a.resource_version != b.resource_version ||
+      a.endpoints.size() != b.endpoints.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < a.endpoints.size(); ++i) {
+    const auto& x = a.endpoints[i];
+    const auto& y = b.endpoints[i];
+    if (x.address != y.address || x.ready != y.ready || x.serving != y.serving ||
+        x.terminating != y.terminating || x.hostname != y.hostname || x.node_name != y.node_name ||
+        x.zone != y.zone || x.pod_name != y.pod_name || x.ports.size() != y.ports.size()) {
+      return false;
+    }
+    for (size_t p = 0; p < x.ports.size(); ++p) {
+      if (x.ports[p].name != y.ports[p].name || x.ports[p].port != y.ports[p].port ||
+          x.ports[p].protocol != y.ports[p].protocol) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -42,6 +66,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr,
                                            /*allow_exceptions=*/false);
+  // The streaming slice decoder takes only what it decodes as the tree does.
+  if (auto fast = internal::DecodeSliceWatchEventFast(body)) {
+    if (j.is_discarded()) __builtin_trap();
+    auto tree = internal::DecodeWatchEventTree(EndpointSource::kEndpointSlices, j);
+    if (!tree.ok() || tree->type != fast->type ||
+        tree->resource_version != fast->resource_version ||
+        !SameEndpoints(tree->object, fast->object)) {
+      __builtin_trap();
+    }
+  }
   if (!j.is_discarded()) {
     auto service = internal::DecodeService(j);
     if (service.ok()) {

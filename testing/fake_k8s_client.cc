@@ -242,9 +242,9 @@ absl::Status FakeK8sClient::WatchStore(EndpointSource source, const std::string&
     fakek8s::ObjectStore::WatchEvent e;
     bool have = (*watch)->Next(wait, &e) == Result::kEvent;
     while (have) {
+      const std::string line = json{{"type", e.type}, {"object", e.object}}.dump();
       if (options_.before_decode) options_.before_decode();
-      absl::StatusOr<WatchEvent> event =
-          internal::DecodeWatchEvent(source, json{{"type", e.type}, {"object", e.object}}.dump());
+      absl::StatusOr<WatchEvent> event = internal::DecodeWatchEvent(source, line);
       if (!event.ok()) return event.status();
       have = (*watch)->Next(absl::ZeroDuration(), &e) == Result::kEvent;
       event->last_in_batch = !have;

@@ -50,8 +50,8 @@ class FakeK8sClient : public K8sClient {
     FakeClock* clock = nullptr;
     // Virtual time: a watch call is one poll of a stream that lasts; see above.
     absl::Duration poll = absl::ZeroDuration();
-    // Benchmarks: called just before each event from the store is decoded (on
-    // the watching thread).
+    // Benchmarks: called for each event from the store once its line is
+    // encoded, just before it is decoded (on the watching thread).
     std::function<void()> before_decode;
   };
   // A scripted watch stream: its events, then its end after `lasts`.

@@ -200,8 +200,16 @@ absl::StatusOr<EndpointObjectList> DecodeEndpointList(EndpointSource source,
 }
 
 absl::StatusOr<WatchEvent> DecodeWatchEvent(EndpointSource source, absl::string_view line) {
+  if (source == EndpointSource::kEndpointSlices) {
+    if (std::optional<WatchEvent> event = DecodeSliceWatchEventFast(line)) return *std::move(event);
+  }
   absl::StatusOr<json> j = ParseJson(line);
   if (!j.ok()) return j.status();
+  return DecodeWatchEventTree(source, *j);
+}
+
+absl::StatusOr<WatchEvent> DecodeWatchEventTree(EndpointSource source, const json& event_json) {
+  const json* j = &event_json;
   if (!j->is_object()) return Bad("a watch event is not a JSON object");
   const std::string type = Str(*j, "type");
   const json& object = Field(*j, "object");

@@ -9,6 +9,7 @@
 #ifndef KUBEGRPC_INTERNAL_K8S_JSON_H_
 #define KUBEGRPC_INTERNAL_K8S_JSON_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -27,8 +28,17 @@ absl::StatusOr<EndpointObject> DecodeEndpointSlice(const nlohmann::json& object)
 absl::StatusOr<EndpointObject> DecodeEndpoints(const nlohmann::json& object);
 absl::StatusOr<EndpointObjectList> DecodeEndpointList(EndpointSource source,
                                                       absl::string_view body);
-// One line of a watch stream.
+// One line of a watch stream. EndpointSlice events take a streaming path that
+// builds no JSON tree (DecodeSliceWatchEventFast); whatever it does not take is
+// decoded from the tree, with the same result.
 absl::StatusOr<WatchEvent> DecodeWatchEvent(EndpointSource source, absl::string_view line);
+// A watch event already parsed.
+absl::StatusOr<WatchEvent> DecodeWatchEventTree(EndpointSource source, const nlohmann::json& event);
+// An ADDED, MODIFIED or DELETED EndpointSlice event decoded straight from the
+// parser's events, equal to what DecodeWatchEventTree gives; nullopt for any
+// line it does not take (invalid JSON, other event types, a repeated field, a
+// non-object where an object belongs), which the tree decoder then handles.
+std::optional<WatchEvent> DecodeSliceWatchEventFast(absl::string_view line);
 
 // The absl::Status for an HTTP error response: the Status object's message and
 // reason when the body is one, else the start of the body; `context` says what

@@ -1,5 +1,10 @@
 #include "kubegrpc/internal/k8s_json.h"
 
+#include <optional>
+#include <random>
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -71,6 +76,140 @@ TEST(K8sJsonTest, WatchEvents) {
   EXPECT_EQ(e->type, WatchEvent::Type::kDeleted);
   EXPECT_EQ(e->object.name, "a");
   EXPECT_EQ(e->resource_version, "9");
+}
+
+// What a WatchEvent holds, as text, for comparing two decoders.
+std::string Describe(const absl::StatusOr<WatchEvent>& e) {
+  if (!e.ok()) return "error: " + e.status().ToString();
+  std::string out = absl::StrCat("type ", static_cast<int>(e->type), " rv ", e->resource_version,
+                                 " error ", e->error.ToString(), " name ", e->object.name, " orv ",
+                                 e->object.resource_version, "\n");
+  auto opt = [](const std::optional<bool>& b) { return b.has_value() ? (*b ? "T" : "F") : "-"; };
+  for (const EndpointInfo& i : e->object.endpoints) {
+    absl::StrAppend(&out, i.address, " ", opt(i.ready), opt(i.serving), opt(i.terminating),
+                    " h=", i.hostname, " n=", i.node_name, " z=", i.zone, " p=", i.pod_name,
+                    " ports:");
+    for (const EndpointPort& p : i.ports)
+      absl::StrAppend(&out, " ", p.name, "/", p.port, "/", p.protocol);
+    out += "\n";
+  }
+  return out;
+}
+
+// Random watch lines around the EndpointSlice shape: every field sometimes of
+// the wrong type, missing, repeated or surrounded by unknown fields; some lines
+// cut short. Whatever the streaming decoder takes must decode exactly as the
+// tree does, and the public decoder must always agree with the tree.
+TEST(K8sJsonTest, StreamingSliceDecoderMatchesTheTree) {
+  std::mt19937 rng(2026);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  auto junk = [&]() -> nlohmann::json {
+    switch (pick(7)) {
+      case 0:
+        return nullptr;
+      case 1:
+        return pick(2) == 0;
+      case 2:
+        return pick(100000) - 5;
+      case 3:
+        return 1.5;
+      case 4:
+        return "s\u00e9";
+      case 5:
+        return nlohmann::json::array({1, "x", {{"k", nlohmann::json::array()}}});
+      default:
+        return {{"name", "n"}, {"port", 80}, {"ready", true}};
+    }
+  };
+  auto maybe = [&](nlohmann::json good) { return pick(6) == 0 ? junk() : good; };
+  int taken = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    nlohmann::json ports = nlohmann::json::array();
+    for (int i = pick(4); i > 0; --i) {
+      nlohmann::json p = {
+          {"name", maybe(absl::StrCat("p", pick(3)))},
+          {"port", maybe(pick(3) == 0 ? nlohmann::json(70000) : nlohmann::json(8000 + pick(100)))},
+          {"protocol", maybe(pick(2) == 0 ? "UDP" : "")}};
+      if (pick(4) == 0) p.erase("protocol");
+      ports.push_back(maybe(p));
+    }
+    nlohmann::json endpoints = nlohmann::json::array();
+    for (int i = pick(6); i > 0; --i) {
+      nlohmann::json addresses = nlohmann::json::array();
+      for (int a = pick(3); a > 0; --a)
+        addresses.push_back(maybe(absl::StrCat("10.0.0.", pick(9))));
+      nlohmann::json conditions = nlohmann::json::object();
+      for (const char* c : {"ready", "serving", "terminating"}) {
+        if (pick(4) != 0) conditions[c] = maybe(pick(2) == 0);
+      }
+      nlohmann::json e = {{"addresses", maybe(addresses)},
+                          {"conditions", maybe(conditions)},
+                          {"targetRef", maybe({{"kind", "Pod"}, {"name", maybe("pod")}})},
+                          {"unknown", junk()}};
+      for (const char* f : {"hostname", "nodeName", "zone"}) {
+        if (pick(2) == 0) e[f] = maybe(f);
+      }
+      endpoints.push_back(maybe(e));
+    }
+    nlohmann::json object = {
+        {"metadata", maybe({{"name", maybe("web-abc")},
+                            {"resourceVersion", maybe(absl::StrCat(pick(1000)))},
+                            {"labels", {{"kubernetes.io/service-name", "web"}}}})},
+        {"addressType", "IPv4"},
+        {"ports", maybe(ports)},
+        {"endpoints", maybe(endpoints)}};
+    if (pick(5) == 0) object.erase(pick(2) == 0 ? "ports" : "endpoints");
+    const char* types[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR", "ODD"};
+    nlohmann::json event = {{"type", pick(8) == 0 ? junk() : nlohmann::json(types[pick(6)])},
+                            {"object", pick(10) == 0 ? junk() : object}};
+    std::string line = event.dump();
+    // Repeated keys (the tree keeps the last), and lines cut short.
+    if (pick(8) == 0) {
+      for (const char* k : {"\"conditions\":{", "\"ports\":[", "\"name\":", "\"type\":"}) {
+        const size_t at = line.find(k);
+        if (at != std::string::npos && pick(2) == 0) {
+          line.insert(at, absl::StrCat(k, k[1] == 'p' ? "]," : k[1] == 'c' ? "}," : "\"x\","));
+          break;
+        }
+      }
+    }
+    if (pick(10) == 0) line.resize(static_cast<size_t>(pick(static_cast<int>(line.size()) + 1)));
+    SCOPED_TRACE(line);
+    nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
+    absl::StatusOr<WatchEvent> tree =
+        parsed.is_discarded() ? absl::StatusOr<WatchEvent>(ParseJson(line).status())
+                              : DecodeWatchEventTree(EndpointSource::kEndpointSlices, parsed);
+    std::optional<WatchEvent> fast = DecodeSliceWatchEventFast(line);
+    if (fast.has_value()) {
+      ++taken;
+      ASSERT_TRUE(tree.ok()) << tree.status();
+      EXPECT_EQ(Describe(*fast), Describe(tree));
+    }
+    EXPECT_EQ(Describe(DecodeWatchEvent(EndpointSource::kEndpointSlices, line)), Describe(tree));
+    if (HasFailure()) return;
+  }
+  EXPECT_GT(taken, 300);  // the streaming path is not just always declining
+}
+
+TEST(K8sJsonTest, StreamingSliceDecoderTakesARealSliceEvent) {
+  const std::string line =
+      R"({"type":"MODIFIED","object":{"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1",)"
+      R"("metadata":{"name":"web-x1","namespace":"demo","resourceVersion":"42",)"
+      R"("labels":{"kubernetes.io/service-name":"web"},"managedFields":[{"manager":"m"}]},)"
+      R"("addressType":"IPv4","endpoints":[{"addresses":["10.0.0.7"],)"
+      R"("conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"n1",)"
+      R"("targetRef":{"kind":"Pod","name":"web-0","namespace":"demo"},"zone":"z1"}],)"
+      R"("ports":[{"name":"grpc","port":8080,"protocol":"TCP"}]}})";
+  std::optional<WatchEvent> fast = DecodeSliceWatchEventFast(line);
+  ASSERT_TRUE(fast.has_value());
+  EXPECT_EQ(fast->type, WatchEvent::Type::kModified);
+  EXPECT_EQ(fast->resource_version, "42");
+  ASSERT_EQ(fast->object.endpoints.size(), 1u);
+  EXPECT_EQ(fast->object.endpoints[0].pod_name, "web-0");
+  ASSERT_EQ(fast->object.endpoints[0].ports.size(), 1u);
+  EXPECT_EQ(fast->object.endpoints[0].ports[0].port, 8080);
+  EXPECT_EQ(Describe(*fast), Describe(DecodeWatchEventTree(EndpointSource::kEndpointSlices,
+                                                           nlohmann::json::parse(line))));
 }
 
 TEST(K8sJsonTest, GarbageIsAnErrorNotACrash) {

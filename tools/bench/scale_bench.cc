@@ -8,7 +8,8 @@
 //              slice turning not ready or ready again (or all 100 of a slice);
 //              its time runs from the slice's write to the store to the pool's
 //              new picker; "from_decoding" from the moment the client starts
-//              decoding the watch event. The pods' channels are fakes: this
+//              decoding the watch event's line (the harness has encoded it:
+//              what the client's own work costs). The pods' channels are fakes: this
 //              measures bookkeeping, not connections.
 // algorithms   The same changes without JSON or threads: the real
 //              ServiceDiscovery (fed decoded objects by an in-memory client)
