@@ -556,6 +556,13 @@ absl::StatusOr<json> ApiRequests() {
       !s.ok()) {
     return s;
   }
+  // The pool is ready after the list; the watch opens right after it. Wait for
+  // it (a slow machine may take a while), then let any further request show.
+  if (absl::Status s = WaitFor([&] { return (*cluster)->api().OpenWatchStreams() >= 1; },
+                               absl::Seconds(60), "the watch stream to open");
+      !s.ok()) {
+    return s;
+  }
   absl::SleepFor(absl::Milliseconds(Quick() ? 100 : 1000));
   const auto after = (*cluster)->api().RequestCounts();
   json counts = json::object();
