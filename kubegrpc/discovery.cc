@@ -273,13 +273,13 @@ absl::Status ServiceDiscovery::Watch() {
   return absl::OkStatus();
 }
 
-std::vector<Endpoint> ServiceDiscovery::Convert(const EndpointObject& object) const {
+std::vector<Endpoint> EndpointsForPort(const EndpointObject& object, const std::string& port_name) {
   std::vector<Endpoint> endpoints;
   endpoints.reserve(object.endpoints.size());
   for (const EndpointInfo& e : object.endpoints) {
     const EndpointPort* port = nullptr;
     for (const EndpointPort& p : e.ports) {
-      if (p.name == port_name_ && p.port > 0) {
+      if (p.name == port_name && p.port > 0) {
         port = &p;
         break;
       }
@@ -298,6 +298,10 @@ std::vector<Endpoint> ServiceDiscovery::Convert(const EndpointObject& object) co
     endpoints.push_back(std::move(out));
   }
   return endpoints;
+}
+
+std::vector<Endpoint> ServiceDiscovery::Convert(const EndpointObject& object) const {
+  return EndpointsForPort(object, port_name_);
 }
 
 void ServiceDiscovery::Publish() {

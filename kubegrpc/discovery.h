@@ -56,6 +56,11 @@
 
 namespace kubegrpc {
 
+// The endpoints `object` (a slice, or an Endpoints object) contributes for the
+// port named `port_name`: those with that port, conditions defaulted as the API
+// documents (ready and serving when unset, not terminating). Pure.
+std::vector<Endpoint> EndpointsForPort(const EndpointObject& object, const std::string& port_name);
+
 class ServiceDiscovery {
  public:
   using Callback =

@@ -199,6 +199,13 @@ absl::StatusOr<EndpointObjectList> DecodeEndpointList(EndpointSource source,
   return out;
 }
 
+std::optional<WatchEvent::Type> ObjectEventType(absl::string_view type) {
+  if (type == "ADDED") return WatchEvent::Type::kAdded;
+  if (type == "MODIFIED") return WatchEvent::Type::kModified;
+  if (type == "DELETED") return WatchEvent::Type::kDeleted;
+  return std::nullopt;
+}
+
 absl::StatusOr<WatchEvent> DecodeWatchEvent(EndpointSource source, absl::string_view line) {
   if (source == EndpointSource::kEndpointSlices) {
     if (std::optional<WatchEvent> event = DecodeSliceWatchEventFast(line)) return *std::move(event);
@@ -229,15 +236,11 @@ absl::StatusOr<WatchEvent> DecodeWatchEventTree(EndpointSource source, const jso
     event.resource_version = Str(Field(object, "metadata"), "resourceVersion");
     return event;
   }
-  if (type == "ADDED") {
-    event.type = WatchEvent::Type::kAdded;
-  } else if (type == "MODIFIED") {
-    event.type = WatchEvent::Type::kModified;
-  } else if (type == "DELETED") {
-    event.type = WatchEvent::Type::kDeleted;
-  } else {
+  std::optional<WatchEvent::Type> object_type = ObjectEventType(type);
+  if (!object_type.has_value()) {
     return Bad(absl::StrCat("unknown watch event type \"", type, "\""));
   }
+  event.type = *object_type;
   absl::StatusOr<EndpointObject> o = source == EndpointSource::kEndpointSlices
                                          ? DecodeEndpointSlice(object)
                                          : DecodeEndpoints(object);

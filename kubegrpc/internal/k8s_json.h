@@ -28,6 +28,8 @@ absl::StatusOr<EndpointObject> DecodeEndpointSlice(const nlohmann::json& object)
 absl::StatusOr<EndpointObject> DecodeEndpoints(const nlohmann::json& object);
 absl::StatusOr<EndpointObjectList> DecodeEndpointList(EndpointSource source,
                                                       absl::string_view body);
+// The type of a watch event that carries an object (ADDED, MODIFIED, DELETED).
+std::optional<WatchEvent::Type> ObjectEventType(absl::string_view type);
 // One line of a watch stream. EndpointSlice events take a streaming path that
 // builds no JSON tree (DecodeSliceWatchEventFast); whatever it does not take is
 // decoded from the tree, with the same result.

@@ -210,16 +210,10 @@ class SliceEventSax {
   // The event, if the line was one this decoder takes.
   std::optional<WatchEvent> Result() {
     if (!have_object_ || !have_type_) return std::nullopt;
+    std::optional<WatchEvent::Type> type = ObjectEventType(type_);
+    if (!type.has_value()) return std::nullopt;
     WatchEvent event;
-    if (type_ == "ADDED") {
-      event.type = WatchEvent::Type::kAdded;
-    } else if (type_ == "MODIFIED") {
-      event.type = WatchEvent::Type::kModified;
-    } else if (type_ == "DELETED") {
-      event.type = WatchEvent::Type::kDeleted;
-    } else {
-      return std::nullopt;
-    }
+    event.type = *type;
     for (EndpointInfo& e : object_.endpoints) e.ports = ports_;
     event.resource_version = object_.resource_version;
     event.object = std::move(object_);

@@ -225,24 +225,7 @@ class Baseline : public Algorithm {
   void Publish() {
     std::vector<Endpoint> endpoints;
     for (const auto& [name, object] : objects_) {
-      for (const EndpointInfo& e : object.endpoints) {
-        const EndpointPort* port = nullptr;
-        for (const EndpointPort& p : e.ports) {
-          if (p.name == "grpc" && p.port > 0) port = &p;
-        }
-        if (port == nullptr) continue;
-        Endpoint out;
-        out.address = e.address;
-        out.port = port->port;
-        out.pod_name = e.pod_name;
-        out.node_name = e.node_name;
-        out.zone = e.zone;
-        out.hostname = e.hostname;
-        out.ready = e.ready.value_or(true);
-        out.serving = e.serving.value_or(true);
-        out.terminating = e.terminating.value_or(false);
-        endpoints.push_back(std::move(out));
-      }
+      for (Endpoint& e : EndpointsForPort(object, "grpc")) endpoints.push_back(std::move(e));
     }
     std::shared_ptr<const EndpointSet> set = EndpointSet::Create(std::move(endpoints));
     if (current_ != nullptr && *current_ == *set) return;
