@@ -52,6 +52,7 @@ void ChannelPool::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     released.swap(entries_);
+    draining_.clear();
     eligible_ = StateCounts();
     unhealthy_ = 0;
     rebuild_all_ = true;
@@ -71,6 +72,13 @@ bool ChannelPool::UpdateLocked(Entry& e, bool healthy, bool draining, ChannelSta
   const bool was_in = was_eligible && InPickTier(tier_, e.state);
   if (was_eligible) eligible_.Add(e.state, -1);
   if (!e.draining && !e.healthy) --unhealthy_;
+  if (draining != e.draining) {
+    if (draining) {
+      draining_.insert(e.endpoint->host_port());
+    } else {
+      draining_.erase(e.endpoint->host_port());
+    }
+  }
   e.healthy = healthy;
   e.draining = draining;
   e.state = state;
@@ -391,14 +399,20 @@ void ChannelPool::RunMaintenance() {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return;
     const absl::Time now = clock_->Now();
-    for (auto it = entries_.begin(); it != entries_.end();) {
+    for (auto key = draining_.begin(); key != draining_.end();) {
+      auto it = entries_.find(*key);
+      if (it == entries_.end()) {  // cannot happen: entries leave entries_ here or in Shutdown
+        key = draining_.erase(key);
+        continue;
+      }
       Entry& e = *it->second;
-      if (e.draining && (e.endpoint->calls().in_flight() == 0 || now >= e.drain_deadline)) {
+      if (e.endpoint->calls().in_flight() == 0 || now >= e.drain_deadline) {
         SetPickedLocked(e, false);  // never picked while draining; kept exact regardless
         released.push_back(std::move(it->second));  // not eligible: no count to undo
-        it = entries_.erase(it);
+        entries_.erase(it);
+        key = draining_.erase(key);
       } else {
-        ++it;
+        ++key;
       }
     }
     if (health_on_ && now >= next_health_check_) {

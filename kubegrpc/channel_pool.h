@@ -34,6 +34,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -174,6 +175,9 @@ class ChannelPool {
   absl::Time next_health_check_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // By host:port. A B-tree: a full rebuild of the picker walks every entry.
   absl::btree_map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);
+  // The keys of the draining entries: what maintenance visits to release
+  // them, so that its pass costs O(draining), not O(entries) under mu_.
+  absl::btree_set<std::string> draining_ ABSL_GUARDED_BY(mu_);
   // The endpoints to pick (the eligible entries in tier_), kept as entries
   // change; in no particular order.
   std::vector<std::shared_ptr<PoolEndpoint>> picked_ ABSL_GUARDED_BY(mu_);
