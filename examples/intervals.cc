@@ -1,11 +1,12 @@
-// Refresh-interval validation: plays one scenario under several discovery and
-// health-check settings and compares what each costs. It runs kube-grpc's real
+// Refresh-interval validation: plays one scenario under several discovery,
+// health-check and outlier-ejection settings, compares what each costs, and
+// says which it would choose for the scenario and why. It runs kube-grpc's real
 // discovery and pool logic on virtual time (testing/simulation.h), so minutes
 // of scenario and the original's 60 s / 1 s intervals take well under a second,
 // and the same seed gives the same table every time.
 //
 //   bazel run //examples:intervals
-//   bazel run //examples:intervals -- --scenario=my.yaml \
+//   bazel run //examples:intervals -- --scenario=my.yaml
 //       --settings="watch=true,health=0s; watch=false,resync=30s,health=2s"
 //
 // For each setting: failed calls (no pod, a failing channel, or a pod that could
@@ -19,6 +20,7 @@
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -39,7 +41,8 @@ ABSL_FLAG(std::string, scenario, "",
 ABSL_FLAG(
     std::string, settings, "",
     "settings to compare, ';'-separated, each a ','-separated list of watch=true|false, "
-    "resync=<duration>, health=<duration> (0s = no health checks), name=<label>; "
+    "resync=<duration>, health=<duration> (0s = no health checks), ejection=on|off (passive "
+    "outlier ejection, on by default), name=<label>; "
     "default: kube-grpc's default, with health checks, polling, and the original's 60 s / 1 s");
 ABSL_FLAG(int64_t, seed, 1, "simulation seed");
 ABSL_FLAG(std::string, html, "",
@@ -56,10 +59,12 @@ struct Setting {
   bool watch = true;
   absl::Duration resync = absl::Minutes(5);
   absl::Duration health = absl::ZeroDuration();  // 0: off
+  bool ejection = true;                          // passive outlier ejection (the pool's default)
 };
 
 const char* kDefaultSettings =
     "name=watch (kube-grpc default);"
+    "name=watch without ejection,ejection=off;"
     "name=watch + health 1s,health=1s;"
     "name=watch + health 5s,health=5s;"
     "name=poll 10s + health 1s,watch=false,resync=10s,health=1s;"
@@ -91,6 +96,8 @@ absl::StatusOr<std::vector<Setting>> ParseSettings(const std::string& text) {
         named = true;
       } else if (key == "watch" && (value == "true" || value == "false")) {
         s.watch = value == "true";
+      } else if (key == "ejection" && (value == "on" || value == "off")) {
+        s.ejection = value == "on";
       } else if ((key == "resync" || key == "health") && absl::ParseDuration(value, &d) &&
                  d >= absl::ZeroDuration()) {
         if (key == "resync" && d == absl::ZeroDuration()) {
@@ -99,7 +106,8 @@ absl::StatusOr<std::vector<Setting>> ParseSettings(const std::string& text) {
         (key == "resync" ? s.resync : s.health) = d;
       } else {
         return absl::InvalidArgumentError(absl::StrCat(
-            "--settings: bad \"", field, "\" (watch=true|false, resync=60s, health=1s, name=...)"));
+            "--settings: bad \"", field,
+            "\" (watch=true|false, resync=60s, health=1s, ejection=on|off, name=...)"));
       }
     }
     if (!named) {
@@ -107,7 +115,8 @@ absl::StatusOr<std::vector<Setting>> ParseSettings(const std::string& text) {
                             s.watch ? "" : absl::StrCat(" ", absl::FormatDuration(s.resync)),
                             s.health > absl::ZeroDuration()
                                 ? absl::StrCat(" + health ", absl::FormatDuration(s.health))
-                                : "");
+                                : "",
+                            s.ejection ? "" : " without ejection");
     }
     out.push_back(s);
   }
@@ -131,6 +140,42 @@ double Max(const std::vector<absl::Duration>& v) {
 }
 
 }  // namespace
+
+// Which setting to run for this scenario, and why: the fewest failed calls;
+// among those within 1 % of the fewest (or 10 calls), the fewest calls to gone
+// pods, then the least load (health-check calls, then API requests).
+std::string Choose(const std::vector<Row>& rows, absl::Duration duration) {
+  if (rows.empty()) return "";
+  int64_t fewest = rows[0].result.load.failed;
+  for (const Row& r : rows) fewest = std::min<int64_t>(fewest, r.result.load.failed);
+  const int64_t slack = std::max<int64_t>(10, fewest / 100);
+  auto api = [](const Row& r) {
+    return r.result.api_gets + r.result.api_lists + r.result.api_watches;
+  };
+  const Row* best = nullptr;
+  for (const Row& r : rows) {
+    if (r.result.load.failed > fewest + slack) continue;
+    auto key = [&](const Row& x) {
+      return std::make_tuple(x.result.calls_to_gone_pods, x.result.health_checks, api(x),
+                             x.result.load.failed);
+    };
+    if (best == nullptr || key(r) < key(*best)) best = &r;
+  }
+  int near = 0;
+  for (const Row& r : rows) near += r.result.load.failed <= fewest + slack ? 1 : 0;
+  std::string why = absl::StrCat(best->result.load.failed, " failed calls");
+  if (near > 1) {
+    absl::StrAppend(&why, ", within ", slack, " of the fewest (", fewest, "), and of those ", near,
+                    " the fewest calls to gone pods (", best->result.calls_to_gone_pods,
+                    ") at the least cost (",
+                    absl::StrFormat("%.1f", best->result.health_checks /
+                                                std::max(1e-9, absl::ToDoubleSeconds(duration))),
+                    " health-check calls/s, ", api(*best), " API requests)");
+  } else {
+    absl::StrAppend(&why, ", the fewest");
+  }
+  return absl::StrCat("Choice for this scenario: \"", best->setting.name, "\": ", why, ".");
+}
 
 int main(int argc, char** argv) {
   kubegrpc::tools::ParseFlags(
@@ -160,6 +205,7 @@ int main(int argc, char** argv) {
     kubegrpc::testing::Scenario s = *scenario;
     s.balancer.discovery.watch = setting.watch;
     s.balancer.discovery.resync_interval = setting.resync;
+    s.balancer.pool.outlier_detection.enabled = setting.ejection;
     if (setting.health > absl::ZeroDuration()) {
       s.balancer.pool.health.mode = kubegrpc::HealthCheckOptions::Mode::kGrpcHealth;
       s.balancer.pool.health.interval = setting.health;
@@ -181,9 +227,9 @@ int main(int argc, char** argv) {
   std::cout << absl::StrFormat("scenario %s (%s, %d calls at %.0f/s, virtual time), seed %d\n\n",
                                scenario->name, absl::FormatDuration(scenario->duration), calls,
                                sim.picks_per_tick / absl::ToDoubleSeconds(sim.tick), sim.seed);
-  std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s %12s\n", "setting", "failed", "to gone",
+  std::cout << absl::StrFormat("%-34s %8s %10s %22s %14s %12s\n", "setting", "failed", "to gone",
                                "new pod used after", "API requests", "health RPCs");
-  std::cout << absl::StrFormat("%-40s %8s %10s %22s %14s %12s\n", "", "calls", "pods",
+  std::cout << absl::StrFormat("%-34s %8s %10s %22s %14s %12s\n", "", "calls", "pods",
                                "median / max (s)", "get/list/watch", "per second");
   json data = {{"scenario", scenario->name},
                {"duration_s", absl::ToDoubleSeconds(scenario->duration)},
@@ -195,7 +241,7 @@ int main(int argc, char** argv) {
     const double health_rate =
         res.health_checks / std::max(1e-9, absl::ToDoubleSeconds(scenario->duration));
     std::cout << absl::StrFormat(
-        "%-40s %8d %10d %10.2f / %-9.2f %6d/%d/%-5d %12.1f%s\n", r.setting.name, res.load.failed,
+        "%-34s %8d %10d %10.2f / %-9.2f %6d/%d/%-5d %12.1f%s\n", r.setting.name, res.load.failed,
         res.calls_to_gone_pods, r.first_use_median_s, r.first_use_max_s, res.api_gets,
         res.api_lists, res.api_watches, health_rate,
         res.new_pods_never_used > 0
@@ -205,6 +251,7 @@ int main(int argc, char** argv) {
                             {"watch", r.setting.watch},
                             {"resync_s", absl::ToDoubleSeconds(r.setting.resync)},
                             {"health_s", absl::ToDoubleSeconds(r.setting.health)},
+                            {"ejection", r.setting.ejection},
                             {"failed", res.load.failed},
                             {"calls_to_gone_pods", res.calls_to_gone_pods},
                             {"new_pod_first_use_median_s", r.first_use_median_s},
@@ -219,6 +266,9 @@ int main(int argc, char** argv) {
                "pod is gone; calls to a hung pod wait for their deadline. Times have a\n"
                "resolution of one tick ("
             << absl::FormatDuration(sim.tick) << ").\n";
+  const std::string choice = Choose(rows, scenario->duration);
+  data["choice"] = choice;
+  std::cout << "\n" << choice << "\n";
 
   // HTML: one chart per measure.
   auto bars = [&](const char* key) {
@@ -267,7 +317,7 @@ int main(int argc, char** argv) {
         r["api_watches"].get<int64_t>(), "</td><td>",
         absl::StrFormat("%.1f", r["health_rpcs_per_s"].get<double>()), "</td></tr>\n");
   }
-  absl::StrAppend(&body, "</table>\n");
+  absl::StrAppend(&body, "</table>\n<p id=\"choice\">", HtmlEscape(choice), "</p>\n");
   std::string html = absl::GetFlag(FLAGS_html);
   if (html.empty()) {
     const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");

@@ -15,6 +15,7 @@ steps:
   - {at: 50s, do: rollout web}
 YAML
 settings="name=watch;name=watch + health 1s,health=1s;name=poll 60s,watch=false,resync=60s"
+settings="$settings;name=no ejection,ejection=off"
 "$intervals" --scenario="$dir/s.yaml" --settings="$settings" --html="$dir/a.html" \
   --json="$dir/a.json" >"$dir/a.txt"
 "$intervals" --scenario="$dir/s.yaml" --settings="$settings" --html="$dir/b.html" \
@@ -26,9 +27,12 @@ import json, re, sys
 data = json.load(open(sys.argv[1]))
 html = open(sys.argv[2]).read()
 rows = {r["setting"]: r for r in data["rows"]}
-assert list(rows) == ["watch", "watch + health 1s", "poll 60s"], list(rows)
-# Health checks catch the hang; polling misses new pods for up to a minute.
-assert rows["watch + health 1s"]["failed"] < rows["watch"]["failed"], rows
+assert list(rows) == ["watch", "watch + health 1s", "poll 60s", "no ejection"], list(rows)
+# Passive ejection (the default) and health checks both catch the hang;
+# polling misses new pods for up to a minute.
+assert rows["watch"]["failed"] * 20 <= rows["no ejection"]["failed"], rows
+assert rows["watch + health 1s"]["failed"] < rows["no ejection"]["failed"], rows
+assert rows["watch"]["ejection"] and not rows["no ejection"]["ejection"], rows
 assert rows["poll 60s"]["new_pod_first_use_max_s"] > 10 * rows["watch"]["new_pod_first_use_max_s"], rows
 assert rows["poll 60s"]["api_watches"] == 0 and rows["watch"]["api_watches"] >= 1, rows
 # What health checks cost: none without them, pods x 1/s with them.
@@ -45,9 +49,25 @@ for chart in ("failed", "to-gone", "first-use", "api-requests", "health-cost"):
 assert html.count("<tr><td>") == len(rows)
 embedded = json.loads(re.search(r'id="kube-grpc-data">(.*?)</script>', html, re.S).group(1))
 assert embedded == data
+# It says which setting it would choose, and why, in the table and the page.
+choice = data["choice"]
+assert any(choice.startswith('Choice for this scenario: "%s"' % name) for name in rows), choice
+assert "failed calls" in choice, choice
+assert '<p id="choice">' in html
 print("intervals: deterministic, consistent, discriminating")
 PY
-for bad in "watch=maybe" "resync=0s" "health=soon" "bogus"; do
+# The default scenario: the default settings (passive ejection) fail at most
+# 5 % of the calls that the pool without it failed.
+"$intervals" --settings="name=default;name=off,ejection=off" --html="$dir/d.html" \
+  --json="$dir/d.json" >"$dir/d.txt"
+/usr/bin/python3 - "$dir/d.json" <<'PY'
+import json, sys
+rows = {r["setting"]: r for r in json.load(open(sys.argv[1]))["rows"]}
+print("default scenario: failed calls %d with ejection, %d without" % (rows["default"]["failed"], rows["off"]["failed"]))
+assert rows["off"]["failed"] > 1000, rows
+assert rows["default"]["failed"] <= 0.05 * rows["off"]["failed"], rows
+PY
+for bad in "watch=maybe" "resync=0s" "health=soon" "ejection=maybe" "bogus"; do
   if "$intervals" --scenario="$dir/s.yaml" --settings="$bad" >/dev/null 2>"$dir/err.txt"; then
     echo "accepted bad --settings=$bad"
     exit 1

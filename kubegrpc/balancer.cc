@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<Balancer>> Balancer::Create(std::shared_ptr<K8sCl
                                                            std::string default_namespace,
                                                            BalancerOptions options) {
   if (client == nullptr) return absl::InvalidArgumentError("kube-grpc: no Kubernetes client");
+  if (absl::Status s = ValidateOutlierDetection(options.pool.outlier_detection); !s.ok()) return s;
   if (default_namespace.empty()) default_namespace = "default";
   return std::unique_ptr<Balancer>(
       new Balancer(std::move(client), std::move(default_namespace), std::move(options)));

@@ -203,7 +203,7 @@ grpc::Status Call(const StubHandle<S>& handle,
     }
     if (options.configure) options.configure(context);
     status = ((*stub).*method)(&context, request, response);
-    counted.set_ok(status.ok());
+    counted.set_code(status.error_code());
     if (status.ok()) return status;
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
         status.error_code() != grpc::StatusCode::CANCELLED) {

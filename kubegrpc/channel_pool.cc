@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kubegrpc/internal/outlier.h"
 #include "kubegrpc/internal/subset.h"
 
 namespace kubegrpc {
@@ -20,6 +21,7 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, P
       checker_(clock_, options.start_worker,
                [this](PoolEndpoint* e, bool healthy) { SetHealthy(e, healthy); }),
       drain_grace_(options.drain_grace),
+      outlier_(std::move(options.outlier_detection)),
       max_endpoints_(options.max_endpoints),
       subset_key_(options.subset_key.empty() ? internal::DefaultSubsetKey() : options.subset_key),
       rng_(options.seed) {
@@ -53,6 +55,7 @@ void ChannelPool::Shutdown() {
     absl::MutexLock lock(&mu_);
     released.swap(entries_);
     draining_.clear();
+    ejected_.clear();
     eligible_ = StateCounts();
     unhealthy_ = 0;
     rebuild_all_ = true;
@@ -67,21 +70,25 @@ ChannelPool::Entry* ChannelPool::FindLocked(PoolEndpoint* endpoint) {
   return it->second.get();
 }
 
-bool ChannelPool::UpdateLocked(Entry& e, bool healthy, bool draining, ChannelState state) {
+bool ChannelPool::UpdateLocked(Entry& e, Flags next) {
   const bool was_eligible = e.eligible();
   const bool was_in = was_eligible && InPickTier(tier_, e.state);
   if (was_eligible) eligible_.Add(e.state, -1);
   if (!e.draining && !e.healthy) --unhealthy_;
-  if (draining != e.draining) {
-    if (draining) {
-      draining_.insert(e.endpoint->host_port());
+  auto track = [&e](absl::btree_set<std::string>& keys, bool was, bool is) {
+    if (was == is) return;
+    if (is) {
+      keys.insert(e.endpoint->host_port());
     } else {
-      draining_.erase(e.endpoint->host_port());
+      keys.erase(e.endpoint->host_port());
     }
-  }
-  e.healthy = healthy;
-  e.draining = draining;
-  e.state = state;
+  };
+  track(draining_, e.draining, next.draining);
+  track(ejected_, e.ejected, next.ejected);
+  e.healthy = next.healthy;
+  e.draining = next.draining;
+  e.ejected = next.ejected;
+  e.state = next.state;
   if (e.eligible()) eligible_.Add(e.state, +1);
   if (!e.draining && !e.healthy) ++unhealthy_;
   const bool is_in = e.eligible() && InPickTier(tier_, e.state);
@@ -120,15 +127,21 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
     auto drain = [&](Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (e.draining) return;
       e.drain_deadline = now + drain_grace_;
-      changed |= UpdateLocked(e, e.healthy, /*draining=*/true, e.state);
+      Flags f = FlagsOf(e);
+      f.draining = true;
+      f.ejected = false;  // leaving anyway: no longer counts against the percentage
+      changed |= UpdateLocked(e, f);
     };
     auto want = [&](const std::string& key,
                     const Endpoint& info) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       auto it = entries_.find(key);
       if (it == entries_.end()) {
         auto e = std::make_unique<Entry>();
-        e->subchannel = factory_->Create(info);
-        e->endpoint = std::make_shared<PoolEndpoint>(key, info.pod_name, e->subchannel->channel());
+        auto calls = std::make_shared<CallCounters>(CallRulesFor(key));
+        e->subchannel = factory_->Create(info, calls);
+        e->endpoint =
+            std::make_shared<PoolEndpoint>(key, info.pod_name, e->subchannel->channel(),
+                                           std::move(calls), e->subchannel->CountsCalls());
         e->info = info;
         created.emplace_back(e->endpoint, e->subchannel);
         entries_.emplace(key, std::move(e));
@@ -137,7 +150,9 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
       Entry& e = *it->second;
       if (e.draining) {
         // Back (a flapping pod): no new channel needed.
-        changed |= UpdateLocked(e, e.healthy, /*draining=*/false, e.state);
+        Flags f = FlagsOf(e);
+        f.draining = false;
+        changed |= UpdateLocked(e, f);
         returned.push_back(e.subchannel);
       }
       if (e.info != info) e.info = info;
@@ -259,7 +274,9 @@ void ChannelPool::OnStateChange(PoolEndpoint* endpoint, ChannelState state) {
   if (shutdown_) return;
   Entry* e = FindLocked(endpoint);
   if (e == nullptr || e->state == state) return;
-  if (UpdateLocked(*e, e->healthy, e->draining, state)) RebuildLocked();
+  Flags f = FlagsOf(*e);
+  f.state = state;
+  if (UpdateLocked(*e, f)) RebuildLocked();
 }
 
 void ChannelPool::SetHealthy(PoolEndpoint* endpoint, bool healthy) {
@@ -267,7 +284,9 @@ void ChannelPool::SetHealthy(PoolEndpoint* endpoint, bool healthy) {
   if (shutdown_) return;
   Entry* e = FindLocked(endpoint);
   if (e == nullptr || e->healthy == healthy) return;
-  if (UpdateLocked(*e, healthy, e->draining, e->state)) {
+  Flags f = FlagsOf(*e);
+  f.healthy = healthy;
+  if (UpdateLocked(*e, f)) {
     RebuildLocked();
   } else {
     RebuildIfEmptyLocked();  // the count of unhealthy endpoints is its reason
@@ -289,7 +308,10 @@ void ChannelPool::SetHealthCheck(HealthCheckOptions health, const void* once_key
   absl::MutexLock lock(&mu_);
   bool changed = false;
   for (auto& [key, e] : entries_) {
-    if (!e->healthy) changed |= UpdateLocked(*e, /*healthy=*/true, e->draining, e->state);
+    if (e->healthy) continue;
+    Flags f = FlagsOf(*e);
+    f.healthy = true;
+    changed |= UpdateLocked(*e, f);
   }
   if (changed) RebuildLocked();
 }
@@ -298,6 +320,10 @@ std::string ChannelPool::EmptyReasonLocked() const {
   if (shutdown_) return "the balancer is shut down";
   if (unhealthy_ > 0) {
     return absl::StrCat("none of its ", unhealthy_, " endpoints passes health checks");
+  }
+  if (!ejected_.empty()) {
+    return absl::StrCat("its ", ejected_.size(),
+                        " endpoints are ejected as outliers (their calls failed)");
   }
   if (!discovery_.has_value()) return have_set_ ? "no ready endpoints" : "not discovered yet";
   if (!discovery_->synced) {
@@ -381,15 +407,129 @@ std::vector<EndpointSnapshot> ChannelPool::Snapshot() const {
       s.healthy = e.healthy;
       s.draining = e.draining;
       s.picked = e.eligible() && InPickTier(tier_, e.state);
+      s.ejected = e.ejected;
+      if (e.ejected) {
+        s.ejected_until = e.ejected_until;
+        s.ejection_reason = e.ejection_reason;
+      }
+      s.ejections = e.ejections;
       const CallCounters& calls = e.endpoint->calls();
       s.picks = calls.picks();
+      s.calls = calls.finished();
       s.failures = calls.failures();
       s.in_flight = calls.in_flight();
+      if (s.calls > 0) s.mean_latency = calls.total_latency() / s.calls;
       out.push_back(std::move(s));
     }
     if (it == entries_.end()) return out;
     after = out.back().host_port;
   }
+}
+
+CallCounters::Rules ChannelPool::CallRulesFor(const std::string& key) {
+  CallCounters::Rules rules;
+  if (!outlier_.enabled) return rules;
+  rules.failure_codes = MaskOf(outlier_.failure_codes);
+  rules.consecutive_failures = outlier_.consecutive_failures;
+  // From the call's thread: reaches the pool only while it is up.
+  std::weak_ptr<Gate> weak = gate_;
+  rules.on_streak = [weak, key](const CallCounters& calls) {
+    std::shared_ptr<Gate> gate = weak.lock();
+    if (gate == nullptr) return;
+    absl::MutexLock lock(&gate->mu);
+    if (gate->pool != nullptr) gate->pool->OnFailureStreak(key, &calls);
+  };
+  return rules;
+}
+
+void ChannelPool::OnFailureStreak(const std::string& key, const CallCounters* calls) {
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) return;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry& e = *it->second;
+  if (e.ejected || e.draining) return;
+  if (&e.endpoint->calls() != calls) return;  // an older channel to the same address
+  if (TryEjectLocked(e, clock_->Now(),
+                     absl::StrCat(outlier_.consecutive_failures, " calls in a row failed"))) {
+    RebuildLocked();
+  }
+}
+
+bool ChannelPool::TryEjectLocked(Entry& e, absl::Time now, std::string reason) {
+  const size_t live = entries_.size() - draining_.size();
+  if (!internal::MayEject(ejected_.size(), live, outlier_.max_ejection_percent)) return false;
+  // Never the last READY endpoint to pick: ejections alone never empty a pool
+  // (a lone pod that failed a few calls would be cut off for its whole
+  // ejection time; Envoy's panic threshold serves the same end).
+  if (e.eligible() && e.state == ChannelState::kReady && eligible_.ready <= 1) return false;
+  ++e.ejections;
+  e.ejected_until = now + internal::EjectionTime(outlier_, e.ejections);
+  e.ejection_reason = std::move(reason);
+  Flags f = FlagsOf(e);
+  f.ejected = true;
+  return UpdateLocked(e, f);
+}
+
+bool ChannelPool::OutlierMaintenanceLocked(absl::Time now) {
+  if (!outlier_.enabled) return false;
+  bool changed = false;
+  // Back from ejection: O(ejected).
+  std::vector<Entry*> due;
+  for (const std::string& key : ejected_) {
+    auto it = entries_.find(key);
+    if (it != entries_.end() && now >= it->second->ejected_until) due.push_back(it->second.get());
+  }
+  for (Entry* e : due) {  // UpdateLocked erases their keys
+    e->endpoint->calls().ResetStreak();
+    e->endpoint->calls().TakeInterval();  // what it did before its ejection is past
+    Flags f = FlagsOf(*e);
+    f.ejected = false;
+    changed |= UpdateLocked(*e, f);
+  }
+  if (now < next_outlier_pass_) return changed;
+  const bool first = next_outlier_pass_ == absl::InfinitePast();
+  next_outlier_pass_ = now + outlier_.interval;
+  if (first) return changed;  // an interval starts now
+  // The interval's rules: O(n) once per interval.
+  std::vector<Entry*> live;
+  std::vector<CallCounters::Interval> counts;
+  live.reserve(entries_.size());
+  counts.reserve(entries_.size());
+  for (auto& [key, e] : entries_) {
+    CallCounters::Interval c = e->endpoint->calls().TakeInterval();
+    if (e->draining || e->ejected) continue;
+    // A50: an endpoint that was not ejected in an interval pays one ejection back.
+    if (e->ejections > 0) --e->ejections;
+    live.push_back(e.get());
+    counts.push_back(c);
+  }
+  auto enforce = [&](const std::vector<size_t>& outliers, int enforcement_percentage,
+                     const char* rule) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (size_t i : outliers) {
+      Entry& e = *live[i];
+      if (e.ejected) continue;
+      if (static_cast<int>(rng_() % 100) >= enforcement_percentage) continue;
+      const CallCounters::Interval& c = counts[i];
+      std::string reason =
+          absl::StrCat(rule, ": ", c.successes, " of ", c.successes + c.failures,
+                       " calls succeeded in the last ", absl::FormatDuration(outlier_.interval));
+      if (!internal::MayEject(ejected_.size(), entries_.size() - draining_.size(),
+                              outlier_.max_ejection_percent)) {
+        return;
+      }
+      changed |= TryEjectLocked(e, now, std::move(reason));
+    }
+  };
+  if (outlier_.success_rate.has_value()) {
+    enforce(internal::SuccessRateOutliers(counts, *outlier_.success_rate),
+            outlier_.success_rate->enforcement_percentage, "success rate far below the others'");
+  }
+  if (outlier_.failure_percentage.has_value()) {
+    enforce(internal::FailurePercentageOutliers(counts, *outlier_.failure_percentage),
+            outlier_.failure_percentage->enforcement_percentage, "failure percentage");
+  }
+  return changed;
 }
 
 void ChannelPool::RunMaintenance() {
@@ -415,6 +555,7 @@ void ChannelPool::RunMaintenance() {
         ++key;
       }
     }
+    if (OutlierMaintenanceLocked(now)) RebuildLocked();
     if (health_on_ && now >= next_health_check_) {
       next_health_check_ = now + health_interval_;
       for (const auto& [key, e] : entries_) {

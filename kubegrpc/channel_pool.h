@@ -121,10 +121,22 @@ class ChannelPool {
     bool started = false;
     bool healthy = true;
     bool draining = false;
+    bool ejected = false;  // an outlier, out until ejected_until
     absl::Time drain_deadline;
+    absl::Time ejected_until;
+    int ejections = 0;  // in a row (A50's multiplier)
+    std::string ejection_reason;
     int64_t pick_pos = -1;  // its index in picked_, or -1
-    bool eligible() const { return started && healthy && !draining; }
+    bool eligible() const { return started && healthy && !draining && !ejected; }
   };
+  // What UpdateLocked changes about an entry.
+  struct Flags {
+    bool healthy;
+    bool draining;
+    bool ejected;
+    ChannelState state;
+  };
+  static Flags FlagsOf(const Entry& e) { return {e.healthy, e.draining, e.ejected, e.state}; }
   // Lets subchannel callbacks reach the pool only while it is up: they may run
   // on gRPC's thread after the pool released their subchannel.
   struct Gate {
@@ -138,8 +150,19 @@ class ChannelPool {
   Entry* FindLocked(PoolEndpoint* endpoint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves `e` in or out of the eligible counts around a change of it; returns
   // whether the picker's endpoints may have changed.
-  bool UpdateLocked(Entry& e, bool healthy, bool draining, ChannelState state)
+  bool UpdateLocked(Entry& e, Flags next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A run of failed calls on the endpoint `key` whose counters are `calls`.
+  void OnFailureStreak(const std::string& key, const CallCounters* calls) ABSL_LOCKS_EXCLUDED(mu_);
+  // The outlier rules for the counters of a new entry `key`.
+  CallCounters::Rules CallRulesFor(const std::string& key);
+  // Ejects `e` for `reason` if the max-ejection percentage allows; returns
+  // whether the picker's endpoints may have changed.
+  bool TryEjectLocked(Entry& e, absl::Time now, std::string reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Returns the ejected endpoints whose time is up; every interval, runs the
+  // success-rate and failure-percentage rules. Returns whether the picker's
+  // endpoints may have changed.
+  bool OutlierMaintenanceLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Puts `e` in or takes it out of picked_: O(log n) (swap with the last).
   void SetPickedLocked(Entry& e, bool in) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes a picker of picked_ (recomputed from every entry only when the
@@ -178,6 +201,10 @@ class ChannelPool {
   // The keys of the draining entries: what maintenance visits to release
   // them, so that its pass costs O(draining), not O(entries) under mu_.
   absl::btree_set<std::string> draining_ ABSL_GUARDED_BY(mu_);
+  // The keys of the ejected entries (outlier detection).
+  absl::btree_set<std::string> ejected_ ABSL_GUARDED_BY(mu_);
+  const OutlierDetectionOptions outlier_;
+  absl::Time next_outlier_pass_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // The endpoints to pick (the eligible entries in tier_), kept as entries
   // change; in no particular order.
   std::vector<std::shared_ptr<PoolEndpoint>> picked_ ABSL_GUARDED_BY(mu_);

@@ -28,31 +28,86 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "kubegrpc/channel_state.h"
 
 namespace kubegrpc {
 
+// A set of gRPC status codes, one bit per grpc::StatusCode.
+using StatusCodeMask = uint32_t;
+StatusCodeMask MaskOf(const std::vector<grpc::StatusCode>& codes);
+inline bool InMask(StatusCodeMask mask, grpc::StatusCode code) {
+  const int c = static_cast<int>(code);
+  return c >= 0 && c < 32 && (mask >> c & 1u) != 0;
+}
+
 // Per-endpoint call accounting: the calls in flight on an endpoint (what a
-// draining endpoint waits for before its channel is released) and the calls
-// that failed. Updated by whoever makes calls (the call helper; use
-// ScopedCall), read by the pool and snapshots. Lock-free.
+// draining endpoint waits for before its channel is released, and what
+// least-request picking compares), how calls ended, and the failures that
+// count against the endpoint for outlier detection (`Rules::failure_codes`).
+// Recorded by the endpoint's channel itself (an interceptor on every call,
+// internal/call_interceptor.h) or, for channels without one, by whoever makes
+// the call (ScopedCall); read by the pool and snapshots.
+//
+// Thread-safety: lock-free; `on_streak` runs on the thread that finished the
+// call that completed the streak, with no lock held.
 class CallCounters {
  public:
+  struct Rules {
+    // The codes that count as the endpoint failing (not the request).
+    StatusCodeMask failure_codes = 0;
+    // After this many of those in a row, `on_streak` is called with these
+    // counters, and again after each as many more (0: never).
+    int consecutive_failures = 0;
+    std::function<void(const CallCounters&)> on_streak;
+  };
+  CallCounters() = default;
+  explicit CallCounters(Rules rules) : rules_(std::move(rules)) {}
+  CallCounters(const CallCounters&) = delete;
+  CallCounters& operator=(const CallCounters&) = delete;
+
   void Started() { in_flight_.fetch_add(1, std::memory_order_relaxed); }
+  // A call's end: its status code and how long it took.
+  void Finished(grpc::StatusCode code, absl::Duration latency);
+  // As above with no latency: `ok` is OK, else UNKNOWN.
   void Finished(bool ok) {
-    in_flight_.fetch_sub(1, std::memory_order_relaxed);
-    if (!ok) failures_.fetch_add(1, std::memory_order_relaxed);
+    Finished(ok ? grpc::StatusCode::OK : grpc::StatusCode::UNKNOWN, absl::ZeroDuration());
   }
+
   int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
-  int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
   int64_t picks() const { return picks_.load(std::memory_order_relaxed); }
+  int64_t finished() const { return finished_.load(std::memory_order_relaxed); }
+  // Calls that ended with any code but OK.
+  int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  // The current run of calls that ended with one of the failure codes.
+  int64_t consecutive_failures() const { return streak_.load(std::memory_order_relaxed); }
+  // The total latency of the finished calls (divide by finished()).
+  absl::Duration total_latency() const {
+    return absl::Nanoseconds(latency_ns_.load(std::memory_order_relaxed));
+  }
+  // The calls that succeeded, and those that failed per the rules, since the
+  // last TakeInterval() (outlier detection's interval), resetting both.
+  struct Interval {
+    int64_t successes = 0;
+    int64_t failures = 0;
+  };
+  Interval TakeInterval();
+  // Starts a new run of failures (the endpoint returns from an ejection).
+  void ResetStreak() { streak_.store(0, std::memory_order_relaxed); }
 
  private:
   friend class Picker;
+  const Rules rules_;
   std::atomic<int64_t> picks_{0};
   std::atomic<int64_t> in_flight_{0};
+  std::atomic<int64_t> finished_{0};
   std::atomic<int64_t> failures_{0};
+  std::atomic<int64_t> latency_ns_{0};
+  std::atomic<int64_t> streak_{0};
+  std::atomic<int64_t> interval_successes_{0};
+  std::atomic<int64_t> interval_failures_{0};
 };
 
 // One pod's channel as picks hand it out. Lives as long as anyone holds it
@@ -60,7 +115,11 @@ class CallCounters {
 // holds that, after the pool has let the endpoint go.
 class PoolEndpoint : public std::enable_shared_from_this<PoolEndpoint> {
  public:
-  PoolEndpoint(std::string host_port, std::string pod_name, std::shared_ptr<grpc::Channel> channel);
+  // `calls` is the accounting the channel records into (null: a new one with
+  // no failure rules); `counted_by_channel` says the channel counts every call
+  // itself, so ScopedCall must not.
+  PoolEndpoint(std::string host_port, std::string pod_name, std::shared_ptr<grpc::Channel> channel,
+               std::shared_ptr<CallCounters> calls = nullptr, bool counted_by_channel = false);
   ~PoolEndpoint();
   PoolEndpoint(const PoolEndpoint&) = delete;
   PoolEndpoint& operator=(const PoolEndpoint&) = delete;
@@ -70,8 +129,9 @@ class PoolEndpoint : public std::enable_shared_from_this<PoolEndpoint> {
   // The pod the API named when the endpoint first appeared.
   const std::string& pod_name() const { return pod_name_; }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
-  CallCounters& calls() { return calls_; }
-  const CallCounters& calls() const { return calls_; }
+  CallCounters& calls() { return *calls_; }
+  const CallCounters& calls() const { return *calls_; }
+  bool counted_by_channel() const { return counted_by_channel_; }
 
   // A per-endpoint object of type T (a stub, a user's client), made once by
   // `make` and reused; lock-free after the first use. Null if more than
@@ -91,23 +151,34 @@ class PoolEndpoint : public std::enable_shared_from_this<PoolEndpoint> {
   const std::string host_port_;
   const std::string pod_name_;
   const std::shared_ptr<grpc::Channel> channel_;
-  CallCounters calls_;
+  const std::shared_ptr<CallCounters> calls_;
+  const bool counted_by_channel_;
   std::atomic<void*> cache_[kCacheSlots] = {};
   std::atomic<void (*)(void*)> cache_deleters_[kCacheSlots] = {};
 };
 
-// Counts a call on `endpoint` for as long as it lives.
+// Counts a call on `endpoint` for as long as it lives, unless the endpoint's
+// channel counts its calls itself (then it does nothing).
 class ScopedCall {
  public:
-  explicit ScopedCall(PoolEndpoint& endpoint) : calls_(endpoint.calls()) { calls_.Started(); }
-  ~ScopedCall() { calls_.Finished(ok_); }
+  explicit ScopedCall(PoolEndpoint& endpoint)
+      : calls_(endpoint.counted_by_channel() ? nullptr : &endpoint.calls()),
+        start_(calls_ != nullptr ? absl::Now() : absl::InfinitePast()) {
+    if (calls_ != nullptr) calls_->Started();
+  }
+  ~ScopedCall() {
+    if (calls_ != nullptr) calls_->Finished(code_, absl::Now() - start_);
+  }
   ScopedCall(const ScopedCall&) = delete;
   ScopedCall& operator=(const ScopedCall&) = delete;
-  void set_ok(bool ok) { ok_ = ok; }
+  // How the call ended (UNKNOWN until said).
+  void set_code(grpc::StatusCode code) { code_ = code; }
+  void set_ok(bool ok) { code_ = ok ? grpc::StatusCode::OK : grpc::StatusCode::UNKNOWN; }
 
  private:
-  CallCounters& calls_;
-  bool ok_ = false;
+  CallCounters* const calls_;
+  const absl::Time start_;
+  grpc::StatusCode code_ = grpc::StatusCode::UNKNOWN;
 };
 
 // Which connectivity states the picker holds, given the states of the eligible

@@ -1,18 +1,22 @@
 // File: kubegrpc/pool_options.h
 // -----------------------------------------------------------------------------
 // How a Service's pool of channels behaves: how long a removed pod's channel is
-// kept for calls already made, and optional health checks (grpc.health.v1 or
-// the caller's own check, the original package's Ping).
+// kept for calls already made, optional health checks (grpc.health.v1 or the
+// caller's own check, the original package's Ping), and passive outlier
+// detection from the calls' results (on by default).
 
 #ifndef KUBEGRPC_POOL_OPTIONS_H_
 #define KUBEGRPC_POOL_OPTIONS_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "grpcpp/support/status.h"
 #include "kubegrpc/clock.h"
 
 namespace kubegrpc {
@@ -38,10 +42,57 @@ struct HealthCheckOptions {
   std::function<absl::Status(PoolEndpoint& endpoint, absl::Time deadline)> ping;
 };
 
+// Passive outlier detection: the pool learns from the calls themselves
+// (counted on every pod's channel) and takes out, for a while, an endpoint
+// that fails them, at no cost in extra RPCs. gRPC's A50 semantics, plus
+// Envoy's consecutive-failures rule:
+//  - an endpoint whose last `consecutive_failures` calls all ended with one of
+//    `failure_codes` is ejected at once;
+//  - every `interval`, the success-rate rule (and the failure-percentage rule,
+//    if set) runs over the calls of that interval, as in A50;
+//  - an ejection lasts base_ejection_time x (its ejections in a row), at most
+//    max(base_ejection_time, max_ejection_time); the count falls by one per
+//    interval the endpoint spends in the pool;
+//  - at most max_ejection_percent % of the pool's endpoints are ejected at a
+//    time (with any percentage above 0, at least one may be), and never the
+//    last READY endpoint: a bad deploy never empties the pool.
+// Only `failure_codes` count against an endpoint: other errors (NOT_FOUND,
+// INVALID_ARGUMENT, ...) are the request's fault: they count neither way in
+// the rates, but they end a run of failures (the endpoint answered).
+struct OutlierDetectionOptions {
+  bool enabled = true;
+  std::vector<grpc::StatusCode> failure_codes = {
+      grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::DEADLINE_EXCEEDED,
+      grpc::StatusCode::INTERNAL, grpc::StatusCode::UNKNOWN};
+  int consecutive_failures = 5;  // 0: off
+  absl::Duration interval = absl::Seconds(10);
+  absl::Duration base_ejection_time = absl::Seconds(30);
+  absl::Duration max_ejection_time = absl::Seconds(300);
+  int max_ejection_percent = 10;
+  struct SuccessRate {
+    int stdev_factor = 1900;  // threshold: mean - stdev x stdev_factor / 1000
+    int enforcement_percentage = 100;
+    int minimum_hosts = 5;
+    int request_volume = 100;  // calls in the interval for an endpoint to count
+  };
+  std::optional<SuccessRate> success_rate = SuccessRate{};
+  struct FailurePercentage {
+    int threshold = 85;  // eject above this % of failed calls
+    int enforcement_percentage = 100;
+    int minimum_hosts = 5;
+    int request_volume = 50;
+  };
+  std::optional<FailurePercentage> failure_percentage;  // off, as in gRPC
+};
+
+// OK, or InvalidArgument naming the field that is out of range.
+absl::Status ValidateOutlierDetection(const OutlierDetectionOptions& options);
+
 struct PoolOptions {
   // How long a removed endpoint's channel is kept for calls already picked.
   absl::Duration drain_grace = absl::Seconds(10);
   HealthCheckOptions health;
+  OutlierDetectionOptions outlier_detection;
   // Run maintenance (health checks, drain expiry) on a thread of the pool's own.
   // Tests on virtual time turn this off and call RunMaintenance().
   bool start_worker = true;

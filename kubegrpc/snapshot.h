@@ -42,9 +42,16 @@ struct EndpointSnapshot {
   bool healthy = true;
   bool draining = false;
   bool picked = false;  // in the current picker
+  // Taken out by outlier detection until `ejected_until`, and why.
+  bool ejected = false;
+  absl::Time ejected_until = absl::InfinitePast();
+  std::string ejection_reason;
+  int ejections = 0;  // in a row
   int64_t picks = 0;
-  int64_t failures = 0;  // calls that failed, as recorded by the call helper
+  int64_t calls = 0;     // finished calls, as counted on its channel
+  int64_t failures = 0;  // of which failed (any code but OK)
   int64_t in_flight = 0;
+  absl::Duration mean_latency;  // of the finished calls (0 if none)
 };
 
 struct ServiceSnapshot {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "kubegrpc/internal/call_interceptor.h"
 #include "kubegrpc/internal/tsan.h"
 
 namespace kubegrpc {
@@ -84,6 +85,7 @@ class GrpcSubchannel : public Subchannel {
   ~GrpcSubchannel() override { Shutdown(); }
 
   std::shared_ptr<grpc::Channel> channel() const override { return core_->channel; }
+  bool CountsCalls() const override { return true; }
   ChannelState state() const override {
     absl::MutexLock lock(&core_->mu);
     return FromGrpc(core_->last);
@@ -125,10 +127,16 @@ GrpcSubchannelFactory::GrpcSubchannelFactory(std::shared_ptr<grpc::ChannelCreden
 
 GrpcSubchannelFactory::~GrpcSubchannelFactory() { queue_->Shutdown(); }
 
-std::unique_ptr<Subchannel> GrpcSubchannelFactory::Create(const Endpoint& endpoint) {
+std::unique_ptr<Subchannel> GrpcSubchannelFactory::Create(const Endpoint& endpoint,
+                                                          std::shared_ptr<CallCounters> calls) {
   // "ipv4:" / "ipv6:" targets skip DNS for IP addresses; names go through DNS.
   const std::string target = endpoint.HostPort();
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(target, credentials_, args_);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  if (calls != nullptr) {
+    interceptors.push_back(std::make_unique<internal::CallCountingFactory>(std::move(calls)));
+  }
+  std::shared_ptr<grpc::Channel> channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+      target, credentials_, args_, std::move(interceptors));
   return std::make_unique<GrpcSubchannel>(std::move(channel), queue_);
 }
 

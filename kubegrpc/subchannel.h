@@ -22,6 +22,7 @@
 #include "grpcpp/grpcpp.h"
 #include "kubegrpc/channel_state.h"
 #include "kubegrpc/endpoint_set.h"
+#include "kubegrpc/picker.h"
 
 namespace kubegrpc {
 
@@ -40,12 +41,19 @@ class Subchannel {
   // The API says the pod is ready again: skip any reconnect backoff left from
   // its earlier failures and connect now.
   virtual void ResetBackoff() {}
+  // Whether the channel records every call on it into the CallCounters given
+  // to Create (the real one does, with an interceptor); if not, the call
+  // helper counts its own calls.
+  virtual bool CountsCalls() const { return false; }
 };
 
 class SubchannelFactory {
  public:
   virtual ~SubchannelFactory() = default;
-  virtual std::unique_ptr<Subchannel> Create(const Endpoint& endpoint) = 0;
+  // `calls` is the endpoint's call accounting (outcomes feed outlier
+  // detection); a factory whose channels make calls should record them there.
+  virtual std::unique_ptr<Subchannel> Create(const Endpoint& endpoint,
+                                             std::shared_ptr<CallCounters> calls) = 0;
   // Whether each subchannel may hold a descriptor (a connection): the pool then
   // keeps within the process's descriptor limit.
   virtual bool UsesDescriptors() const { return true; }
@@ -66,7 +74,9 @@ class GrpcSubchannelFactory : public SubchannelFactory {
                         grpc::ChannelArguments args,
                         absl::Duration watch_renewal = kDefaultWatchRenewal);
   ~GrpcSubchannelFactory() override;  // shuts the queue down; returns at once
-  std::unique_ptr<Subchannel> Create(const Endpoint& endpoint) override;
+  // Each channel carries a call-counting interceptor (internal/call_interceptor.h).
+  std::unique_ptr<Subchannel> Create(const Endpoint& endpoint,
+                                     std::shared_ptr<CallCounters> calls) override;
 
  private:
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;

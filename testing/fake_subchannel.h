@@ -38,7 +38,9 @@ class FakeSubchannelFactory : public SubchannelFactory {
   FakeSubchannelFactory() : FakeSubchannelFactory(Options()) {}
   explicit FakeSubchannelFactory(Options options) : options_(options) {}
 
-  std::unique_ptr<Subchannel> Create(const Endpoint& endpoint) override;
+  // The fakes make no calls: whoever simulates calls records them in `calls`.
+  std::unique_ptr<Subchannel> Create(const Endpoint& endpoint,
+                                     std::shared_ptr<CallCounters> calls) override;
   bool UsesDescriptors() const override { return options_.uses_descriptors; }
 
   // Sets the state of the live fake for `host_port` (reporting it if started).
@@ -96,7 +98,8 @@ class FakeSubchannel : public Subchannel {
 };
 }  // namespace internal_fake
 
-inline std::unique_ptr<Subchannel> FakeSubchannelFactory::Create(const Endpoint& endpoint) {
+inline std::unique_ptr<Subchannel> FakeSubchannelFactory::Create(
+    const Endpoint& endpoint, std::shared_ptr<CallCounters> calls) {
   auto fake = std::make_shared<Fake>();
   {
     absl::MutexLock lock(&fake->mu);

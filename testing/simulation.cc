@@ -153,10 +153,17 @@ class Sim {
       }
       const int interval = static_cast<int>((clock_.Now() - start_) / options_.tick);
       for (int i = 0; i < options_.picks_per_tick; ++i) {
-        pool.WithPick([&](PoolEndpoint* e, const absl::Status&) {
-          Pick(e, interval);
-          return 0;
+        std::shared_ptr<PoolEndpoint> picked;
+        const grpc::StatusCode code = pool.WithPick([&](PoolEndpoint* e, const absl::Status&) {
+          if (e != nullptr) picked = e->shared_from_this();
+          return Pick(e, interval);
         });
+        // The call's outcome, as a pod's channel would count it (outlier
+        // detection learns from it), after the pick's read section.
+        if (picked != nullptr) {
+          picked->calls().Started();
+          picked->calls().Finished(code, absl::ZeroDuration());
+        }
       }
       if (clock_.Now() + options_.tick < end) clock_.After(options_.tick, tick);
     };
@@ -186,10 +193,11 @@ class Sim {
       awaiting_first_use_[e.pod] = clock_.Now();
     }
   }
-  void Pick(PoolEndpoint* e, int interval) {
+  // One call on the picked endpoint; returns how it ended.
+  grpc::StatusCode Pick(PoolEndpoint* e, int interval) {
     if (e == nullptr || !Connected(e)) {
       Failed(interval, "UNAVAILABLE");
-      return;
+      return grpc::StatusCode::UNAVAILABLE;
     }
     const std::string pod = lifecycle_.PodAt(e->host_port());
     const PodLifecycle::PodStatus& state = *lifecycle_.Status(pod);
@@ -199,8 +207,9 @@ class Sim {
       awaiting_first_use_.erase(it);
     }
     if (!Answers(pod)) {
-      Failed(interval, state.running && !state.deleted ? "DEADLINE_EXCEEDED" : "UNAVAILABLE");
-      return;
+      const bool hung = state.running && !state.deleted;
+      Failed(interval, hung ? "DEADLINE_EXCEEDED" : "UNAVAILABLE");
+      return hung ? grpc::StatusCode::DEADLINE_EXCEEDED : grpc::StatusCode::UNAVAILABLE;
     }
     ++result_.load.ok;
     ++result_.load.by_pod[pod];
@@ -208,6 +217,7 @@ class Sim {
       result_.load.timeline.resize(interval + 1);
     }
     ++result_.load.timeline[interval][pod];
+    return grpc::StatusCode::OK;
   }
   // Whether the picked endpoint's channel is READY (the picker may hold
   // connecting or failing ones when nothing is READY).

@@ -127,10 +127,11 @@ TEST(SimulationTest, MoreThanAHundredPodsInSeveralSlices) {
   EXPECT_EQ(r->load.failed, 0);
 }
 
-// A hung pod (connections up, no answers) is seen only by health checks until
-// the kubelet's readiness probe gives up on it (30 s).
+// A hung pod (connections up, no answers) is seen only by health checks or by
+// passive ejection until the kubelet's readiness probe gives up on it (30 s).
 TEST(SimulationTest, HealthChecksTakeAHungPodOutBeforeTheReadinessProbeDoes) {
   Scenario s = Make(3, {{absl::Milliseconds(1500), "hang web-1 20s"}}, absl::Seconds(25));
+  s.balancer.pool.outlier_detection.enabled = false;  // health checks alone
   absl::StatusOr<SimulationResult> without = Simulate(s, {});
   ASSERT_THAT(without, IsOk());
   s.balancer.pool.health.mode = HealthCheckOptions::Mode::kGrpcHealth;
@@ -144,6 +145,21 @@ TEST(SimulationTest, HealthChecksTakeAHungPodOutBeforeTheReadinessProbeDoes) {
   EXPECT_LT(with->load.failures["DEADLINE_EXCEEDED"], 2 * 20 * 30 / 3 + 30);
   EXPECT_THAT(with->trace, Contains(::testing::HasSubstr("picked web-0,web-2")));
   EXPECT_EQ(with->calls_to_gone_pods, 0);  // the API never said it was not ready
+}
+
+// The default pool learns from the calls: the hung pod's fifth failed call in
+// a row ejects it for 30 s; then it is back (its hang is over by then).
+TEST(SimulationTest, PassiveEjectionTakesAHungPodOutAfterItsFailedCalls) {
+  Scenario s = Make(3, {{absl::Milliseconds(1500), "hang web-1 20s"}}, absl::Seconds(40));
+  absl::StatusOr<SimulationResult> r = Simulate(s, {});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->load.failures["DEADLINE_EXCEEDED"], 5);
+  EXPECT_EQ(r->load.failed, 5);
+  EXPECT_THAT(r->trace, Contains(::testing::HasSubstr("picked web-0,web-2")));
+  // Back after its ejection time, with the hang over: calls reach it again.
+  const int back = r->load.FirstIntervalWith("web-1", /*from=*/1500 / 50 + 1);
+  EXPECT_GE(back, 31500 / 50);
+  EXPECT_LE(back, 32000 / 50);
 }
 
 TEST(SimulationTest, CountsApiRequestsNewPodFirstUseAndCallsToGonePods) {
