@@ -42,7 +42,9 @@ ABSL_FLAG(
     std::string, settings, "",
     "settings to compare, ';'-separated, each a ','-separated list of watch=true|false, "
     "resync=<duration>, health=<duration> (0s = no health checks), ejection=on|off (passive "
-    "outlier ejection, on by default), name=<label>; "
+    "outlier ejection, on by default), policy=round_robin|least_request (the simulation's calls "
+    "take no time, so least-request shows its spread here, not its avoidance of slow pods: "
+    "kube_bench --section=least_request measures that), name=<label>; "
     "default: kube-grpc's default, with health checks, polling, and the original's 60 s / 1 s");
 ABSL_FLAG(int64_t, seed, 1, "simulation seed");
 ABSL_FLAG(std::string, html, "",
@@ -60,6 +62,7 @@ struct Setting {
   absl::Duration resync = absl::Minutes(5);
   absl::Duration health = absl::ZeroDuration();  // 0: off
   bool ejection = true;                          // passive outlier ejection (the pool's default)
+  kubegrpc::PickPolicy policy = kubegrpc::PickPolicy::kRoundRobin;
 };
 
 const char* kDefaultSettings =
@@ -98,6 +101,9 @@ absl::StatusOr<std::vector<Setting>> ParseSettings(const std::string& text) {
         s.watch = value == "true";
       } else if (key == "ejection" && (value == "on" || value == "off")) {
         s.ejection = value == "on";
+      } else if (key == "policy" && (value == "round_robin" || value == "least_request")) {
+        s.policy = value == "least_request" ? kubegrpc::PickPolicy::kLeastRequest
+                                            : kubegrpc::PickPolicy::kRoundRobin;
       } else if ((key == "resync" || key == "health") && absl::ParseDuration(value, &d) &&
                  d >= absl::ZeroDuration()) {
         if (key == "resync" && d == absl::ZeroDuration()) {
@@ -105,18 +111,21 @@ absl::StatusOr<std::vector<Setting>> ParseSettings(const std::string& text) {
         }
         (key == "resync" ? s.resync : s.health) = d;
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "--settings: bad \"", field,
-            "\" (watch=true|false, resync=60s, health=1s, ejection=on|off, name=...)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--settings: bad \"", field,
+                         "\" (watch=true|false, resync=60s, health=1s, ejection=on|off, "
+                         "policy=round_robin|least_request, name=...)"));
       }
     }
     if (!named) {
-      s.name = absl::StrCat(s.watch ? "watch" : "poll",
-                            s.watch ? "" : absl::StrCat(" ", absl::FormatDuration(s.resync)),
-                            s.health > absl::ZeroDuration()
-                                ? absl::StrCat(" + health ", absl::FormatDuration(s.health))
-                                : "",
-                            s.ejection ? "" : " without ejection");
+      s.name =
+          absl::StrCat(s.watch ? "watch" : "poll",
+                       s.watch ? "" : absl::StrCat(" ", absl::FormatDuration(s.resync)),
+                       s.health > absl::ZeroDuration()
+                           ? absl::StrCat(" + health ", absl::FormatDuration(s.health))
+                           : "",
+                       s.ejection ? "" : " without ejection",
+                       s.policy == kubegrpc::PickPolicy::kLeastRequest ? " least-request" : "");
     }
     out.push_back(s);
   }
@@ -206,6 +215,7 @@ int main(int argc, char** argv) {
     s.balancer.discovery.watch = setting.watch;
     s.balancer.discovery.resync_interval = setting.resync;
     s.balancer.pool.outlier_detection.enabled = setting.ejection;
+    s.balancer.pool.policy = setting.policy;
     if (setting.health > absl::ZeroDuration()) {
       s.balancer.pool.health.mode = kubegrpc::HealthCheckOptions::Mode::kGrpcHealth;
       s.balancer.pool.health.interval = setting.health;
@@ -247,20 +257,23 @@ int main(int argc, char** argv) {
         res.new_pods_never_used > 0
             ? absl::StrCat("  (", res.new_pods_never_used, " new pods never used)")
             : "");
-    data["rows"].push_back({{"setting", r.setting.name},
-                            {"watch", r.setting.watch},
-                            {"resync_s", absl::ToDoubleSeconds(r.setting.resync)},
-                            {"health_s", absl::ToDoubleSeconds(r.setting.health)},
-                            {"ejection", r.setting.ejection},
-                            {"failed", res.load.failed},
-                            {"calls_to_gone_pods", res.calls_to_gone_pods},
-                            {"new_pod_first_use_median_s", r.first_use_median_s},
-                            {"new_pod_first_use_max_s", r.first_use_max_s},
-                            {"new_pods_never_used", res.new_pods_never_used},
-                            {"api_gets", res.api_gets},
-                            {"api_lists", res.api_lists},
-                            {"api_watches", res.api_watches},
-                            {"health_rpcs_per_s", health_rate}});
+    data["rows"].push_back(
+        {{"setting", r.setting.name},
+         {"watch", r.setting.watch},
+         {"resync_s", absl::ToDoubleSeconds(r.setting.resync)},
+         {"health_s", absl::ToDoubleSeconds(r.setting.health)},
+         {"ejection", r.setting.ejection},
+         {"policy", r.setting.policy == kubegrpc::PickPolicy::kLeastRequest ? "least_request"
+                                                                            : "round_robin"},
+         {"failed", res.load.failed},
+         {"calls_to_gone_pods", res.calls_to_gone_pods},
+         {"new_pod_first_use_median_s", r.first_use_median_s},
+         {"new_pod_first_use_max_s", r.first_use_max_s},
+         {"new_pods_never_used", res.new_pods_never_used},
+         {"api_gets", res.api_gets},
+         {"api_lists", res.api_lists},
+         {"api_watches", res.api_watches},
+         {"health_rpcs_per_s", health_rate}});
   }
   std::cout << "\nFailed calls would be retried by the retry helper (idempotent calls) when the\n"
                "pod is gone; calls to a hung pod wait for their deadline. Times have a\n"

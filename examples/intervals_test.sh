@@ -15,7 +15,7 @@ steps:
   - {at: 50s, do: rollout web}
 YAML
 settings="name=watch;name=watch + health 1s,health=1s;name=poll 60s,watch=false,resync=60s"
-settings="$settings;name=no ejection,ejection=off"
+settings="$settings;name=no ejection,ejection=off;name=lr,policy=least_request"
 "$intervals" --scenario="$dir/s.yaml" --settings="$settings" --html="$dir/a.html" \
   --json="$dir/a.json" >"$dir/a.txt"
 "$intervals" --scenario="$dir/s.yaml" --settings="$settings" --html="$dir/b.html" \
@@ -27,7 +27,8 @@ import json, re, sys
 data = json.load(open(sys.argv[1]))
 html = open(sys.argv[2]).read()
 rows = {r["setting"]: r for r in data["rows"]}
-assert list(rows) == ["watch", "watch + health 1s", "poll 60s", "no ejection"], list(rows)
+assert list(rows) == ["watch", "watch + health 1s", "poll 60s", "no ejection", "lr"], list(rows)
+assert rows["lr"]["policy"] == "least_request" and rows["watch"]["policy"] == "round_robin", rows
 # Passive ejection (the default) and health checks both catch the hang;
 # polling misses new pods for up to a minute.
 assert rows["watch"]["failed"] * 20 <= rows["no ejection"]["failed"], rows
@@ -67,7 +68,7 @@ print("default scenario: failed calls %d with ejection, %d without" % (rows["def
 assert rows["off"]["failed"] > 1000, rows
 assert rows["default"]["failed"] <= 0.05 * rows["off"]["failed"], rows
 PY
-for bad in "watch=maybe" "resync=0s" "health=soon" "ejection=maybe" "bogus"; do
+for bad in "watch=maybe" "resync=0s" "health=soon" "ejection=maybe" "policy=random" "bogus"; do
   if "$intervals" --scenario="$dir/s.yaml" --settings="$bad" >/dev/null 2>"$dir/err.txt"; then
     echo "accepted bad --settings=$bad"
     exit 1

@@ -21,9 +21,10 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, P
       checker_(clock_, options.start_worker,
                [this](PoolEndpoint* e, bool healthy) { SetHealthy(e, healthy); }),
       drain_grace_(options.drain_grace),
-      outlier_(std::move(options.outlier_detection)),
       max_endpoints_(options.max_endpoints),
       subset_key_(options.subset_key.empty() ? internal::DefaultSubsetKey() : options.subset_key),
+      outlier_(std::move(options.outlier_detection)),
+      policy_(options.policy),
       rng_(options.seed) {
   SetHealthCheck(options.health);
   {
@@ -374,8 +375,8 @@ void ChannelPool::RebuildLocked() {
   }
   leaving_.clear();
   link_ = link;
-  picker_.Update(
-      std::make_unique<Picker>(std::move(pick), std::move(link), start, std::move(empty_status)));
+  picker_.Update(std::make_unique<Picker>(std::move(pick), std::move(link), start,
+                                          std::move(empty_status), policy_));
 }
 
 bool ChannelPool::WaitForReady(absl::Time deadline) {

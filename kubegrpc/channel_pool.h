@@ -204,6 +204,7 @@ class ChannelPool {
   // The keys of the ejected entries (outlier detection).
   absl::btree_set<std::string> ejected_ ABSL_GUARDED_BY(mu_);
   const OutlierDetectionOptions outlier_;
+  const PickPolicy policy_;
   absl::Time next_outlier_pass_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // The endpoints to pick (the eligible entries in tier_), kept as entries
   // change; in no particular order.

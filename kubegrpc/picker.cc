@@ -94,11 +94,12 @@ std::shared_ptr<const PickerLink> Owning(std::vector<std::shared_ptr<PoolEndpoin
 }  // namespace
 
 Picker::Picker(std::vector<std::shared_ptr<PoolEndpoint>> endpoints, uint64_t start,
-               absl::Status empty_status)
+               absl::Status empty_status, PickPolicy policy)
     : endpoints_(Raw(endpoints)),
       keep_(Owning(std::move(endpoints))),
       next_(start),
-      empty_status_(std::move(empty_status)) {}
+      empty_status_(std::move(empty_status)),
+      policy_(policy) {}
 
 void StateCounts::Add(ChannelState state, int64_t n) {
   switch (state) {

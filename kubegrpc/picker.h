@@ -4,7 +4,8 @@
 // channel that picks hand out, and Picker, an immutable snapshot of the
 // endpoints to pick from, rebuilt by the pool whenever that set changes and
 // swapped in atomically. Picking is one relaxed fetch_add on an index (gRPC's
-// round_robin picker); it takes no lock.
+// round_robin picker; least-request draws its two choices from the same
+// index); it takes no lock.
 //
 // Which endpoints a picker holds (ChoosePickTier, gRPC's round_robin rules):
 // of the eligible endpoints (usable per discovery, not draining, healthy), the
@@ -32,6 +33,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "kubegrpc/channel_state.h"
+#include "kubegrpc/pool_options.h"
 
 namespace kubegrpc {
 
@@ -221,20 +223,35 @@ class Picker {
   // `empty_status` (Unavailable naming the Service and why) is what picks
   // return when `endpoints` is empty; `start` is where round-robin begins.
   Picker(std::vector<std::shared_ptr<PoolEndpoint>> endpoints, uint64_t start,
-         absl::Status empty_status);
+         absl::Status empty_status, PickPolicy policy = PickPolicy::kRoundRobin);
   // The pool's form: `endpoints` stay alive as long as `keep` (see PickerLink).
   Picker(std::vector<PoolEndpoint*> endpoints, std::shared_ptr<const PickerLink> keep,
-         uint64_t start, absl::Status empty_status)
+         uint64_t start, absl::Status empty_status, PickPolicy policy = PickPolicy::kRoundRobin)
       : endpoints_(std::move(endpoints)),
         keep_(std::move(keep)),
         next_(start),
-        empty_status_(std::move(empty_status)) {}
+        empty_status_(std::move(empty_status)),
+        policy_(policy) {}
 
-  // The next endpoint, round-robin; null if empty.
+  // The next endpoint by the policy (round-robin, or the less loaded of two at
+  // random); null if empty.
   PoolEndpoint* Pick() const {
-    if (endpoints_.empty()) return nullptr;
+    const size_t n = endpoints_.size();
+    if (n == 0) return nullptr;
     const uint64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-    PoolEndpoint* e = endpoints_[i % endpoints_.size()];
+    PoolEndpoint* e;
+    if (policy_ == PickPolicy::kLeastRequest && n > 1) {
+      // Two distinct endpoints from one well-mixed draw of the counter.
+      const uint64_t x = Mix(i);
+      const size_t a = static_cast<size_t>(x % n);
+      size_t b = static_cast<size_t>((x >> 32) % (n - 1));
+      if (b >= a) ++b;
+      PoolEndpoint* ea = endpoints_[a];
+      PoolEndpoint* eb = endpoints_[b];
+      e = eb->calls().in_flight() < ea->calls().in_flight() ? eb : ea;
+    } else {
+      e = endpoints_[i % n];
+    }
     e->calls().picks_.fetch_add(1, std::memory_order_relaxed);
     return e;
   }
@@ -251,12 +268,22 @@ class Picker {
   const std::vector<PoolEndpoint*>& endpoints() const { return endpoints_; }
   // Why it is empty (OK if it is not).
   const absl::Status& empty_status() const { return empty_status_; }
+  PickPolicy policy() const { return policy_; }
 
  private:
+  // splitmix64's finalizer: consecutive counters give unrelated draws.
+  static uint64_t Mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  }
+
   const std::vector<PoolEndpoint*> endpoints_;
   const std::shared_ptr<const PickerLink> keep_;
   mutable std::atomic<uint64_t> next_;
   const absl::Status empty_status_;
+  const PickPolicy policy_ = PickPolicy::kRoundRobin;
 };
 
 template <typename T>

@@ -1,5 +1,6 @@
 // The picker and its rules: which endpoints a picker holds, exact round-robin,
-// avoidance, the empty reason, call counting and the per-endpoint cache.
+// least-request against round-robin on virtual time, avoidance, the empty
+// reason, call counting and the per-endpoint cache.
 
 #include "kubegrpc/picker.h"
 
@@ -90,6 +91,71 @@ TEST(PoolEndpointTest, CachedMakesOncePerType) {
   EXPECT_EQ(*seven, 7);
   EXPECT_EQ(e->Cached<int>([] { return std::make_unique<int>(8); }),
             seven);  // another type, its own slot
+}
+
+// A closed loop on virtual time: `clients` callers, each making one call at a
+// time, picking, holding the call for its endpoint's latency, then picking
+// again. Returns the calls each endpoint got in `duration` time units.
+std::map<std::string, int64_t> ClosedLoop(PickPolicy policy, const std::vector<int>& latency,
+                                          int clients, int64_t duration) {
+  std::vector<std::shared_ptr<PoolEndpoint>> endpoints;
+  for (size_t i = 0; i < latency.size(); ++i) endpoints.push_back(Endpoint(std::to_string(i)));
+  Picker picker(endpoints, /*start=*/0, absl::OkStatus(), policy);
+  // (finish time, client, endpoint): the next call to finish comes first.
+  std::multimap<int64_t, PoolEndpoint*> running;
+  auto start = [&](int64_t now) {
+    PoolEndpoint* e = picker.Pick();
+    e->calls().Started();
+    running.emplace(now + latency[std::stoi(e->host_port())], e);
+  };
+  for (int c = 0; c < clients; ++c) start(0);
+  std::map<std::string, int64_t> calls;
+  while (!running.empty() && running.begin()->first < duration) {
+    auto [now, e] = *running.begin();
+    running.erase(running.begin());
+    e->calls().Finished(grpc::StatusCode::OK, absl::ZeroDuration());
+    ++calls[e->host_port()];
+    start(now);
+  }
+  return calls;
+}
+
+int64_t Total(const std::map<std::string, int64_t>& calls) {
+  int64_t n = 0;
+  for (const auto& [k, v] : calls) n += v;
+  return n;
+}
+
+TEST(PickerTest, LeastRequestSendsASlowPodFarFewerCalls) {
+  // Pod 2 takes 10x as long.
+  const std::vector<int> latency = {10, 10, 100};
+  std::map<std::string, int64_t> rr = ClosedLoop(PickPolicy::kRoundRobin, latency, 8, 100000);
+  std::map<std::string, int64_t> lr = ClosedLoop(PickPolicy::kLeastRequest, latency, 8, 100000);
+  // Round-robin gives each pod a third of the calls, so the slow one holds
+  // most of the callers; least-request sends it few, and finishes far more.
+  EXPECT_NEAR(static_cast<double>(rr["2"]) / Total(rr), 1.0 / 3, 0.01);
+  EXPECT_LT(static_cast<double>(lr["2"]) / Total(lr), 0.10);
+  EXPECT_GT(Total(lr), 2 * Total(rr));
+}
+
+TEST(PickerTest, LeastRequestSpreadsEqualPodsEvenly) {
+  const std::vector<int> latency = {10, 10, 10, 10};
+  std::map<std::string, int64_t> rr = ClosedLoop(PickPolicy::kRoundRobin, latency, 8, 100000);
+  std::map<std::string, int64_t> lr = ClosedLoop(PickPolicy::kLeastRequest, latency, 8, 100000);
+  EXPECT_EQ(Total(lr), Total(rr));  // the same throughput
+  for (const auto& [pod, n] : lr) {
+    EXPECT_NEAR(static_cast<double>(n) / Total(lr), 0.25, 0.05) << pod;
+  }
+}
+
+TEST(PickerTest, LeastRequestPicksTwoDistinctEndpoints) {
+  // With two endpoints, one busy: every pick compares both, so all go to the idle one.
+  auto a = Endpoint("a:1"), b = Endpoint("b:1");
+  a->calls().Started();
+  Picker picker({a, b}, 0, absl::OkStatus(), PickPolicy::kLeastRequest);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(picker.Pick(), b.get());
+  Picker one({a}, 0, absl::OkStatus(), PickPolicy::kLeastRequest);
+  EXPECT_EQ(one.Pick(), a.get());
 }
 
 }  // namespace

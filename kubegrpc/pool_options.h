@@ -88,9 +88,20 @@ struct OutlierDetectionOptions {
 // OK, or InvalidArgument naming the field that is out of range.
 absl::Status ValidateOutlierDetection(const OutlierDetectionOptions& options);
 
+// How a pick chooses among the endpoints in rotation.
+enum class PickPolicy {
+  // In turn (gRPC's round_robin): one atomic increment per pick.
+  kRoundRobin,
+  // Power of two choices: two endpoints at random, the one with fewer calls
+  // in flight (as counted on its channel); as lock-free as round-robin. A slow
+  // pod gets fewer calls; with equal pods it spreads like round-robin.
+  kLeastRequest,
+};
+
 struct PoolOptions {
   // How long a removed endpoint's channel is kept for calls already picked.
   absl::Duration drain_grace = absl::Seconds(10);
+  PickPolicy policy = PickPolicy::kRoundRobin;
   HealthCheckOptions health;
   OutlierDetectionOptions outlier_detection;
   // Run maintenance (health checks, drain expiry) on a thread of the pool's own.

@@ -78,14 +78,17 @@ namespace {
 
 class GrpcSubchannel : public Subchannel {
  public:
-  GrpcSubchannel(std::shared_ptr<grpc::Channel> channel, std::shared_ptr<WatchQueue> queue)
-      : core_(std::make_shared<SubchannelCore>()), queue_(std::move(queue)) {
+  GrpcSubchannel(std::shared_ptr<grpc::Channel> channel, std::shared_ptr<WatchQueue> queue,
+                 bool counts_calls)
+      : core_(std::make_shared<SubchannelCore>()),
+        queue_(std::move(queue)),
+        counts_calls_(counts_calls) {
     core_->channel = std::move(channel);
   }
   ~GrpcSubchannel() override { Shutdown(); }
 
   std::shared_ptr<grpc::Channel> channel() const override { return core_->channel; }
-  bool CountsCalls() const override { return true; }
+  bool CountsCalls() const override { return counts_calls_; }
   ChannelState state() const override {
     absl::MutexLock lock(&core_->mu);
     return FromGrpc(core_->last);
@@ -112,6 +115,7 @@ class GrpcSubchannel : public Subchannel {
  private:
   std::shared_ptr<SubchannelCore> core_;
   std::shared_ptr<WatchQueue> queue_;
+  const bool counts_calls_;  // it has the call-counting interceptor
 };
 
 }  // namespace
@@ -132,12 +136,13 @@ std::unique_ptr<Subchannel> GrpcSubchannelFactory::Create(const Endpoint& endpoi
   // "ipv4:" / "ipv6:" targets skip DNS for IP addresses; names go through DNS.
   const std::string target = endpoint.HostPort();
   std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
-  if (calls != nullptr) {
+  const bool counts = calls != nullptr;
+  if (counts) {
     interceptors.push_back(std::make_unique<internal::CallCountingFactory>(std::move(calls)));
   }
   std::shared_ptr<grpc::Channel> channel = grpc::experimental::CreateCustomChannelWithInterceptors(
       target, credentials_, args_, std::move(interceptors));
-  return std::make_unique<GrpcSubchannel>(std::move(channel), queue_);
+  return std::make_unique<GrpcSubchannel>(std::move(channel), queue_, counts);
 }
 
 void WatchQueue::Loop(std::shared_ptr<WatchQueue> queue) {

@@ -74,7 +74,8 @@ class GrpcSubchannelFactory : public SubchannelFactory {
                         grpc::ChannelArguments args,
                         absl::Duration watch_renewal = kDefaultWatchRenewal);
   ~GrpcSubchannelFactory() override;  // shuts the queue down; returns at once
-  // Each channel carries a call-counting interceptor (internal/call_interceptor.h).
+  // Each channel carries a call-counting interceptor (internal/call_interceptor.h)
+  // into `calls`; none if `calls` is null.
   std::unique_ptr<Subchannel> Create(const Endpoint& endpoint,
                                      std::shared_ptr<CallCounters> calls) override;
 

@@ -8,6 +8,9 @@
 // Sections:
 //   throughput    unary calls/s and p50/p99 at fixed concurrency: the pool vs
 //                 gRPC's round_robin over the same pods vs one channel to one pod
+//                 vs the pool without its call-counting interceptor
+//   least_request round-robin vs least-request over 3 pods, with and without
+//                 one pod 10x slower: calls/s and each pod's share
 //   convergence   API change -> pool acts (new pod's first call, deleted pod's
 //                 last call, crashed pod out of rotation); --mode=watch|poll
 //   churn         failed calls through a rolling update of 10 pods and a crash,
@@ -126,6 +129,36 @@ absl::StatusOr<ClusterFixture> StartCluster(int replicas, BalancerOptions option
 
 // --- throughput -----------------------------------------------------------------
 
+// The pool as it was before every channel counted its calls: real channels
+// without the interceptor (what the interceptor costs is the difference).
+class UncountedFactory : public SubchannelFactory {
+ public:
+  std::unique_ptr<Subchannel> Create(const Endpoint& endpoint,
+                                     std::shared_ptr<CallCounters>) override {
+    return real_.Create(endpoint, nullptr);
+  }
+
+ private:
+  GrpcSubchannelFactory real_{grpc::InsecureChannelCredentials(), grpc::ChannelArguments()};
+};
+
+// Another Balancer on the fixture's cluster, connected and with every pod picked.
+absl::StatusOr<std::pair<std::unique_ptr<Balancer>, StubHandle<Echo>>> SecondBalancer(
+    const ClusterFixture& f, int replicas, BalancerOptions options) {
+  absl::StatusOr<std::unique_ptr<Balancer>> balancer =
+      Balancer::Create(f.cluster->client_config(), std::move(options));
+  if (!balancer.ok()) return balancer.status();
+  absl::StatusOr<StubHandle<Echo>> handle = (*balancer)->Connect<Echo>("web.demo:80");
+  if (!handle.ok()) return handle.status();
+  Balancer* b = balancer->get();
+  if (absl::Status s = WaitFor([&] { return Picked(*b) == replicas; }, absl::Seconds(60),
+                               "every pod in the second balancer's picker");
+      !s.ok()) {
+    return s;
+  }
+  return std::make_pair(*std::move(balancer), *std::move(handle));
+}
+
 struct ModeResult {
   int64_t calls = 0;
   int64_t failed = 0;
@@ -197,6 +230,11 @@ absl::StatusOr<json> Throughput() {
     return stub->Echo(&context, request, response);
   };
   StubHandle<Echo> handle = f->handle;
+  BalancerOptions uncounted_options;
+  uncounted_options.subchannel_factory = std::make_shared<UncountedFactory>();
+  auto uncounted = SecondBalancer(*f, pods, std::move(uncounted_options));
+  if (!uncounted.ok()) return uncounted.status();
+  StubHandle<Echo> uncounted_handle = uncounted->second;
   struct Mode {
     std::string name;
     std::string label;
@@ -214,11 +252,18 @@ absl::StatusOr<json> Throughput() {
       {"round_robin", "gRPC round_robin over the same pods (ipv4: target)",
        [&](EchoResponse* r) { return unary(rr.get(), r); }},
       {"single", "one channel to one pod", [&](EchoResponse* r) { return unary(single.get(), r); }},
+      {"pool_uncounted", "kube-grpc pool without the call-counting interceptor",
+       [&](EchoResponse* r) {
+         absl::StatusOr<std::shared_ptr<Echo::Stub>> stub = uncounted_handle.Next();
+         if (!stub.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no pod");
+         return unary(stub->get(), r);
+       }},
   };
   // Warm up every path (connections, allocator, thread pools).
   for (Mode& m : modes) ClosedLoop(threads, absl::Milliseconds(Quick() ? 50 : 500), m.call);
   // Rounds in rotating order, so drift on a noisy machine hits every mode alike.
   std::vector<double> ratios;
+  std::vector<double> counted_ratios;  // pool / pool without the interceptor
   for (int round = 0; round < rounds; ++round) {
     std::vector<double> round_rate(modes.size());
     for (size_t k = 0; k < modes.size(); ++k) {
@@ -233,27 +278,41 @@ absl::StatusOr<json> Throughput() {
                                       r.latencies.end());
     }
     ratios.push_back(round_rate[0] / round_rate[1]);
+    counted_ratios.push_back(round_rate[0] / round_rate[3]);
   }
   double mean = 0, var = 0;
   for (double x : ratios) mean += x / ratios.size();
   for (double x : ratios) var += (x - mean) * (x - mean) / std::max<size_t>(1, ratios.size() - 1);
   const double half_ci = 1.96 * std::sqrt(var / ratios.size());  // 95 % interval of the mean
+  double counted_mean = 0, counted_var = 0;
+  for (double x : counted_ratios) counted_mean += x / counted_ratios.size();
+  for (double x : counted_ratios) {
+    counted_var +=
+        (x - counted_mean) * (x - counted_mean) / std::max<size_t>(1, counted_ratios.size() - 1);
+  }
+  const double counted_half_ci = 1.96 * std::sqrt(counted_var / counted_ratios.size());
+  auto rate = [&](size_t i) {
+    return modes[i].total.calls / absl::ToDoubleSeconds(modes[i].total.elapsed);
+  };
   std::sort(ratios.begin(), ratios.end());
   const double total_ratio =
       (modes[0].total.calls / absl::ToDoubleSeconds(modes[0].total.elapsed)) /
       (modes[1].total.calls / absl::ToDoubleSeconds(modes[1].total.elapsed));
-  json out = {{"section", "throughput"},
-              {"pods", pods},
-              {"threads", threads},
-              {"rounds", rounds},
-              {"seconds_per_round", absl::ToDoubleSeconds(per_round)},
-              {"pool_vs_round_robin_ratio", total_ratio},
-              {"pool_vs_round_robin_median_ratio", ratios[ratios.size() / 2]},
-              {"pool_vs_round_robin_mean_ratio", mean},
-              {"pool_vs_round_robin_ci95", {mean - half_ci, mean + half_ci}},
-              {"pool_vs_round_robin_p10_ratio", ratios[ratios.size() / 10]},
-              {"pool_vs_round_robin_p90_ratio", ratios[ratios.size() * 9 / 10]},
-              {"modes", json::array()}};
+  json out = {
+      {"section", "throughput"},
+      {"pods", pods},
+      {"threads", threads},
+      {"rounds", rounds},
+      {"seconds_per_round", absl::ToDoubleSeconds(per_round)},
+      {"pool_vs_round_robin_ratio", total_ratio},
+      {"pool_vs_round_robin_median_ratio", ratios[ratios.size() / 2]},
+      {"pool_vs_round_robin_mean_ratio", mean},
+      {"pool_vs_round_robin_ci95", {mean - half_ci, mean + half_ci}},
+      {"pool_vs_round_robin_p10_ratio", ratios[ratios.size() / 10]},
+      {"pool_vs_round_robin_p90_ratio", ratios[ratios.size() * 9 / 10]},
+      {"pool_vs_uncounted_ratio", rate(0) / rate(3)},
+      {"pool_vs_uncounted_ci95", {counted_mean - counted_half_ci, counted_mean + counted_half_ci}},
+      {"modes", json::array()}};
   for (Mode& m : modes) {
     Stats lat = Summarize(m.total.latencies);
     out["modes"].push_back(
@@ -264,6 +323,92 @@ absl::StatusOr<json> Throughput() {
          {"calls_per_second", m.total.calls / absl::ToDoubleSeconds(m.total.elapsed)},
          {"p50_us", lat.median_ms * 1000},
          {"p99_us", lat.p99_ms * 1000}});
+  }
+  return out;
+}
+
+// --- least_request ----------------------------------------------------------------
+
+// Round-robin and least-request Balancers over the same 3 pods, each pod
+// answering after `base` (2 ms: calls wait on the pod, not on this machine's 2
+// cores); then with one pod 10x slower. Closed loops of 8 callers, the four
+// runs interleaved over several rounds.
+absl::StatusOr<json> LeastRequest() {
+  const int pods = 3;
+  const int threads = 8;
+  const absl::Duration base = absl::Milliseconds(2);
+  const int rounds = Quick() ? 1 : 4;
+  const absl::Duration per_run = Quick() ? absl::Milliseconds(200) : absl::Seconds(2);
+  absl::StatusOr<ClusterFixture> f = StartCluster(pods, {});
+  if (!f.ok()) return f.status();
+  BalancerOptions lr_options;
+  lr_options.pool.policy = PickPolicy::kLeastRequest;
+  auto lr = SecondBalancer(*f, pods, std::move(lr_options));
+  if (!lr.ok()) return lr.status();
+  const std::vector<std::string> names = f->cluster->Pods("web");
+  const std::string slow = names.back();
+  std::map<std::string, std::unique_ptr<std::atomic<int64_t>>> by_pod;
+  for (const std::string& n : names) by_pod[n] = std::make_unique<std::atomic<int64_t>>(0);
+  EchoRequest request;
+  request.set_message("bench");
+  auto call_on = [&](const StubHandle<Echo>& handle) {
+    return [&, handle](EchoResponse* response) {
+      absl::StatusOr<std::shared_ptr<Echo::Stub>> stub = handle.Next();
+      if (!stub.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no pod");
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      grpc::Status status = (*stub)->Echo(&context, request, response);
+      auto it = by_pod.find(response->pod_name());
+      if (status.ok() && it != by_pod.end()) it->second->fetch_add(1);
+      return status;
+    };
+  };
+  struct Run {
+    std::string policy;
+    bool slow_pod;
+    std::function<grpc::Status(EchoResponse*)> call;
+    int64_t calls = 0;
+    int64_t failed = 0;
+    absl::Duration elapsed;
+    std::map<std::string, int64_t> by_pod;
+  };
+  std::vector<Run> runs = {{"round_robin", false, call_on(f->handle)},
+                           {"least_request", false, call_on(lr->second)},
+                           {"round_robin", true, call_on(f->handle)},
+                           {"least_request", true, call_on(lr->second)}};
+  for (const std::string& n : names) f->cluster->pod(n)->SetLatency(base);
+  for (Run& r : runs) ClosedLoop(threads, absl::Milliseconds(Quick() ? 50 : 300), r.call);
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t k = 0; k < runs.size(); ++k) {
+      Run& r = runs[(k + round) % runs.size()];
+      f->cluster->pod(slow)->SetLatency(r.slow_pod ? base * 10 : base);
+      for (auto& [n, c] : by_pod) c->store(0);
+      ModeResult m = ClosedLoop(threads, per_run, r.call);
+      r.calls += m.calls;
+      r.failed += m.failed;
+      r.elapsed += m.elapsed;
+      for (auto& [n, c] : by_pod) r.by_pod[n] += c->load();
+    }
+  }
+  json out = {{"section", "least_request"},
+              {"pods", pods},
+              {"threads", threads},
+              {"rounds", rounds},
+              {"seconds_per_run", absl::ToDoubleSeconds(per_run)},
+              {"base_latency_ms", absl::ToDoubleMilliseconds(base)},
+              {"slow_latency_ms", absl::ToDoubleMilliseconds(base * 10)},
+              {"runs", json::array()}};
+  for (const Run& r : runs) {
+    int64_t answered = 0;
+    for (const auto& [n, c] : r.by_pod) answered += c;
+    out["runs"].push_back(
+        {{"policy", r.policy},
+         {"slow_pod", r.slow_pod},
+         {"calls", r.calls},
+         {"failed", r.failed},
+         {"calls_per_second", r.calls / std::max(1e-9, absl::ToDoubleSeconds(r.elapsed))},
+         {"slow_pod_share",
+          answered > 0 ? static_cast<double>(r.by_pod.at(slow)) / answered : 0.0}});
   }
   return out;
 }
@@ -711,6 +856,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<nlohmann::json> result;
   if (section == "throughput") {
     result = Throughput();
+  } else if (section == "least_request") {
+    result = LeastRequest();
   } else if (section == "convergence") {
     result = Convergence();
   } else if (section == "churn") {
@@ -725,7 +872,8 @@ int main(int argc, char** argv) {
     result = Memory("/proc/self/exe");
   } else {
     std::cerr << "unknown --section=" << section
-              << " (throughput, convergence, churn, scale, api_requests, memory)\n";
+              << " (throughput, least_request, convergence, churn, scale, shutdown, api_requests, "
+                 "memory)\n";
     return 2;
   }
   if (!result.ok()) {

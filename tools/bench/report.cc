@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
                 "BM_SharedPtrChannelCopy)/real_time/threads:(1|2|8)$"
               : "--benchmark_filter=."}},
       {"throughput", kb({"--section=throughput"})},
+      {"least_request", kb({"--section=least_request"})},
       {"convergence_watch", kb({"--section=convergence", "--mode=watch"})},
       {"convergence_poll", kb({"--section=convergence", "--mode=poll"})},
       {"churn_retry", kb({"--section=churn", "--retry=true"})},
@@ -343,9 +344,63 @@ int main(int argc, char** argv) {
                        absl::StrCat(Fixed(ratio, 3), " (95 % interval of the per-round mean ",
                                     Fixed(ci_low, 3), "-", Fixed(ci_high, 3), ")"),
                        Met(ratio >= 0.98)});
+    const double counted = r["pool_vs_uncounted_ratio"].get<double>();
+    md.Add(absl::StrCat(
+        "What counting every call costs (the interceptor on each pod's channel that feeds "
+        "outlier ejection and least-request): pool / the same pool without it, same run: **",
+        Fixed(counted, 3), "** (95 % interval of the per-round mean ",
+        Fixed(r["pool_vs_uncounted_ci95"][0].get<double>(), 3), "-",
+        Fixed(r["pool_vs_uncounted_ci95"][1].get<double>(), 3), ").\n\n"));
+    targets.push_back(
+        {"call-counting interceptor: pool >= 0.98 x the pool without it (throughput run)",
+         absl::StrCat(Fixed(counted, 3), " (95 % interval ",
+                      Fixed(r["pool_vs_uncounted_ci95"][0].get<double>(), 3), "-",
+                      Fixed(r["pool_vs_uncounted_ci95"][1].get<double>(), 3), ")"),
+         Met(counted >= 0.98)});
   } else {
     md.Add("**Failed:**\n\n```\n" + tp.error + "\n```\n\n");
     targets.push_back({"throughput", "section failed", Met(false)});
+  }
+
+  // ---- Least-request ----------------------------------------------------------------
+  const Section& lrs = get("least_request");
+  if (lrs.ok) {
+    const json& r = lrs.result;
+    md.Add(absl::StrCat(
+        "### Least-request with a slow pod\n\nRound-robin and least-request (power of two "
+        "choices over calls in flight) Balancers over the same ",
+        r["pods"].get<int>(), " pods, ", r["threads"].get<int>(),
+        " caller threads in closed loops; every pod answers after ",
+        Fixed(r["base_latency_ms"].get<double>(), 0), " ms, then one after ",
+        Fixed(r["slow_latency_ms"].get<double>(), 0), " ms (10x). ", r["rounds"].get<int>(),
+        " rounds of ", Fixed(r["seconds_per_run"].get<double>(), 1),
+        " s per run, interleaved.\n\n| policy | pods | calls/s | share of calls to the slow "
+        "pod | failed |\n|---|---|---|---|---|\n"));
+    std::map<std::string, json> by;  // "policy/slow"
+    for (const json& run : r["runs"]) {
+      const std::string key = absl::StrCat(run["policy"].get<std::string>(), "/",
+                                           run["slow_pod"].get<bool>() ? "slow" : "equal");
+      by[key] = run;
+      md.Add(absl::StrCat("| ", run["policy"].get<std::string>(), " | ",
+                          run["slow_pod"].get<bool>() ? "one 10x slower" : "equal", " | ",
+                          Fixed(run["calls_per_second"].get<double>(), 0), " | ",
+                          Fixed(100 * run["slow_pod_share"].get<double>(), 1), " % | ",
+                          run["failed"].get<int64_t>(), " |\n"));
+    }
+    md.Add("\n");
+    const double rr_share = by["round_robin/slow"]["slow_pod_share"].get<double>();
+    const double lr_share = by["least_request/slow"]["slow_pod_share"].get<double>();
+    const double equal_ratio = by["least_request/equal"]["calls_per_second"].get<double>() /
+                               by["round_robin/equal"]["calls_per_second"].get<double>();
+    targets.push_back(
+        {"least-request: a 10x slower pod gets far fewer calls (share <= half of round-robin's)",
+         absl::StrCat(Fixed(100 * lr_share, 1), " % vs ", Fixed(100 * rr_share, 1), " %"),
+         Met(lr_share <= rr_share / 2)});
+    targets.push_back({"least-request: equal pods, calls/s >= 0.95 x round-robin's",
+                       Fixed(equal_ratio, 3), Met(equal_ratio >= 0.95)});
+  } else {
+    md.Add("**Failed (least_request):**\n\n```\n" + lrs.error + "\n```\n\n");
+    targets.push_back({"least-request", "section failed", Met(false)});
   }
 
   // ---- Convergence ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ out="$TEST_TMPDIR/BENCHMARKS.md"
   --json_out="$TEST_TMPDIR/raw.json"
 cat "$out"
 for heading in "## Machine" "## Targets" "## 1. Pick overhead" "## 2. Unary throughput" \
+  "### Least-request with a slow pod" \
   "## 3. Convergence" "## 4. Churn under load" "## 5. Scale" "## 6. Balancer shutdown"; do
   grep -qF -- "$heading" "$out" || { echo "missing: $heading"; exit 1; }
 done
@@ -15,9 +16,9 @@ if grep -q "section failed\|^\*\*Failed" "$out"; then
   echo "a section failed"
   exit 1
 fi
-# Nine targets, each with a verdict.
+# Twelve targets, each with a verdict.
 n=$(grep -cE '^\| .* \| \*\*(met|not met)\*\* \|$' "$out")
-[ "$n" -eq 9 ] || { echo "expected 9 target verdicts, found $n"; exit 1; }
+[ "$n" -eq 12 ] || { echo "expected 12 target verdicts, found $n"; exit 1; }
 /usr/bin/python3 - "$TEST_TMPDIR/raw.json" <<'PY'
 import json, sys
 raw = json.load(open(sys.argv[1]))
@@ -36,5 +37,11 @@ for name in ("memory_pool", "memory_bare"):
 assert len(raw["shutdown"]["variants"]) == 4, raw["shutdown"]
 for m in raw["throughput"]["modes"]:
     assert m["calls"] > 0 and m["failed"] == 0, m
+assert [m["name"] for m in raw["throughput"]["modes"]][3] == "pool_uncounted", raw["throughput"]
+runs = raw["least_request"]["runs"]
+assert sorted((r["policy"], r["slow_pod"]) for r in runs) == [
+    ("least_request", False), ("least_request", True), ("round_robin", False), ("round_robin", True)], runs
+for r in runs:
+    assert r["calls"] > 0 and r["failed"] == 0 and 0 < r["slow_pod_share"] < 1, r
 print("raw figures consistent")
 PY
