@@ -414,12 +414,18 @@ std::vector<EndpointSnapshot> ChannelPool::Snapshot() const {
         s.ejection_reason = e.ejection_reason;
       }
       s.ejections = e.ejections;
+      s.ejections_total = e.ejections_total;
       const CallCounters& calls = e.endpoint->calls();
       s.picks = calls.picks();
       s.calls = calls.finished();
       s.failures = calls.failures();
       s.in_flight = calls.in_flight();
       if (s.calls > 0) s.mean_latency = calls.total_latency() / s.calls;
+      for (int c = 0; c < CallCounters::kCodes; ++c) {
+        s.calls_by_code[c] = calls.finished_with(static_cast<grpc::StatusCode>(c));
+      }
+      s.last_failure_code = static_cast<int>(calls.last_failure_code());
+      s.last_failure_at = calls.last_failure_at();
       out.push_back(std::move(s));
     }
     if (it == entries_.end()) return out;
@@ -465,6 +471,7 @@ bool ChannelPool::TryEjectLocked(Entry& e, absl::Time now, std::string reason) {
   // ejection time; Envoy's panic threshold serves the same end).
   if (e.eligible() && e.state == ChannelState::kReady && eligible_.ready <= 1) return false;
   ++e.ejections;
+  ++e.ejections_total;
   e.ejected_until = now + internal::EjectionTime(outlier_, e.ejections);
   e.ejection_reason = std::move(reason);
   Flags f = FlagsOf(e);

@@ -125,6 +125,7 @@ class ChannelPool {
     absl::Time drain_deadline;
     absl::Time ejected_until;
     int ejections = 0;  // in a row (A50's multiplier)
+    int64_t ejections_total = 0;
     std::string ejection_reason;
     int64_t pick_pos = -1;  // its index in picked_, or -1
     bool eligible() const { return started && healthy && !draining && !ejected; }

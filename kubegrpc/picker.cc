@@ -24,7 +24,13 @@ void CallCounters::Finished(grpc::StatusCode code, absl::Duration latency) {
   if (latency > absl::ZeroDuration()) {
     latency_ns_.fetch_add(absl::ToInt64Nanoseconds(latency), std::memory_order_relaxed);
   }
-  if (code != grpc::StatusCode::OK) failures_.fetch_add(1, std::memory_order_relaxed);
+  const int c = static_cast<int>(code);
+  if (c >= 0 && c < kCodes) by_code_[c].fetch_add(1, std::memory_order_relaxed);
+  if (code != grpc::StatusCode::OK) {
+    failures_.fetch_add(1, std::memory_order_relaxed);
+    last_failure_code_.store(c, std::memory_order_relaxed);
+    last_failure_ns_.store(absl::GetCurrentTimeNanos(), std::memory_order_relaxed);
+  }
   if (!InMask(rules_.failure_codes, code)) {
     // Success, or a failure of the request rather than of the endpoint.
     if (code == grpc::StatusCode::OK) interval_successes_.fetch_add(1, std::memory_order_relaxed);

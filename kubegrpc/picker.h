@@ -85,6 +85,20 @@ class CallCounters {
   int64_t failures() const { return failures_.load(std::memory_order_relaxed); }
   // The current run of calls that ended with one of the failure codes.
   int64_t consecutive_failures() const { return streak_.load(std::memory_order_relaxed); }
+  // The finished calls that ended with `code`.
+  int64_t finished_with(grpc::StatusCode code) const {
+    const int c = static_cast<int>(code);
+    return c >= 0 && c < kCodes ? by_code_[c].load(std::memory_order_relaxed) : 0;
+  }
+  // The code of the last call that failed (OK if none has) and when (real time).
+  grpc::StatusCode last_failure_code() const {
+    return static_cast<grpc::StatusCode>(last_failure_code_.load(std::memory_order_relaxed));
+  }
+  absl::Time last_failure_at() const {
+    const int64_t ns = last_failure_ns_.load(std::memory_order_relaxed);
+    return ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(ns);
+  }
+  static constexpr int kCodes = 17;  // grpc::StatusCode OK (0) .. UNAUTHENTICATED (16)
   // The total latency of the finished calls (divide by finished()).
   absl::Duration total_latency() const {
     return absl::Nanoseconds(latency_ns_.load(std::memory_order_relaxed));
@@ -110,6 +124,9 @@ class CallCounters {
   std::atomic<int64_t> streak_{0};
   std::atomic<int64_t> interval_successes_{0};
   std::atomic<int64_t> interval_failures_{0};
+  std::atomic<int64_t> by_code_[kCodes] = {};
+  std::atomic<int> last_failure_code_{0};
+  std::atomic<int64_t> last_failure_ns_{0};
 };
 
 // One pod's channel as picks hand it out. Lives as long as anyone holds it

@@ -7,6 +7,7 @@
 #ifndef KUBEGRPC_SNAPSHOT_H_
 #define KUBEGRPC_SNAPSHOT_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -47,11 +48,17 @@ struct EndpointSnapshot {
   absl::Time ejected_until = absl::InfinitePast();
   std::string ejection_reason;
   int ejections = 0;  // in a row
+  int64_t ejections_total = 0;
   int64_t picks = 0;
   int64_t calls = 0;     // finished calls, as counted on its channel
   int64_t failures = 0;  // of which failed (any code but OK)
   int64_t in_flight = 0;
   absl::Duration mean_latency;  // of the finished calls (0 if none)
+  // Finished calls by grpc::StatusCode (index = the code's value).
+  std::array<int64_t, 17> calls_by_code = {};
+  // The last failed call's grpc::StatusCode (0 = none yet) and when (real time).
+  int last_failure_code = 0;
+  absl::Time last_failure_at = absl::InfinitePast();
 };
 
 struct ServiceSnapshot {

@@ -20,6 +20,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # HTTP/JSON/YAML for the Kubernetes client and fakek8s (TLS via OpenSSL).
   libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libssl-dev openssl
+  # Prometheus metrics (//kubegrpc:metrics, optional for users).
+  prometheus-cpp-dev
   zlib1g-dev libbrotli-dev
   # Interop tests: the official python client and grpcio, and tooling.
   python3 python3-kubernetes python3-grpcio python3-yaml ca-certificates

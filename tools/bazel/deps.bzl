@@ -11,6 +11,7 @@ googletest satisfies kube-grpc's labels with its own copies:
     @boringssl//:ssl  (the system OpenSSL)    @zlib//:zlib
     @com_github_yhirose_cpp_httplib//:httplib @com_github_nlohmann_json//:json
     @com_github_jbeder_yaml_cpp//:yaml-cpp
+    @com_github_jupp0r_prometheus_cpp//core   (optional: //kubegrpc:metrics only)
 
 `kubegrpc_system_deps()` defines each of these repositories only if the workspace has
 not defined it already. Each is a generated repository whose `cc_library` targets carry
@@ -204,6 +205,7 @@ _SYSTEM_REPOSITORIES = {
     },
     "com_github_nlohmann_json": {"libraries": {":json": ["nlohmann_json"]}},
     "com_github_jbeder_yaml_cpp": {"libraries": {":yaml-cpp": ["yaml-cpp"]}},
+    "com_github_jupp0r_prometheus_cpp": {"libraries": {"core:core": ["prometheus-cpp-core"]}},
     "boringssl": {
         "libraries": {
             ":crypto": ["libcrypto"],
