@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "kubegrpc/channel_pool.h"
 #include "kubegrpc/http_k8s_client.h"
+#include "kubegrpc/internal/event_queue.h"
 #include "kubegrpc/service_registry.h"
 #include "kubegrpc/subchannel.h"
 
@@ -15,8 +16,15 @@ namespace internal {
 // Service's handles.
 class ServiceChannels : public ServiceRegistry::Subscriber {
  public:
-  ServiceChannels(ServiceTarget target, SubchannelFactory* factory, const PoolOptions& options)
-      : target_(std::move(target)), pool_(target_.ToString(), factory, options) {}
+  // `events` (may be null) receives the pool's and discovery's events.
+  ServiceChannels(ServiceTarget target, SubchannelFactory* factory, const PoolOptions& options,
+                  EventQueue* events)
+      : target_(std::move(target)),
+        events_(events),
+        pool_(target_.ToString(), factory, options,
+              events != nullptr ? std::function<void(BalancerEvent)>(
+                                      [events](BalancerEvent e) { events->Post(std::move(e)); })
+                                : nullptr) {}
 
   void OnEndpoints(const std::shared_ptr<const EndpointSet>& set,
                    const EndpointDelta& delta) override {
@@ -24,6 +32,26 @@ class ServiceChannels : public ServiceRegistry::Subscriber {
   }
   void OnDiscoveryStatus(const DiscoveryStatus& status) override {
     pool_.SetDiscoveryStatus(status);
+    if (events_ == nullptr) return;
+    absl::MutexLock lock(&mu_);
+    if (status.errors > errors_seen_) {
+      errors_seen_ = status.errors;
+      erroring_ = true;
+      BalancerEvent e;
+      e.kind = BalancerEvent::Kind::kDiscoveryError;
+      e.service = target_.ToString();
+      e.detail = std::string(status.last_error.message());
+      e.time = status.last_error_at;
+      events_->Post(std::move(e));
+    } else if (erroring_ && status.last_success_at > status.last_error_at) {
+      erroring_ = false;
+      BalancerEvent e;
+      e.kind = BalancerEvent::Kind::kDiscoveryRecovered;
+      e.service = target_.ToString();
+      e.detail = absl::StrCat("after ", status.errors, " errors in all");
+      e.time = status.last_success_at;
+      events_->Post(std::move(e));
+    }
   }
 
   void Subscribe(ServiceRegistry& registry) ABSL_LOCKS_EXCLUDED(mu_) {
@@ -55,9 +83,12 @@ class ServiceChannels : public ServiceRegistry::Subscriber {
 
  private:
   const ServiceTarget target_;
+  EventQueue* const events_;
   ChannelPool pool_;
   mutable absl::Mutex mu_;
   std::unique_ptr<ServiceRegistry::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
+  int64_t errors_seen_ ABSL_GUARDED_BY(mu_) = 0;  // discovery errors already reported
+  bool erroring_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace internal
@@ -98,6 +129,8 @@ Balancer::Balancer(std::shared_ptr<K8sClient> client, std::string default_namesp
     : client_(std::move(client)),
       default_namespace_(std::move(default_namespace)),
       options_(std::move(options)),
+      events_(options_.on_event ? std::make_unique<internal::EventQueue>(options_.on_event)
+                                : nullptr),
       registry_(std::make_unique<ServiceRegistry>(client_.get(), options_.discovery)) {
   factory_ = options_.subchannel_factory;
   if (factory_ == nullptr) {
@@ -146,8 +179,8 @@ absl::StatusOr<ChannelHandle> Balancer::Connect(absl::string_view target_text) {
   auto it = services_.find(key);
   if (it != services_.end()) return ChannelHandle(it->second);
   // First use of this Service: its pool, fed by the registry's discovery.
-  auto service =
-      std::make_shared<internal::ServiceChannels>(*target, factory_.get(), options_.pool);
+  auto service = std::make_shared<internal::ServiceChannels>(*target, factory_.get(), options_.pool,
+                                                             events_.get());
   service->Subscribe(*registry_);
   services_.emplace(key, service);
   return ChannelHandle(std::move(service));

@@ -59,6 +59,7 @@ namespace kubegrpc {
 
 class ServiceRegistry;
 namespace internal {
+class EventQueue;
 class ServiceChannels;
 }  // namespace internal
 
@@ -155,6 +156,8 @@ class Balancer {
   const std::string default_namespace_;
   const BalancerOptions options_;
   std::shared_ptr<SubchannelFactory> factory_;
+  // Declared before what posts to it: destroyed after them.
+  std::unique_ptr<internal::EventQueue> events_;
   std::unique_ptr<ServiceRegistry> registry_;
 
   mutable absl::Mutex mu_;

@@ -9,7 +9,8 @@
 
 namespace kubegrpc {
 
-ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, PoolOptions options)
+ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, PoolOptions options,
+                         std::function<void(BalancerEvent)> events)
     : service_name_(std::move(service_name)),
       factory_(factory),
       clock_(options.clock != nullptr ? options.clock : RealClock()),
@@ -23,6 +24,7 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, P
       drain_grace_(options.drain_grace),
       max_endpoints_(options.max_endpoints),
       subset_key_(options.subset_key.empty() ? internal::DefaultSubsetKey() : options.subset_key),
+      events_(std::move(events)),
       outlier_(std::move(options.outlier_detection)),
       policy_(options.policy),
       rng_(options.seed) {
@@ -128,6 +130,8 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
     auto drain = [&](Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (e.draining) return;
       e.drain_deadline = now + drain_grace_;
+      EventLocked(BalancerEvent::Kind::kEndpointRemoved, e,
+                  absl::StrCat("draining for at most ", absl::FormatDuration(drain_grace_)), now);
       Flags f = FlagsOf(e);
       f.draining = true;
       f.ejected = false;  // leaving anyway: no longer counts against the percentage
@@ -145,6 +149,7 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
                                            std::move(calls), e->subchannel->CountsCalls());
         e->info = info;
         created.emplace_back(e->endpoint, e->subchannel);
+        EventLocked(BalancerEvent::Kind::kEndpointAdded, *e, "", now);
         entries_.emplace(key, std::move(e));
         return;  // counted once started
       }
@@ -154,6 +159,7 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
         Flags f = FlagsOf(e);
         f.draining = false;
         changed |= UpdateLocked(e, f);
+        EventLocked(BalancerEvent::Kind::kEndpointAdded, e, "back while it was draining", now);
         returned.push_back(e.subchannel);
       }
       if (e.info != info) e.info = info;
@@ -476,7 +482,24 @@ bool ChannelPool::TryEjectLocked(Entry& e, absl::Time now, std::string reason) {
   e.ejection_reason = std::move(reason);
   Flags f = FlagsOf(e);
   f.ejected = true;
+  EventLocked(
+      BalancerEvent::Kind::kEndpointEjected, e,
+      absl::StrCat(e.ejection_reason, "; out for ", absl::FormatDuration(e.ejected_until - now)),
+      now);
   return UpdateLocked(e, f);
+}
+
+void ChannelPool::EventLocked(BalancerEvent::Kind kind, const Entry& e, std::string detail,
+                              absl::Time now) {
+  if (!events_) return;
+  BalancerEvent event;
+  event.kind = kind;
+  event.service = service_name_;
+  event.address = e.endpoint->host_port();
+  event.pod = e.info.pod_name;
+  event.detail = std::move(detail);
+  event.time = now;
+  events_(std::move(event));
 }
 
 bool ChannelPool::OutlierMaintenanceLocked(absl::Time now) {
@@ -494,6 +517,7 @@ bool ChannelPool::OutlierMaintenanceLocked(absl::Time now) {
     Flags f = FlagsOf(*e);
     f.ejected = false;
     changed |= UpdateLocked(*e, f);
+    EventLocked(BalancerEvent::Kind::kEndpointReturned, *e, "its ejection time is over", now);
   }
   if (now < next_outlier_pass_) return changed;
   const bool first = next_outlier_pass_ == absl::InfinitePast();

@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "kubegrpc/clock.h"
 #include "kubegrpc/endpoint_set.h"
+#include "kubegrpc/event.h"
 #include "kubegrpc/internal/health_checker.h"
 #include "kubegrpc/internal/rcu_ptr.h"
 #include "kubegrpc/k8s_client.h"
@@ -53,7 +54,11 @@ namespace kubegrpc {
 class ChannelPool {
  public:
   // `factory` must outlive the pool.
-  ChannelPool(std::string service_name, SubchannelFactory* factory, PoolOptions options);
+  // `events`, if set, hears of endpoints added, removed, ejected and returned;
+  // it is called with the pool's lock held, so it must only queue the event
+  // (the Balancer passes internal::EventQueue::Post).
+  ChannelPool(std::string service_name, SubchannelFactory* factory, PoolOptions options,
+              std::function<void(BalancerEvent)> events = nullptr);
   ~ChannelPool();  // Shutdown()s
   ChannelPool(const ChannelPool&) = delete;
   ChannelPool& operator=(const ChannelPool&) = delete;
@@ -204,6 +209,9 @@ class ChannelPool {
   absl::btree_set<std::string> draining_ ABSL_GUARDED_BY(mu_);
   // The keys of the ejected entries (outlier detection).
   absl::btree_set<std::string> ejected_ ABSL_GUARDED_BY(mu_);
+  const std::function<void(BalancerEvent)> events_;
+  void EventLocked(BalancerEvent::Kind kind, const Entry& e, std::string detail, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const OutlierDetectionOptions outlier_;
   const PickPolicy policy_;
   absl::Time next_outlier_pass_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

@@ -217,5 +217,28 @@ TEST_F(OutlierPoolTest, NeverEjectsTheLastReadyEndpoint) {
   EXPECT_EQ(Ejected(), 0);
 }
 
+TEST_F(OutlierPoolTest, EventsForAddedEjectedReturnedAndRemoved) {
+  std::vector<BalancerEvent> events;
+  PoolOptions options;
+  options.clock = &clock_;
+  options.start_worker = false;
+  pool_ = std::make_unique<ChannelPool>("demo/web:80", &factory_, options,
+                                        [&](BalancerEvent e) { events.push_back(std::move(e)); });
+  pool_->Apply(Pods(3));
+  for (int i = 0; i < 3; ++i) factory_.SetState(Key(i), ChannelState::kReady);
+  Calls(15, {Key(1)});
+  Advance(absl::Seconds(30));
+  pool_->Apply(Pods(2));  // pod 2 leaves
+  std::vector<std::string> seen;
+  for (const BalancerEvent& e : events) {
+    EXPECT_EQ(e.service, "demo/web:80");
+    seen.push_back(absl::StrCat(KindName(e.kind), " ", e.pod));
+  }
+  EXPECT_THAT(seen, ::testing::ElementsAre("endpoint_added pod-0", "endpoint_added pod-1",
+                                           "endpoint_added pod-2", "endpoint_ejected pod-1",
+                                           "endpoint_returned pod-1", "endpoint_removed pod-2"));
+  EXPECT_THAT(events[3].detail, HasSubstr("5 calls in a row failed; out for 30s"));
+}
+
 }  // namespace
 }  // namespace kubegrpc

@@ -162,10 +162,12 @@ absl::Status ServiceDiscovery::List() {
     if (listed.count(name) == 0) merger_.RemoveSlice(name);
   }
   bool first_sync = false;
+  bool recovered = false;
   DiscoveryStatus now;
   {
     absl::MutexLock lock(&mu_);
     first_sync = !status_.synced;
+    recovered = FailingLocked();
     status_.synced = true;
     status_.resource_version = list->resource_version;
     status_.last_success_at = clock_->Now();
@@ -173,7 +175,7 @@ absl::Status ServiceDiscovery::List() {
     now = status_;
   }
   // Before the set, so that its subscribers know discovery has synced.
-  if (first_sync && on_status_) on_status_(now);
+  if ((first_sync || recovered) && on_status_) on_status_(now);
   Publish();
   return absl::OkStatus();
 }
@@ -222,12 +224,16 @@ absl::Status ServiceDiscovery::Watch() {
             merger_.RemoveSlice(event.object.name);
             break;
         }
+        std::optional<DiscoveryStatus> recovered;  // the first success after errors
         {
           absl::MutexLock lock(&mu_);
+          const bool failing = FailingLocked();
           if (!event.resource_version.empty()) status_.resource_version = event.resource_version;
           status_.last_success_at = clock_->Now();
           ++status_.events;
+          if (failing) recovered = status_;
         }
+        if (recovered.has_value() && on_status_) on_status_(*recovered);
         // A burst (events that arrived together) is published once, at its end;
         // a lone change at once.
         if (event.type != WatchEvent::Type::kBookmark) unpublished = true;

@@ -65,8 +65,9 @@ class ServiceDiscovery {
  public:
   using Callback =
       std::function<void(std::shared_ptr<const EndpointSet> set, const EndpointDelta& delta)>;
-  // Called when `synced` or `last_error` change (a failure, the first list),
-  // with the status as it is then; not for the counters.
+  // Called when `synced` or `last_error` change (a failure, the first list)
+  // and on the first success (a list or a watch event) after failures, with
+  // the status as it is then; not for the counters.
   using StatusCallback = std::function<void(const DiscoveryStatus& status)>;
 
   // `target.ns` must be set. `client` must outlive this object.
@@ -92,6 +93,11 @@ class ServiceDiscovery {
   absl::Status List() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status Watch() ABSL_LOCKS_EXCLUDED(mu_);
   void Fail(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
+  // Whether the last thing that happened was an error (no success since).
+  bool FailingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return status_.last_error_at != absl::InfinitePast() &&
+           status_.last_error_at >= status_.last_success_at;
+  }
   void Sleep(absl::Duration d);
   // The endpoints `object` contributes for the port.
   std::vector<Endpoint> Convert(const EndpointObject& object) const;

@@ -124,5 +124,58 @@ TEST_F(OutlierE2ETest, AHangingPodIsOutAfterItsDeadlineExceededCalls) {
   EXPECT_EQ(Pod(hung)->in_flight, 0);
 }
 
+// BalancerOptions::on_event: what a log would show, in order, on the
+// Balancer's own thread.
+TEST_F(OutlierE2ETest, EventsNameTheServiceAndWhatHappened) {
+  absl::Mutex mu;
+  std::vector<BalancerEvent> events;
+  BalancerOptions options;
+  options.pool.outlier_detection.base_ejection_time = absl::Seconds(2);
+  options.on_event = [&](const BalancerEvent& e) {
+    absl::MutexLock lock(&mu);
+    events.push_back(e);
+  };
+  Start(std::move(options));
+  auto count = [&](BalancerEvent::Kind kind, const std::string& pod = "") {
+    absl::MutexLock lock(&mu);
+    int n = 0;
+    for (const BalancerEvent& e : events) n += e.kind == kind && (pod.empty() || e.pod == pod);
+    return n;
+  };
+  auto find = [&](BalancerEvent::Kind kind) {
+    absl::MutexLock lock(&mu);
+    for (const BalancerEvent& e : events) {
+      if (e.kind == kind) return e;
+    }
+    return BalancerEvent();
+  };
+  ASSERT_TRUE(WaitFor([&] { return count(BalancerEvent::Kind::kEndpointAdded) == 3; }));
+  EXPECT_EQ(find(BalancerEvent::Kind::kEndpointAdded).service, "demo/web:80");
+
+  const std::string bad = cluster_->Pods("web")[0];
+  cluster_->pod(bad)->FailNextCalls(5, grpc::StatusCode::UNAVAILABLE);
+  for (int i = 0; i < 15; ++i) CallOnce();
+  ASSERT_TRUE(WaitFor([&] { return count(BalancerEvent::Kind::kEndpointEjected, bad) == 1; }));
+  EXPECT_THAT(find(BalancerEvent::Kind::kEndpointEjected).detail,
+              HasSubstr("5 calls in a row failed; out for 2s"));
+  ASSERT_TRUE(WaitFor([&] { return count(BalancerEvent::Kind::kEndpointReturned, bad) == 1; }));
+
+  // The API fails; discovery says so, then that it works again.
+  cluster_->api().FailNextRequests(2, 500);
+  cluster_->api().DropWatches();
+  ASSERT_TRUE(WaitFor([&] { return count(BalancerEvent::Kind::kDiscoveryError) >= 1; }));
+  EXPECT_EQ(find(BalancerEvent::Kind::kDiscoveryError).service, "demo/web:80");
+  EXPECT_FALSE(find(BalancerEvent::Kind::kDiscoveryError).detail.empty());
+
+  // A pod goes: removed, once; that watch event is discovery's first success
+  // since the errors.
+  ASSERT_TRUE(cluster_->ScaleTo("web", 2).ok());
+  ASSERT_TRUE(WaitFor([&] { return count(BalancerEvent::Kind::kEndpointRemoved) == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return count(BalancerEvent::Kind::kDiscoveryRecovered) == 1; }));
+  absl::MutexLock lock(&mu);
+  // In order: the three additions came first.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(events[i].kind, BalancerEvent::Kind::kEndpointAdded);
+}
+
 }  // namespace
 }  // namespace kubegrpc
