@@ -115,7 +115,7 @@ class CallCounters {
 
  private:
   friend class Picker;
-  const Rules rules_;
+  const Rules rules_{};
   std::atomic<int64_t> picks_{0};
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> finished_{0};
@@ -124,7 +124,7 @@ class CallCounters {
   std::atomic<int64_t> streak_{0};
   std::atomic<int64_t> interval_successes_{0};
   std::atomic<int64_t> interval_failures_{0};
-  std::atomic<int64_t> by_code_[kCodes] = {};
+  std::atomic<int64_t> by_code_[kCodes]{};
   std::atomic<int> last_failure_code_{0};
   std::atomic<int64_t> last_failure_ns_{0};
 };
