@@ -7,7 +7,7 @@
 //
 //   bazel run //examples:intervals
 //   bazel run //examples:intervals -- --scenario=my.yaml
-//       --settings="watch=true,health=0s; watch=false,resync=30s,health=2s"
+//   bazel run //examples:intervals -- --settings="ejection=off; policy=least_request"
 //
 // For each setting: failed calls (no pod, a failing channel, or a pod that could
 // not answer: crashed, gone or hung; the simulation does not retry), calls to

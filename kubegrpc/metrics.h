@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "kubegrpc/balancer.h"
 #include "prometheus/collectable.h"
 #include "prometheus/metric_family.h"
