@@ -26,6 +26,7 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, P
       subset_key_(options.subset_key.empty() ? internal::DefaultSubsetKey() : options.subset_key),
       events_(std::move(events)),
       outlier_(std::move(options.outlier_detection)),
+      failure_mask_(MaskOf(outlier_.failure_codes)),
       policy_(options.policy),
       rng_(options.seed) {
   SetHealthCheck(options.health);
@@ -442,7 +443,7 @@ std::vector<EndpointSnapshot> ChannelPool::Snapshot() const {
 CallCounters::Rules ChannelPool::CallRulesFor(const std::string& key) {
   CallCounters::Rules rules;
   if (!outlier_.enabled) return rules;
-  rules.failure_codes = MaskOf(outlier_.failure_codes);
+  rules.failure_codes = failure_mask_;
   rules.consecutive_failures = outlier_.consecutive_failures;
   // From the call's thread: reaches the pool only while it is up.
   std::weak_ptr<Gate> weak = gate_;
@@ -546,11 +547,7 @@ bool ChannelPool::OutlierMaintenanceLocked(absl::Time now) {
       std::string reason =
           absl::StrCat(rule, ": ", c.successes, " of ", c.successes + c.failures,
                        " calls succeeded in the last ", absl::FormatDuration(outlier_.interval));
-      if (!internal::MayEject(ejected_.size(), entries_.size() - draining_.size(),
-                              outlier_.max_ejection_percent)) {
-        return;
-      }
-      changed |= TryEjectLocked(e, now, std::move(reason));
+      changed |= TryEjectLocked(e, now, std::move(reason));  // within max_ejection_percent
     }
   };
   if (outlier_.success_rate.has_value()) {

@@ -213,6 +213,7 @@ class ChannelPool {
   void EventLocked(BalancerEvent::Kind kind, const Entry& e, std::string detail, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const OutlierDetectionOptions outlier_;
+  const StatusCodeMask failure_mask_;  // outlier_.failure_codes
   const PickPolicy policy_;
   absl::Time next_outlier_pass_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // The endpoints to pick (the eligible entries in tier_), kept as entries

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "httplib.h"
+#include "kubegrpc/internal/html.h"
 #include "prometheus/text_serializer.h"
 
 namespace kubegrpc {
@@ -76,29 +77,6 @@ MetricFamily Family(const char* name, const char* help, MetricType type) {
   f.help = help;
   f.type = type;
   return f;
-}
-
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string Ago(absl::Time then, absl::Time now) {
@@ -268,19 +246,20 @@ std::string StatusPage(const std::vector<ServiceSnapshot>& services,
                   absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", now, absl::UTCTimeZone()), ").</p>\n");
   for (const ServiceSnapshot& s : services) {
     const DiscoveryStatus& d = s.discovery;
-    absl::StrAppend(&html, "<section class=\"service\" data-service=\"", Escape(s.service),
-                    "\">\n<h2>", Escape(s.service), "</h2>\n<p class=\"discovery\">discovery: ",
+    absl::StrAppend(&html, "<section class=\"service\" data-service=\"",
+                    internal::HtmlEscape(s.service), "\">\n<h2>", internal::HtmlEscape(s.service),
+                    "</h2>\n<p class=\"discovery\">discovery: ",
                     d.synced ? "synced" : "not synced yet", d.using_endpoints ? " (Endpoints)" : "",
                     ", last update ", Ago(d.last_success_at, now), ", ", d.lists, " lists, ",
                     d.watches, " watches, ", d.events, " events, ", d.errors, " errors");
     if (!d.last_error.ok()) {
       absl::StrAppend(&html, "; last error ", Ago(d.last_error_at, now), ": <span class=\"error\">",
-                      Escape(std::string(d.last_error.message())), "</span>");
+                      internal::HtmlEscape(std::string(d.last_error.message())), "</span>");
     }
     absl::StrAppend(&html, "</p>\n");
     if (!s.pool_status.ok()) {
       absl::StrAppend(&html, "<p class=\"pool-status\">",
-                      Escape(std::string(s.pool_status.message())), "</p>\n");
+                      internal::HtmlEscape(std::string(s.pool_status.message())), "</p>\n");
     }
     absl::StrAppend(&html,
                     "<table><tr><th>pod</th><th>address</th><th>zone</th><th>state</th>"
@@ -293,19 +272,19 @@ std::string StatusPage(const std::vector<ServiceSnapshot>& services,
       std::string ejection = "-";
       if (e.ejected) {
         ejection = absl::StrCat(
-            Escape(e.ejection_reason), "; back in ",
+            internal::HtmlEscape(e.ejection_reason), "; back in ",
             absl::FormatDuration(absl::Trunc(std::max(absl::ZeroDuration(), e.ejected_until - now),
                                              absl::Seconds(1))));
       } else if (e.ejections_total > 0) {
         ejection = absl::StrCat(e.ejections_total, " before");
       }
       absl::StrAppend(
-          &html, "<tr class=\"endpoint\" data-pod=\"", Escape(e.pod_name), "\" data-state=\"",
-          state, "\"><td>", Escape(e.pod_name), "</td><td>", Escape(e.host_port), "</td><td>",
-          Escape(e.zone), "</td><td class=\"", state, "\">", state, "</td><td>",
-          e.picked ? "yes" : "no", "</td><td>",
-          rate != rates.end() ? absl::StrFormat("%.1f", rate->second) : "-", "</td><td>", e.calls,
-          "</td><td>", e.failures, "</td><td>", e.in_flight, "</td><td>",
+          &html, "<tr class=\"endpoint\" data-pod=\"", internal::HtmlEscape(e.pod_name),
+          "\" data-state=\"", state, "\"><td>", internal::HtmlEscape(e.pod_name), "</td><td>",
+          internal::HtmlEscape(e.host_port), "</td><td>", internal::HtmlEscape(e.zone),
+          "</td><td class=\"", state, "\">", state, "</td><td>", e.picked ? "yes" : "no",
+          "</td><td>", rate != rates.end() ? absl::StrFormat("%.1f", rate->second) : "-",
+          "</td><td>", e.calls, "</td><td>", e.failures, "</td><td>", e.in_flight, "</td><td>",
           e.calls > 0 ? absl::FormatDuration(absl::Trunc(e.mean_latency, absl::Microseconds(1)))
                       : "-",
           "</td><td>",

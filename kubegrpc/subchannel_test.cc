@@ -18,15 +18,27 @@
 namespace kubegrpc {
 namespace {
 
+// An echo server on a loopback port of its own (port 0 if it could not start).
+struct EchoServer {
+  EchoServer() {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&echo);
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    server = builder.BuildAndStart();
+  }
+  ~EchoServer() {
+    if (server != nullptr) server->Shutdown(std::chrono::system_clock::now());
+  }
+  testing::NamedEcho echo{"pod"};
+  int port = 0;
+  std::unique_ptr<grpc::Server> server;
+};
+
 TEST(GrpcSubchannelTest, ReportsReadyAndItsFactoryDoesNotWaitForPendingRenewals) {
   // A server to connect to (no services are needed to reach READY).
-  testing::NamedEcho echo("pod");
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&echo);
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_GT(port, 0);
+  EchoServer echo;
+  ASSERT_GT(echo.port, 0);
+  const int port = echo.port;
 
   absl::Mutex mu;
   ChannelState last = ChannelState::kIdle;
@@ -52,17 +64,12 @@ TEST(GrpcSubchannelTest, ReportsReadyAndItsFactoryDoesNotWaitForPendingRenewals)
   subchannel.reset();
   factory.reset();
   EXPECT_LT(absl::Now() - start, absl::Minutes(1));
-  server->Shutdown(std::chrono::system_clock::now());
 }
 
 TEST(GrpcSubchannelTest, TheChannelCountsEveryCallWithItsCode) {
-  testing::NamedEcho echo("pod");
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&echo);
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_GT(port, 0);
+  EchoServer echo;
+  ASSERT_GT(echo.port, 0);
+  const int port = echo.port;
 
   std::atomic<int> streaks{0};
   CallCounters::Rules rules;
@@ -115,7 +122,6 @@ TEST(GrpcSubchannelTest, TheChannelCountsEveryCallWithItsCode) {
   EXPECT_EQ(interval.failures, 2);
   EXPECT_GT(calls->total_latency(), absl::ZeroDuration());
   subchannel->Shutdown();
-  server->Shutdown(std::chrono::system_clock::now());
 }
 
 }  // namespace

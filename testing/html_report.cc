@@ -58,33 +58,6 @@ std::string NumberLabel(double v) {
   return out;
 }
 
-std::string HtmlEscape(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string SvgLineChart(const std::string& id, const std::string& title,
                          const std::string& y_label, double x_step,
                          const std::vector<ChartSeries>& series,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "kubegrpc/internal/html.h"
 #include "nlohmann/json.hpp"
 #include "testing/scenario.h"
 
@@ -32,7 +33,7 @@ struct ChartMarker {
   double until = -1;  // > x: a shaded span from x to `until` (an outage)
 };
 
-std::string HtmlEscape(absl::string_view text);
+using ::kubegrpc::internal::HtmlEscape;  // kubegrpc/internal/html.h
 
 // An SVG line chart, one line per series, point i at x = (i + 0.5) * x_step;
 // vertical dashed markers with labels (scenario steps), shaded spans. Axis ticks
