@@ -35,10 +35,11 @@ json ApiResourceList(const std::string& group, const std::string& version) {
       r["categories"] = {"all"};
     }
     resources.push_back(std::move(r));
-    if (info.resource == Resource::kPods || info.resource == Resource::kServices) {
+    if (info.resource == Resource::kPods || info.resource == Resource::kServices ||
+        info.resource == Resource::kNamespaces || info.resource == Resource::kNodes) {
       resources.push_back({{"name", info.plural + "/status"},
                            {"singularName", ""},
-                           {"namespaced", true},
+                           {"namespaced", info.namespaced},
                            {"kind", info.kind},
                            {"verbs", {"get", "patch", "update"}}});
     }

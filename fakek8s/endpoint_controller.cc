@@ -281,6 +281,11 @@ size_t EndpointCount(const json& slice) {
   return e.is_array() ? e.size() : 0;
 }
 
+// Each node's zone, read from the store.
+NodeZoneFn ZoneOf(ObjectStore::Transaction& txn) {
+  return [&txn](const std::string& node) { return NodeZone(txn.Get(Resource::kNodes, "", node)); };
+}
+
 }  // namespace
 
 struct EndpointController::ServiceState {
@@ -294,10 +299,35 @@ struct EndpointController::ServiceState {
   std::map<std::string, std::string> slice_of;
 };
 
+std::string NodeZone(const json* node) {
+  if (node == nullptr) return "";
+  const json& labels = Field(Field(*node, "metadata"), "labels");
+  std::string zone = Str(labels, kZoneLabel);
+  return zone.empty() ? Str(labels, kLegacyZoneLabel) : zone;
+}
+
+json ReadyNode(const std::string& name, const std::string& zone) {
+  json labels = {{"kubernetes.io/hostname", name}, {"kubernetes.io/os", "linux"}};
+  if (!zone.empty()) labels[kZoneLabel] = zone;
+  return {{"metadata", {{"name", name}, {"labels", std::move(labels)}}},
+          {"status",
+           {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})},
+            {"addresses", json::array({{{"type", "InternalIP"}, {"address", "127.0.0.1"}}})},
+            {"nodeInfo", {{"kubeletVersion", "v1.33.0-fakek8s"}}}}}};
+}
+
 std::vector<DerivedEndpoint> DeriveSliceEndpoints(const json& service,
-                                                  const std::vector<const json*>& pods) {
+                                                  const std::vector<const json*>& pods,
+                                                  const NodeZoneFn& zone_of) {
   std::vector<DerivedEndpoint> out;
   const bool publish_not_ready = PublishNotReady(service);
+  // spec.trafficDistribution: the same-zone hint on every ready endpoint with a
+  // zone (PreferClose is PreferSameZone's older name); PreferSameNode adds its
+  // node. Anything else (unset, unknown): no hints.
+  const std::string distribution = Str(Field(service, "spec"), "trafficDistribution");
+  const bool zone_hints = distribution == "PreferClose" || distribution == "PreferSameZone" ||
+                          distribution == "PreferSameNode";
+  const bool node_hints = distribution == "PreferSameNode";
   for (const json* pod_ptr : BackingPods(service, pods)) {
     const json& pod = *pod_ptr;
     const std::string ip = Str(Field(pod, "status"), "podIP");
@@ -311,9 +341,13 @@ std::vector<DerivedEndpoint> DeriveSliceEndpoints(const json& service,
                      {"targetRef", TargetRef(pod)}};
     const std::string node = Str(Field(pod, "spec"), "nodeName");
     if (!node.empty()) endpoint["nodeName"] = node;
-    const std::string zone =
-        Str(Field(Field(pod, "metadata"), "labels"), "topology.kubernetes.io/zone");
+    const std::string zone = !node.empty() && zone_of ? zone_of(node) : "";
     if (!zone.empty()) endpoint["zone"] = zone;
+    if (zone_hints && endpoint["conditions"]["ready"].get<bool>() && !zone.empty()) {
+      json hints = {{"forZones", json::array({{{"name", zone}}})}};
+      if (node_hints) hints["forNodes"] = json::array({{{"name", node}}});
+      endpoint["hints"] = std::move(hints);
+    }
     const std::string hostname = Hostname(service, pod);
     if (!hostname.empty()) endpoint["hostname"] = hostname;
     DerivedEndpoint derived;
@@ -351,12 +385,37 @@ void EndpointController::Attach(ObjectStore& store) {
 
 void EndpointController::Reconcile(ObjectStore::Transaction& txn,
                                    const ObjectStore::Change& change) {
+  if (change.resource == Resource::kNodes) {
+    ReconcileNode(txn, change);
+    return;
+  }
   if (change.resource == Resource::kPods && change.object != nullptr) {
     ReconcilePod(txn, change.ns, change.previous,
                  change.type == "DELETED" ? nullptr : change.object);
     return;
   }
   ReconcileNamespace(txn, change.ns);
+}
+
+void EndpointController::ReconcileNode(ObjectStore::Transaction& txn,
+                                       const ObjectStore::Change& change) {
+  if (change.object == nullptr) return;
+  const std::string before = NodeZone(change.previous);
+  const std::string after = change.type == "DELETED" ? "" : NodeZone(change.object);
+  if (before == after) return;
+  // The zone of the node's endpoints changed: the namespaces with pods on it.
+  const std::string node = Str(Field(*change.object, "metadata"), "name");
+  std::vector<std::string> namespaces;
+  for (const json* ns : txn.List(Resource::kNamespaces, "")) {
+    const std::string name = Str(Field(*ns, "metadata"), "name");
+    for (const json* pod : txn.List(Resource::kPods, name)) {
+      if (Str(Field(*pod, "spec"), "nodeName") == node) {
+        namespaces.push_back(name);
+        break;
+      }
+    }
+  }
+  for (const std::string& ns : namespaces) ReconcileNamespace(txn, ns);
 }
 
 void EndpointController::ReconcileNamespace(ObjectStore::Transaction& txn, const std::string& ns) {
@@ -413,7 +472,7 @@ void EndpointController::ReconcileService(ObjectStore::Transaction& txn, const j
   WriteLegacy(txn, *state);
 
   // --- EndpointSlices ---
-  std::vector<DerivedEndpoint> derived = DeriveSliceEndpoints(service, pods);
+  std::vector<DerivedEndpoint> derived = DeriveSliceEndpoints(service, pods, ZoneOf(txn));
   std::map<std::string, const DerivedEndpoint*> wanted;  // id -> endpoint
   for (const DerivedEndpoint& d : derived) wanted.emplace(d.id, &d);
 
@@ -588,7 +647,7 @@ void EndpointController::UpdateSlices(ObjectStore::Transaction& txn, ServiceStat
   const std::string name = Str(Field(service, "metadata"), "name");
   auto derive = [&](const json* p) -> std::optional<DerivedEndpoint> {
     if (p == nullptr) return std::nullopt;
-    std::vector<DerivedEndpoint> d = DeriveSliceEndpoints(service, {p});
+    std::vector<DerivedEndpoint> d = DeriveSliceEndpoints(service, {p}, ZoneOf(txn));
     if (d.empty()) return std::nullopt;
     return std::move(d[0]);
   };

@@ -18,8 +18,17 @@
 // - the Endpoints object drops terminating Pods (unless publishNotReadyAddresses),
 //   lists not-ready ones under notReadyAddresses, and is truncated at 1000
 //   addresses with the over-capacity annotation.
-// Services without a selector are left to their owner. The zone of an endpoint is
-// the Pod's `topology.kubernetes.io/zone` label (fakek8s has no Node objects).
+// Services without a selector are left to their owner.
+// - the zone of an endpoint is its Pod's node's `topology.kubernetes.io/zone`
+//   label (or the legacy failure-domain.beta.kubernetes.io/zone); a Pod without
+//   a node, or whose node is absent or unlabelled, has none. A node whose zone
+//   changes re-derives the namespaces with pods on it;
+// - with `spec.trafficDistribution` PreferSameZone (or its older name
+//   PreferClose), every ready endpoint with a zone gets the hint
+//   `forZones: [{name: <its zone>}]`; PreferSameNode adds `forNodes` with its
+//   node; otherwise endpoints carry no hints (the real controller's
+//   trafficdist rules; the topology-mode: Auto annotation's proportional
+//   hints are not modelled).
 //
 // The controller runs as the ObjectStore's reconciler: inside the write that
 // changed a Pod or Service, so derived objects follow in the same step. A write to
@@ -39,6 +48,7 @@
 #ifndef FAKEK8S_ENDPOINT_CONTROLLER_H_
 #define FAKEK8S_ENDPOINT_CONTROLLER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -72,9 +82,25 @@ struct DerivedEndpoint {
   nlohmann::json endpoint;   // the slice endpoint object
 };
 
-// The endpoints `service` gets from `pods` (those of its namespace).
+// Node labels that give a node's zone (the second is the legacy one).
+inline constexpr char kZoneLabel[] = "topology.kubernetes.io/zone";
+inline constexpr char kLegacyZoneLabel[] = "failure-domain.beta.kubernetes.io/zone";
+
+// The zone of the node named so ("" if none is known).
+using NodeZoneFn = std::function<std::string(const std::string& node_name)>;
+
+// The zone of `node` (a Node object; null: none) from its labels.
+std::string NodeZone(const nlohmann::json* node);
+
+// A Ready Node named `name`, labelled with `zone` unless it is "": the Nodes
+// fakek8s's demo seed and the test harness create for their pods.
+nlohmann::json ReadyNode(const std::string& name, const std::string& zone);
+
+// The endpoints `service` gets from `pods` (those of its namespace); each
+// endpoint's zone is `zone_of` its Pod's node (null: no zones).
 std::vector<DerivedEndpoint> DeriveSliceEndpoints(const nlohmann::json& service,
-                                                  const std::vector<const nlohmann::json*>& pods);
+                                                  const std::vector<const nlohmann::json*>& pods,
+                                                  const NodeZoneFn& zone_of = nullptr);
 
 // The core/v1 Endpoints object (without uid/resourceVersion) for `service`.
 nlohmann::json DeriveLegacyEndpoints(const nlohmann::json& service,
@@ -103,6 +129,8 @@ class EndpointController {
  private:
   struct ServiceState;
 
+  // A Node write: re-derives the namespaces with pods on it when its zone changed.
+  void ReconcileNode(ObjectStore::Transaction& txn, const ObjectStore::Change& change);
   void ReconcileService(ObjectStore::Transaction& txn, const nlohmann::json& service,
                         const std::vector<const nlohmann::json*>& pods);
   // `previous` / `pod`: the Pod before and after the write (null: absent).

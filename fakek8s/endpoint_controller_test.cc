@@ -292,6 +292,96 @@ TEST_F(EndpointControllerTest, AttachReconcilesExistingObjects) {
 // Pod writes take the incremental path; after each, what the store holds must
 // be what the pods derive (checked against the pure functions), and every so
 // often a full reconcile must find nothing to change.
+TEST_F(EndpointControllerTest, ZonesComeFromNodesAndHintsFromTrafficDistribution) {
+  auto node = [&](const std::string& name, const std::string& zone) {
+    json labels = json::object();
+    if (!zone.empty()) labels[kZoneLabel] = zone;
+    ASSERT_TRUE(
+        store_.Create(Resource::kNodes, {{"metadata", {{"name", name}, {"labels", labels}}}}).ok());
+  };
+  node("node-a", "us-east-1a");
+  node("node-b", "");  // no zone label
+  ASSERT_TRUE(store_.Create(Resource::kServices, Service("web", GrpcPort())).ok());
+  ASSERT_TRUE(store_.Create(Resource::kPods, Pod("web-1", "web", "127.0.1.1", true)).ok());
+  json on_b = Pod("web-2", "web", "127.0.1.2", true);
+  on_b["spec"]["nodeName"] = "node-b";
+  ASSERT_TRUE(store_.Create(Resource::kPods, on_b).ok());
+  json unscheduled = Pod("web-3", "web", "127.0.1.3", false);
+  unscheduled["spec"]["nodeName"] = "node-c";  // no such Node (yet)
+  ASSERT_TRUE(store_.Create(Resource::kPods, unscheduled).ok());
+  // Not from the pod's own labels: only its node's.
+  json labelled = Pod("web-4", "web", "127.0.1.4", true);
+  labelled["metadata"]["labels"][kZoneLabel] = "us-east-1z";
+  labelled["spec"]["nodeName"] = "node-b";
+  ASSERT_TRUE(store_.Create(Resource::kPods, labelled).ok());
+  auto by_ip = [&] {
+    std::map<std::string, json> out;
+    for (const json& slice : Slices("web")) {
+      for (const json& e : slice["endpoints"]) out[e["addresses"][0]] = e;
+    }
+    return out;
+  };
+  std::map<std::string, json> e = by_ip();
+  EXPECT_EQ(e["127.0.1.1"].value("zone", ""), "us-east-1a");
+  EXPECT_FALSE(e["127.0.1.2"].contains("zone"));
+  EXPECT_FALSE(e["127.0.1.3"].contains("zone"));
+  EXPECT_FALSE(e["127.0.1.4"].contains("zone"));
+  for (const auto& [ip, endpoint] : e) EXPECT_FALSE(endpoint.contains("hints")) << ip;
+
+  // The Node appears, and node-b gets a zone: their endpoints follow.
+  node("node-c", "us-east-1c");
+  ASSERT_TRUE(store_
+                  .Mutate(Resource::kNodes, "", "node-b",
+                          [](json& n) {
+                            n["metadata"]["labels"][kLegacyZoneLabel] = "us-east-1b";
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  e = by_ip();
+  EXPECT_EQ(e["127.0.1.2"].value("zone", ""), "us-east-1b");
+  EXPECT_EQ(e["127.0.1.3"].value("zone", ""), "us-east-1c");
+  EXPECT_EQ(e["127.0.1.4"].value("zone", ""), "us-east-1b");
+
+  // PreferSameZone (and PreferClose, its older name): each ready endpoint is
+  // hinted for its own zone; the not-ready one gets none.
+  for (const char* distribution : {"PreferSameZone", "PreferClose"}) {
+    SCOPED_TRACE(distribution);
+    ASSERT_TRUE(store_
+                    .Mutate(Resource::kServices, "demo", "web",
+                            [&](json& svc) {
+                              svc["spec"]["trafficDistribution"] = distribution;
+                              return absl::OkStatus();
+                            })
+                    .ok());
+    e = by_ip();
+    EXPECT_EQ(e["127.0.1.1"]["hints"], json::parse(R"({"forZones":[{"name":"us-east-1a"}]})"));
+    EXPECT_EQ(e["127.0.1.2"]["hints"], json::parse(R"({"forZones":[{"name":"us-east-1b"}]})"));
+    EXPECT_FALSE(e["127.0.1.3"].contains("hints"));
+  }
+  // A pod turning ready gets its hint in the same write.
+  SetReady("web-3", true);
+  EXPECT_EQ(by_ip()["127.0.1.3"]["hints"], json::parse(R"({"forZones":[{"name":"us-east-1c"}]})"));
+  // PreferSameNode adds the node.
+  ASSERT_TRUE(store_
+                  .Mutate(Resource::kServices, "demo", "web",
+                          [&](json& svc) {
+                            svc["spec"]["trafficDistribution"] = "PreferSameNode";
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  EXPECT_EQ(by_ip()["127.0.1.1"]["hints"],
+            json::parse(R"({"forNodes":[{"name":"node-a"}],"forZones":[{"name":"us-east-1a"}]})"));
+  // Unset again: the hints go.
+  ASSERT_TRUE(store_
+                  .Mutate(Resource::kServices, "demo", "web",
+                          [&](json& svc) {
+                            svc["spec"].erase("trafficDistribution");
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  for (const auto& [ip, endpoint] : by_ip()) EXPECT_FALSE(endpoint.contains("hints")) << ip;
+}
+
 TEST(EndpointControllerIncrementalTest, RandomPodWritesMatchTheDerivation) {
   EndpointControllerOptions options;
   options.max_endpoints_per_slice = 3;
@@ -302,7 +392,19 @@ TEST(EndpointControllerIncrementalTest, RandomPodWritesMatchTheDerivation) {
   ASSERT_TRUE(store.Create(Resource::kNamespaces, {{"metadata", {{"name", "demo"}}}}).ok());
   // "web" resolves a named port (so pods fall into different port groups);
   // "tier" selects on another label.
-  ASSERT_TRUE(store.Create(Resource::kServices, Service("web", GrpcPort("grpc"))).ok());
+  // "web" asks for same-zone hints; pods run on nodes in two zones, or on one
+  // that does not exist.
+  json web = Service("web", GrpcPort("grpc"));
+  web["spec"]["trafficDistribution"] = "PreferSameZone";
+  ASSERT_TRUE(store.Create(Resource::kServices, web).ok());
+  for (const char* node : {"node-a", "node-b"}) {
+    ASSERT_TRUE(
+        store
+            .Create(Resource::kNodes,
+                    {{"metadata",
+                      {{"name", node}, {"labels", {{kZoneLabel, std::string("z-") + node[5]}}}}}})
+            .ok());
+  }
   json tier = Service("tier", GrpcPort());
   tier["spec"]["selector"] = {{"tier", "x"}};
   ASSERT_TRUE(store.Create(Resource::kServices, tier).ok());
@@ -318,14 +420,28 @@ TEST(EndpointControllerIncrementalTest, RandomPodWritesMatchTheDerivation) {
             ? json::array()
             : json::array({{{"name", "grpc"}, {"containerPort", pick(2) == 0 ? 8080 : 9090}}}));
     if (pick(2) == 0) pod["metadata"]["labels"]["tier"] = "x";
+    pod["spec"]["nodeName"] = std::vector<std::string>{"node-a", "node-b", "node-gone"}[pick(3)];
     return pod;
+  };
+  auto zone_of = [&](const std::string& node) {
+    absl::StatusOr<json> n = store.Get(Resource::kNodes, "", node);
+    return n.ok() ? NodeZone(&*n) : std::string();
   };
   std::set<std::string> live;
   for (int step = 0; step < 600; ++step) {
     const std::string name = absl::StrCat("p", pick(24));
     const bool exists = live.count(name) > 0;
     const int op = pick(6);
-    if (!exists) {
+    if (pick(40) == 0) {
+      // A node moves zone (relabelled): its pods' endpoints follow.
+      ASSERT_TRUE(store
+                      .Mutate(Resource::kNodes, "", pick(2) == 0 ? "node-a" : "node-b",
+                              [&](json& n) {
+                                n["metadata"]["labels"][kZoneLabel] = absl::StrCat("z-", pick(4));
+                                return absl::OkStatus();
+                              })
+                      .ok());
+    } else if (!exists) {
       ASSERT_TRUE(store.Create(Resource::kPods, random_pod(name)).ok());
       live.insert(name);
     } else if (op == 0) {
@@ -369,7 +485,7 @@ TEST(EndpointControllerIncrementalTest, RandomPodWritesMatchTheDerivation) {
       // Slices: the derived endpoints, each once, in slices of their group with
       // room; no empty slice unless it is the only one.
       std::map<std::string, std::string> want_endpoints;  // id -> group|endpoint
-      for (const DerivedEndpoint& d : DeriveSliceEndpoints(service, pod_ptrs)) {
+      for (const DerivedEndpoint& d : DeriveSliceEndpoints(service, pod_ptrs, zone_of)) {
         want_endpoints[d.id] = absl::StrCat(d.address_type, d.ports.dump(), d.endpoint.dump());
       }
       std::map<std::string, std::string> have_endpoints;

@@ -236,6 +236,17 @@ TEST_F(InteropTest, KubectlGetPodsWideShowsTheColumns) {
   r = Subprocess::Run(Kubectl({"get", "services"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, ::testing::ContainsRegex("web +ClusterIP +10\\.[0-9.]+ +<none> +80/TCP"));
+  // Nodes: cluster-scoped, with their zone; the pods' slices carry it.
+  r = Subprocess::Run(Kubectl({"get", "nodes", "-o", "wide"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(
+      r.output,
+      ::testing::ContainsRegex(
+          "fake-node +Ready +<none> +[0-9]+s +v1\\.33\\.0-fakek8s +127\\.0\\.0\\.1 +zone-a"));
+  json node = KubectlJson({"get", "node", "fake-node"});
+  EXPECT_EQ(node["metadata"]["labels"]["topology.kubernetes.io/zone"], "zone-a");
+  json slices = KubectlJson({"get", "endpointslices", "-l", "kubernetes.io/service-name=web"});
+  EXPECT_EQ(slices["items"][0]["endpoints"][0]["zone"], "zone-a");
 }
 
 TEST_F(InteropTest, KubectlListsEndpointSlicesEndpointsServicesAndPods) {

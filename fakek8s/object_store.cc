@@ -178,7 +178,8 @@ void DefaultPod(json& pod, const json* old) {
 }
 
 bool IsReconciled(Resource r) {
-  return r == Resource::kNamespaces || r == Resource::kServices || r == Resource::kPods;
+  return r == Resource::kNamespaces || r == Resource::kServices || r == Resource::kPods ||
+         r == Resource::kNodes;
 }
 
 }  // namespace

@@ -116,6 +116,7 @@ const std::vector<ResourceInfo>& AllResources() {
          {},
          Resource::kSelfSubjectReviews,
          true},
+        {Resource::kNodes, "nodes", "node", "Node", "", "v1", false, {"no"}, meta},
     };
   }();
   return *kResources;

@@ -26,8 +26,10 @@ enum class Resource {
   kSelfSubjectAccessReviews,
   kSelfSubjectRulesReviews,
   kSelfSubjectReviews,
+  // Cluster-scoped: a node's labels give its zone (topology.kubernetes.io/zone).
+  kNodes,
 };
-inline constexpr int kNumResources = 10;
+inline constexpr int kNumResources = 11;
 
 struct ResourceInfo {
   Resource resource;

@@ -44,7 +44,8 @@ std::optional<Route> ParseResourcePath(const std::vector<std::string>& seg) {
       (!route.subresource.empty() &&
        (route.subresource != "status" ||
         (route.info->resource != Resource::kPods && route.info->resource != Resource::kServices &&
-         route.info->resource != Resource::kNamespaces))) ||
+         route.info->resource != Resource::kNamespaces &&
+         route.info->resource != Resource::kNodes))) ||
       (route.info->review && (!route.name.empty() || route.legacy_watch))) {
     return std::nullopt;
   }

@@ -111,6 +111,12 @@ std::vector<TypeDef> Build() {
        "everything in it.",
        {Obj("spec", N(kCore, "NamespaceSpec"), "Finalizers of the namespace."),
         Obj("status", N(kCore, "NamespaceStatus"), "The namespace's phase and conditions.")});
+  kind(N(kCore, "Node"), "", "v1", "Node",
+       "A Node: a machine pods run on. Cluster-scoped. In fakek8s it runs nothing: its "
+       "labels (the zone in topology.kubernetes.io/zone) and status are what clients write.",
+       {Obj("spec", N(kCore, "NodeSpec"), "How the node is configured: its pod CIDR, taints."),
+        Obj("status", N(kCore, "NodeStatus"),
+            "What is observed about the node: conditions, addresses, versions.")});
   kind(N(kCore, "Endpoints"), "", "v1", "Endpoints",
        "The addresses of a Service's pods, as one object (deprecated in v1.33 in favour of "
        "EndpointSlices; still maintained by the endpoint controller).",
@@ -418,6 +424,43 @@ std::vector<TypeDef> Build() {
         Str("status", "True, False or Unknown.").Required(),
         Time("lastTransitionTime", "When it last changed."), Str("reason", "Why."),
         Str("message", "Details.")});
+
+  // --- Nodes ---------------------------------------------------------------------
+  type(N(kCore, "NodeSpec"), "The desired state of a node.",
+       {Str("podCIDR", "The pod IP range assigned to the node."),
+        StrList("podCIDRs", "The pod IP ranges assigned to the node."),
+        Str("providerID", "The node's ID at its cloud provider."),
+        Bool("unschedulable", "New pods are not scheduled onto the node (cordoned)."),
+        List("taints", N(kCore, "Taint"), "Taints that repel pods without a toleration.")});
+  type(N(kCore, "Taint"), "A taint on a node.",
+       {Str("key", "The taint's key.").Required(), Str("value", "The taint's value."),
+        Str("effect", "NoSchedule, PreferNoSchedule or NoExecute.").Required(),
+        Time("timeAdded", "When a NoExecute taint was added.")});
+  type(N(kCore, "NodeStatus"), "The observed state of a node.",
+       {Keyed("conditions", N(kCore, "NodeCondition"), {"type"}, "type",
+              "Ready, MemoryPressure, DiskPressure, PIDPressure, NetworkUnavailable."),
+        Keyed("addresses", N(kCore, "NodeAddress"), {"type"}, "type",
+              "The node's addresses: InternalIP, ExternalIP, Hostname."),
+        StrMap("capacity", "The node's resources."),
+        StrMap("allocatable", "The resources available to pods."),
+        Obj("nodeInfo", N(kCore, "NodeSystemInfo"), "Versions of the node's software.")});
+  type(N(kCore, "NodeCondition"), "A condition of a node.",
+       {Str("type", "The condition's type.").Required(),
+        Str("status", "True, False or Unknown.").Required(),
+        Time("lastHeartbeatTime", "When it was last reported."),
+        Time("lastTransitionTime", "When it last changed."), Str("reason", "Why."),
+        Str("message", "Details.")});
+  type(N(kCore, "NodeAddress"), "An address of a node.",
+       {Str("type", "InternalIP, ExternalIP, Hostname, ...").Required(),
+        Str("address", "The address.").Required()});
+  type(N(kCore, "NodeSystemInfo"), "Versions of a node's software.",
+       {Str("kubeletVersion", "The kubelet's version."),
+        Str("kubeProxyVersion", "The kube-proxy's version (deprecated)."),
+        Str("containerRuntimeVersion", "The container runtime and its version."),
+        Str("osImage", "The OS image."), Str("kernelVersion", "The kernel's version."),
+        Str("operatingSystem", "linux or windows."), Str("architecture", "amd64, arm64, ..."),
+        Str("machineID", "The machine's ID."), Str("systemUUID", "The system's UUID."),
+        Str("bootID", "The boot's ID.")});
 
   // --- Endpoints -----------------------------------------------------------------
   type(N(kCore, "EndpointSubset"), "Addresses that share a set of ports.",

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "fakek8s/conversion.h"
+#include "fakek8s/endpoint_controller.h"
 #include "fakek8s/yaml_json.h"
 #include "yaml-cpp/yaml.h"
 
@@ -133,13 +134,16 @@ absl::StatusOr<std::vector<RbacRule>> RbacRulesFromRoles(const std::string& text
   std::vector<RbacRule> out;
   bool found = false;
   for (const YAML::Node& doc : docs) {
-    if (!doc.IsMap() || !doc["kind"] || doc["kind"].as<std::string>("") != "Role") continue;
+    const std::string kind = doc.IsMap() && doc["kind"] ? doc["kind"].as<std::string>("") : "";
+    if (kind != "Role" && kind != "ClusterRole") continue;
     found = true;
     const std::string ns = doc["metadata"] && doc["metadata"]["namespace"]
                                ? doc["metadata"]["namespace"].as<std::string>("")
                                : "default";
     const YAML::Node rules = doc["rules"];
-    if (!rules || !rules.IsSequence()) return absl::InvalidArgumentError("a Role without rules");
+    if (!rules || !rules.IsSequence()) {
+      return absl::InvalidArgumentError(absl::StrCat("a ", kind, " without rules"));
+    }
     for (const YAML::Node& r : rules) {
       RbacRule rule;
       try {
@@ -150,16 +154,18 @@ absl::StatusOr<std::vector<RbacRule>> RbacRulesFromRoles(const std::string& text
           rule.resource_names.push_back(v.as<std::string>());
         }
       } catch (const std::exception& e) {
-        return absl::InvalidArgumentError(absl::StrCat("a Role rule: ", e.what()));
+        return absl::InvalidArgumentError(absl::StrCat("a ", kind, " rule: ", e.what()));
       }
       if (rule.verbs.empty() || rule.resources.empty()) {
-        return absl::InvalidArgumentError("a Role rule needs verbs and resources");
+        return absl::InvalidArgumentError(
+            absl::StrCat("a ", kind, " rule needs verbs and resources"));
       }
-      rule.namespaces = {ns};
+      // A ClusterRole's rules hold everywhere, cluster-scoped resources too.
+      if (kind == "Role") rule.namespaces = {ns};
       out.push_back(std::move(rule));
     }
   }
-  if (!found) return absl::InvalidArgumentError("no kind: Role document");
+  if (!found) return absl::InvalidArgumentError("no kind: Role or ClusterRole document");
   return out;
 }
 
@@ -171,6 +177,10 @@ absl::Status SeedDemo(ObjectStore& store, const DemoOptions& o) {
   if (!store.Get(Resource::kNamespaces, "", o.ns).ok()) {
     absl::StatusOr<json> ns = store.Create(Resource::kNamespaces, {{"metadata", {{"name", o.ns}}}});
     if (!ns.ok()) return ns.status();
+  }
+  if (!o.node.empty() && !store.Get(Resource::kNodes, "", o.node).ok()) {
+    absl::StatusOr<json> node = store.Create(Resource::kNodes, ReadyNode(o.node, o.zone));
+    if (!node.ok()) return node.status();
   }
   absl::StatusOr<json> service = store.Create(
       Resource::kServices,
@@ -190,7 +200,7 @@ absl::Status SeedDemo(ObjectStore& store, const DemoOptions& o) {
            {"namespace", o.ns},
            {"labels", {{"app", o.service}}}}},
          {"spec",
-          {{"nodeName", "fake-node"},
+          {{"nodeName", o.node.empty() ? "fake-node" : o.node},
            {"containers",
             json::array({{{"name", o.service},
                           {"image", "example/echo"},

@@ -33,11 +33,14 @@ namespace fakek8s {
 absl::Status SeedFromManifests(ObjectStore& store, const std::string& text,
                                std::vector<std::string>* namespaces = nullptr);
 
-// The rules of every `kind: Role` document of `text` (other kinds are skipped),
-// as fakek8s RBAC rules scoped to the Role's namespace: so that a test can hold
-// a client to exactly the permissions a real manifest grants. apiGroups are not
-// checked (fakek8s serves each resource under one group). InvalidArgument if
-// there is no Role or a rule lacks verbs or resources.
+// The rules of every `kind: Role` and `kind: ClusterRole` document of `text`
+// (other kinds are skipped) as fakek8s RBAC rules, a Role's scoped to its
+// namespace, a ClusterRole's everywhere (cluster-scoped resources such as
+// nodes too): so that a test can hold a client to exactly the permissions a
+// real manifest grants. Bindings are not read: every rule applies to the one
+// user a test names. apiGroups are not checked (fakek8s serves each resource
+// under one group). InvalidArgument if there is no Role or ClusterRole or a
+// rule lacks verbs or resources.
 absl::StatusOr<std::vector<RbacRule>> RbacRulesFromRoles(const std::string& text);
 
 struct DemoOptions {
@@ -48,10 +51,14 @@ struct DemoOptions {
   int target_port = 8080;  // the container port endpoints carry
   // Pod i gets IP "127.0.<ip_third_octet>.<i+1>" (loopback: kube-grpc can dial it).
   int ip_third_octet = 10;
+  // The pods' Node (created, Ready, if absent; "" = none), and its zone label.
+  std::string node = "fake-node";
+  std::string zone = "zone-a";
 };
 
-// A namespace, a Service `service` selecting app=<service> with one port named
-// "grpc", and `replicas` Running, Ready pods named <service>-<i>.
+// A namespace, a Node, a Service `service` selecting app=<service> with one
+// port named "grpc", and `replicas` Running, Ready pods named <service>-<i> on
+// that Node.
 absl::Status SeedDemo(ObjectStore& store, const DemoOptions& options);
 
 }  // namespace fakek8s

@@ -100,12 +100,20 @@ metadata: {name: discovery, namespace: demo}
 rules:
   - {apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch]}
   - {apiGroups: [""], resources: [services], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: nodes}
+rules:
+  - {apiGroups: [""], resources: [nodes], verbs: [get]}
 )");
   ASSERT_TRUE(rules.ok()) << rules.status();
-  ASSERT_EQ(rules->size(), 2u);
+  ASSERT_EQ(rules->size(), 3u);
   EXPECT_EQ((*rules)[0].resources, std::vector<std::string>{"endpointslices"});
   EXPECT_EQ((*rules)[0].verbs, (std::vector<std::string>{"list", "watch"}));
   EXPECT_EQ((*rules)[1].namespaces, std::vector<std::string>{"demo"});
+  EXPECT_EQ((*rules)[2].resources, std::vector<std::string>{"nodes"});
+  EXPECT_TRUE((*rules)[2].namespaces.empty());  // everywhere, cluster-scoped too
   for (const char* bad : {"kind: Service", "kind: Role\nrules: [{verbs: [get]}]", "a: [b"}) {
     EXPECT_EQ(RbacRulesFromRoles(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }

@@ -42,9 +42,10 @@ ABSL_FLAG(int, replicas, 3, "ready pods behind the demo Service");
 ABSL_FLAG(int, service_port, 80, "the demo Service's port");
 ABSL_FLAG(int, target_port, 8080, "the demo pods' container port (the endpoints' port)");
 ABSL_FLAG(int, bookmark_interval_seconds, 60, "BOOKMARK interval on idle watches");
-ABSL_FLAG(std::string, rbac_roles, "",
-          "with --token: hold the token's user to the rules of the kind: Role documents "
-          "in this manifest file (e.g. examples/k8s/greeter.yaml); default: no limits");
+ABSL_FLAG(
+    std::string, rbac_roles, "",
+    "with --token: hold the token's user to the rules of the kind: Role and ClusterRole documents "
+    "in this manifest file (e.g. examples/k8s/greeter.yaml); default: no limits");
 ABSL_FLAG(int, pod_termination_seconds, 0,
           "how long a deleted pod stays terminating before it is removed");
 

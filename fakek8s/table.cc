@@ -109,6 +109,15 @@ const std::vector<Column>& Columns(Resource resource) {
       {"Count", "string", "How many times it occurred.", 1},
       {"Name", "string", "The event's name.", 1, "name"},
   };
+  static const auto* const kNodes = new std::vector<Column>{
+      kName,
+      {"Status", "string", "Whether the node is Ready, and if it is unschedulable."},
+      {"Roles", "string", "The node's roles (node-role.kubernetes.io labels)."},
+      kAge,
+      {"Version", "string", "The kubelet's version."},
+      {"Internal-IP", "string", "The node's internal address.", 1},
+      {"Zone", "string", "The node's zone (topology.kubernetes.io/zone).", 1},
+  };
   static const auto* const kDefault = new std::vector<Column>{kName, kAge};
   switch (resource) {
     case Resource::kPods:
@@ -124,6 +133,8 @@ const std::vector<Column>& Columns(Resource resource) {
     case Resource::kEvents:
     case Resource::kEventsV1:
       return *kEvents;
+    case Resource::kNodes:
+      return *kNodes;
     default:
       return *kDefault;
   }
@@ -300,6 +311,47 @@ json EventCells(const json& event, bool v1, absl::Time now) {
           Str(At(event, {"metadata", "name"}))};
 }
 
+json NodeCells(const json& node, absl::Time now) {
+  std::string status = "Unknown";
+  const json& conditions = At(node, {"status", "conditions"});
+  if (conditions.is_array()) {
+    for (const json& c : conditions) {
+      if (!c.is_object() || c.value("type", "") != "Ready") continue;
+      const std::string v = Str(At(c, {"status"}));
+      status = v == "True" ? "Ready" : v == "False" ? "NotReady" : "Unknown";
+    }
+  }
+  const json& unschedulable = At(node, {"spec", "unschedulable"});
+  if (unschedulable.is_boolean() && unschedulable.get<bool>()) {
+    absl::StrAppend(&status, ",SchedulingDisabled");
+  }
+  std::vector<std::string> roles;
+  const json& labels = At(node, {"metadata", "labels"});
+  if (labels.is_object()) {
+    for (const auto& [key, value] : labels.items()) {
+      if (absl::StartsWith(key, "node-role.kubernetes.io/")) {
+        roles.push_back(key.substr(std::string("node-role.kubernetes.io/").size()));
+      }
+    }
+  }
+  std::string internal_ip;
+  const json& addresses = At(node, {"status", "addresses"});
+  if (addresses.is_array()) {
+    for (const json& a : addresses) {
+      if (internal_ip.empty() && Str(At(a, {"type"})) == "InternalIP") {
+        internal_ip = Str(At(a, {"address"}));
+      }
+    }
+  }
+  return {Str(At(node, {"metadata", "name"})),
+          status,
+          OrNone(absl::StrJoin(roles, ",")),
+          Age(At(node, {"metadata", "creationTimestamp"}), now),
+          Str(At(node, {"status", "nodeInfo", "kubeletVersion"})),
+          OrNone(internal_ip),
+          OrNone(Str(At(node, {"metadata", "labels", "topology.kubernetes.io/zone"})))};
+}
+
 json Cells(const ResourceInfo& info, const json& object, absl::Time now) {
   switch (info.resource) {
     case Resource::kPods:
@@ -317,6 +369,8 @@ json Cells(const ResourceInfo& info, const json& object, absl::Time now) {
       return EventCells(object, false, now);
     case Resource::kEventsV1:
       return EventCells(object, true, now);
+    case Resource::kNodes:
+      return NodeCells(object, now);
     default:
       return {Str(At(object, {"metadata", "name"})),
               Age(At(object, {"metadata", "creationTimestamp"}), now)};
