@@ -34,7 +34,8 @@ bool SameEndpoints(const EndpointObject& a, const EndpointObject& b) {
     const auto& y = b.endpoints[i];
     if (x.address != y.address || x.ready != y.ready || x.serving != y.serving ||
         x.terminating != y.terminating || x.hostname != y.hostname || x.node_name != y.node_name ||
-        x.zone != y.zone || x.pod_name != y.pod_name || x.ports.size() != y.ports.size()) {
+        x.zone != y.zone || x.for_zones != y.for_zones || x.pod_name != y.pod_name ||
+        x.ports.size() != y.ports.size()) {
       return false;
     }
     for (size_t p = 0; p < x.ports.size(); ++p) {

@@ -1,10 +1,12 @@
 #include "kubegrpc/balancer.h"
 
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "kubegrpc/channel_pool.h"
 #include "kubegrpc/http_k8s_client.h"
+#include "kubegrpc/internal/backoff.h"
 #include "kubegrpc/internal/event_queue.h"
 #include "kubegrpc/service_registry.h"
 #include "kubegrpc/subchannel.h"
@@ -138,6 +140,78 @@ Balancer::Balancer(std::shared_ptr<K8sClient> client, std::string default_namesp
         options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials(),
         options_.channel_args);
   }
+  // The client's zone: as told, else KUBEGRPC_ZONE, else NODE_NAME's node
+  // label (read in the background: Create never waits for the API).
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v != nullptr ? v : "");
+  };
+  std::string zone = options_.pool.zone;
+  std::string source = "PoolOptions::zone";
+  if (zone.empty()) {
+    zone = env("KUBEGRPC_ZONE");
+    source = "KUBEGRPC_ZONE";
+  }
+  if (!zone.empty()) {
+    {
+      absl::MutexLock lock(&mu_);
+      zone_ = zone;
+    }
+    ZoneEvent(absl::StrCat("zone ", zone, " (from ", source, ")"));
+    return;
+  }
+  const std::string node = env("NODE_NAME");
+  if (node.empty()) return;  // no zone: picks ignore zones
+  zone_thread_ = std::thread([this, node] { ResolveZone(node); });
+}
+
+void Balancer::ZoneEvent(std::string detail) {
+  if (events_ == nullptr) return;
+  BalancerEvent e;
+  e.kind = BalancerEvent::Kind::kClientZone;
+  e.detail = std::move(detail);
+  Clock* clock = options_.discovery.clock != nullptr ? options_.discovery.clock : RealClock();
+  e.time = clock->Now();
+  events_->Post(std::move(e));
+}
+
+void Balancer::ResolveZone(const std::string& node) {
+  Clock* clock = options_.discovery.clock != nullptr ? options_.discovery.clock : RealClock();
+  internal::Backoff backoff(options_.discovery.backoff, std::hash<std::string>()(node));
+  while (!stop_zone_.cancelled()) {
+    absl::StatusOr<std::string> zone = client_->GetNodeZone(node, &stop_zone_);
+    if (stop_zone_.cancelled()) return;
+    if (zone.ok() && zone->empty()) {
+      ZoneEvent(absl::StrCat("unknown: Node ", node,
+                             " (NODE_NAME) has no topology.kubernetes.io/zone label; picks "
+                             "ignore zones"));
+      return;
+    }
+    if (zone.ok()) {
+      std::vector<std::shared_ptr<internal::ServiceChannels>> services;
+      {
+        absl::MutexLock lock(&mu_);
+        if (shutdown_) return;
+        zone_ = *zone;
+        for (const auto& [key, s] : services_) services.push_back(s);
+      }
+      for (const auto& s : services) s->pool().SetZone(*zone);
+      ZoneEvent(absl::StrCat("zone ", *zone, " (from Node ", node, "'s label, NODE_NAME)"));
+      return;
+    }
+    const absl::StatusCode code = zone.status().code();
+    const bool may_pass =
+        code == absl::StatusCode::kUnavailable || code == absl::StatusCode::kResourceExhausted ||
+        code == absl::StatusCode::kDeadlineExceeded || code == absl::StatusCode::kInternal;
+    ZoneEvent(absl::StrCat("unknown: ", zone.status().message(),
+                           may_pass ? "; retrying" : "; picks ignore zones"));
+    if (!may_pass) return;  // RBAC (no get on nodes), no such Node: it will not change
+    absl::Duration delay = backoff.Next();
+    if (std::optional<absl::Duration> after = RetryAfter(zone.status())) {
+      delay = std::max(delay, *after);
+    }
+    clock->SleepUntil(clock->Now() + delay, &stop_zone_);
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Balancer>> Balancer::Create(BalancerOptions options) {
@@ -179,8 +253,10 @@ absl::StatusOr<ChannelHandle> Balancer::Connect(absl::string_view target_text) {
   auto it = services_.find(key);
   if (it != services_.end()) return ChannelHandle(it->second);
   // First use of this Service: its pool, fed by the registry's discovery.
-  auto service = std::make_shared<internal::ServiceChannels>(*target, factory_.get(), options_.pool,
-                                                             events_.get());
+  PoolOptions pool = options_.pool;
+  pool.zone = zone_;
+  auto service =
+      std::make_shared<internal::ServiceChannels>(*target, factory_.get(), pool, events_.get());
   service->Subscribe(*registry_);
   services_.emplace(key, service);
   return ChannelHandle(std::move(service));
@@ -231,13 +307,20 @@ std::vector<ServiceSnapshot> Balancer::Snapshot() const {
   }
   std::vector<ServiceSnapshot> out;
   for (const auto& s : services) {
-    out.push_back({s->target().ToString(), s->discovery_status(), s->pool().Snapshot(),
-                   s->pool().status(), s->endpoint_set()});
+    ServiceSnapshot snapshot;
+    snapshot.service = s->target().ToString();
+    snapshot.discovery = s->discovery_status();
+    snapshot.endpoints = s->pool().Snapshot();
+    snapshot.pool_status = s->pool().status();
+    snapshot.zone = s->pool().zone_routing();
+    snapshot.endpoint_set = s->endpoint_set();
+    out.push_back(std::move(snapshot));
   }
   return out;
 }
 
 void Balancer::Shutdown() {
+  stop_zone_.Cancel();
   std::map<std::string, std::shared_ptr<internal::ServiceChannels>> services;
   {
     absl::MutexLock lock(&mu_);
@@ -245,6 +328,7 @@ void Balancer::Shutdown() {
     shutdown_ = true;
     services.swap(services_);
   }
+  if (zone_thread_.joinable()) zone_thread_.join();
   // Handles keep the (empty, shut down) pools alive.
   for (auto& [key, s] : services) s->Shutdown();
 }

@@ -39,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -151,6 +152,10 @@ class Balancer {
  private:
   Balancer(std::shared_ptr<K8sClient> client, std::string default_namespace,
            BalancerOptions options);
+  // Reads Node `node`'s zone (retrying what may pass: outages, throttling)
+  // and gives it to every pool; on the Balancer's zone thread.
+  void ResolveZone(const std::string& node) ABSL_LOCKS_EXCLUDED(mu_);
+  void ZoneEvent(std::string detail);
 
   const std::shared_ptr<K8sClient> client_;
   const std::string default_namespace_;
@@ -163,6 +168,10 @@ class Balancer {
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<internal::ServiceChannels>> services_ ABSL_GUARDED_BY(mu_);
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  // The client's zone (PoolOptions::zone), as known now: new pools get it.
+  std::string zone_ ABSL_GUARDED_BY(mu_);
+  std::thread zone_thread_;  // reads NODE_NAME's Node, when that is the source
+  Cancellation stop_zone_;
 };
 
 // --- The call helper ---------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "kubegrpc/channel_pool.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -28,6 +29,7 @@ ChannelPool::ChannelPool(std::string service_name, SubchannelFactory* factory, P
       outlier_(std::move(options.outlier_detection)),
       failure_mask_(MaskOf(outlier_.failure_codes)),
       policy_(options.policy),
+      zone_(std::move(options.zone)),
       rng_(options.seed) {
   SetHealthCheck(options.health);
   {
@@ -61,7 +63,10 @@ void ChannelPool::Shutdown() {
     draining_.clear();
     ejected_.clear();
     eligible_ = StateCounts();
+    local_eligible_ = StateCounts();
     unhealthy_ = 0;
+    live_unhinted_ = 0;
+    live_local_ = 0;
     rebuild_all_ = true;
     RebuildLocked();
   }
@@ -74,11 +79,52 @@ ChannelPool::Entry* ChannelPool::FindLocked(PoolEndpoint* endpoint) {
   return it->second.get();
 }
 
+void ChannelPool::CountLocked(const Entry& e, int64_t sign) {
+  if (e.eligible()) {
+    eligible_.Add(e.state, sign);
+    if (e.local) local_eligible_.Add(e.state, sign);
+  }
+  if (e.draining) return;
+  if (!e.healthy) unhealthy_ += sign;
+  if (!e.hinted) live_unhinted_ += sign;
+  if (e.local) live_local_ += sign;
+}
+
+bool ChannelPool::LocalOnlyLocked() const {
+  // Every endpoint hinted (kube-proxy ignores partial hints), some for this
+  // zone, and enough of those READY: at least one, and at least half.
+  return !zone_.empty() && live_unhinted_ == 0 && live_local_ > 0 && local_eligible_.ready >= 1 &&
+         2 * local_eligible_.ready >= live_local_;
+}
+
+PickTier ChannelPool::WantedTierLocked() const {
+  return LocalOnlyLocked() ? PickTier::kReady : ChoosePickTier(eligible_);
+}
+
+namespace {
+bool HintedFor(const Endpoint& info, const std::string& zone) {
+  return !zone.empty() &&
+         std::find(info.for_zones.begin(), info.for_zones.end(), zone) != info.for_zones.end();
+}
+}  // namespace
+
+bool ChannelPool::SetHintsLocked(Entry& e) {
+  const bool hinted = !e.info.for_zones.empty();
+  const bool local = HintedFor(e.info, zone_);
+  if (hinted == e.hinted && local == e.local) return false;
+  const bool was_in = InPickerLocked(e);
+  CountLocked(e, -1);
+  e.hinted = hinted;
+  e.local = local;
+  CountLocked(e, +1);
+  const bool is_in = InPickerLocked(e);
+  if (was_in != is_in) SetPickedLocked(e, is_in);
+  return was_in != is_in || LocalOnlyLocked() != local_only_ || WantedTierLocked() != tier_;
+}
+
 bool ChannelPool::UpdateLocked(Entry& e, Flags next) {
-  const bool was_eligible = e.eligible();
-  const bool was_in = was_eligible && InPickTier(tier_, e.state);
-  if (was_eligible) eligible_.Add(e.state, -1);
-  if (!e.draining && !e.healthy) --unhealthy_;
+  const bool was_in = InPickerLocked(e);
+  CountLocked(e, -1);
   auto track = [&e](absl::btree_set<std::string>& keys, bool was, bool is) {
     if (was == is) return;
     if (is) {
@@ -93,11 +139,10 @@ bool ChannelPool::UpdateLocked(Entry& e, Flags next) {
   e.draining = next.draining;
   e.ejected = next.ejected;
   e.state = next.state;
-  if (e.eligible()) eligible_.Add(e.state, +1);
-  if (!e.draining && !e.healthy) ++unhealthy_;
-  const bool is_in = e.eligible() && InPickTier(tier_, e.state);
+  CountLocked(e, +1);
+  const bool is_in = InPickerLocked(e);
   if (was_in != is_in) SetPickedLocked(e, is_in);
-  return was_in != is_in || ChoosePickTier(eligible_) != tier_;
+  return was_in != is_in || LocalOnlyLocked() != local_only_ || WantedTierLocked() != tier_;
 }
 
 void ChannelPool::SetPickedLocked(Entry& e, bool in) {
@@ -149,10 +194,13 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
             std::make_shared<PoolEndpoint>(key, info.pod_name, e->subchannel->channel(),
                                            std::move(calls), e->subchannel->CountsCalls());
         e->info = info;
+        e->hinted = !info.for_zones.empty();
+        e->local = HintedFor(info, zone_);
+        CountLocked(*e, +1);  // not started: not eligible yet
         created.emplace_back(e->endpoint, e->subchannel);
         EventLocked(BalancerEvent::Kind::kEndpointAdded, *e, "", now);
         entries_.emplace(key, std::move(e));
-        return;  // counted once started
+        return;  // in the picker once started
       }
       Entry& e = *it->second;
       if (e.draining) {
@@ -163,7 +211,10 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
         EventLocked(BalancerEvent::Kind::kEndpointAdded, e, "back while it was draining", now);
         returned.push_back(e.subchannel);
       }
-      if (e.info != info) e.info = info;
+      if (e.info != info) {
+        e.info = info;
+        changed |= SetHintsLocked(e);
+      }
     };
     have_set_before = have_set_;
     // How many endpoints this pool may hold: max_endpoints, and what the
@@ -255,11 +306,12 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
   for (const auto& [endpoint, subchannel] : created) {
     Entry* e = FindLocked(endpoint.get());
     if (e == nullptr || e->started) continue;
+    CountLocked(*e, -1);
     e->state = subchannel->state();
     e->started = true;
+    CountLocked(*e, +1);
     if (e->eligible()) {
-      eligible_.Add(e->state, +1);
-      if (InPickTier(tier_, e->state)) SetPickedLocked(*e, true);
+      if (InPickerLocked(*e)) SetPickedLocked(*e, true);
       changed = true;
     }
   }
@@ -269,6 +321,47 @@ void ChannelPool::Apply(const std::shared_ptr<const EndpointSet>& set, const End
 absl::Status ChannelPool::status() const {
   absl::MutexLock lock(&mu_);
   return pool_status_;
+}
+
+void ChannelPool::SetZone(std::string zone) {
+  absl::MutexLock lock(&mu_);
+  if (shutdown_ || zone == zone_) return;
+  zone_ = std::move(zone);
+  for (auto& [key, e] : entries_) SetHintsLocked(*e);
+  rebuild_all_ = true;
+  RebuildLocked();
+}
+
+ZoneRouting ChannelPool::zone_routing() const {
+  absl::MutexLock lock(&mu_);
+  return ZoneRoutingLocked();
+}
+
+ZoneRouting ChannelPool::ZoneRoutingLocked() const {
+  ZoneRouting z;
+  z.client_zone = zone_;
+  z.active = local_only_;
+  z.local = live_local_;
+  z.local_ready = local_eligible_.ready;
+  if (zone_.empty()) {
+    z.reason =
+        "no client zone (PoolOptions::zone, KUBEGRPC_ZONE, or NODE_NAME's node label): every "
+        "zone";
+  } else if (live_unhinted_ > 0) {
+    z.reason = absl::StrCat(live_unhinted_,
+                            " endpoints carry no zone hints (the Service sets no "
+                            "trafficDistribution: PreferSameZone): every zone");
+  } else if (live_local_ == 0) {
+    z.reason = absl::StrCat("no endpoint is hinted for zone ", zone_, ": every zone");
+  } else if (local_only_) {
+    z.reason = absl::StrCat("zone ", zone_, ": ", local_eligible_.ready, " of its ", live_local_,
+                            " endpoints are READY");
+  } else {
+    z.reason = absl::StrCat("spilling over to every zone: ", local_eligible_.ready, " of the ",
+                            live_local_, " endpoints in zone ", zone_,
+                            " are READY (it needs at least one, and half)");
+  }
+  return z;
 }
 
 void ChannelPool::SetDiscoveryStatus(const DiscoveryStatus& status) {
@@ -350,16 +443,27 @@ void ChannelPool::RebuildIfEmptyLocked() {
 }
 
 void ChannelPool::RebuildLocked() {
-  const PickTier tier = ChoosePickTier(eligible_);
-  if (tier != tier_ || rebuild_all_) {
-    // Which states are picked changed: every entry may move.
+  const bool local_only = LocalOnlyLocked();
+  const PickTier tier = WantedTierLocked();
+  if (tier != tier_ || local_only != local_only_ || rebuild_all_) {
+    // Which states (or zones) are picked changed: every entry may move.
+    if (local_only != local_only_ && events_ && !shutdown_) {
+      BalancerEvent event;
+      event.kind = BalancerEvent::Kind::kZoneRouting;
+      event.service = service_name_;
+      event.time = clock_->Now();
+      local_only_ = local_only;
+      event.detail = ZoneRoutingLocked().reason;
+      events_(std::move(event));
+    }
     tier_ = tier;
+    local_only_ = local_only;
     rebuild_all_ = false;
     for (auto& e : picked_) leaving_.push_back(std::move(e));
     picked_.clear();
     for (const auto& [key, e] : entries_) {
       e->pick_pos = -1;
-      if (e->eligible() && InPickTier(tier_, e->state)) SetPickedLocked(*e, true);
+      if (InPickerLocked(*e)) SetPickedLocked(*e, true);
     }
   }
   std::vector<PoolEndpoint*> pick(picked_.size());
@@ -411,10 +515,11 @@ std::vector<EndpointSnapshot> ChannelPool::Snapshot() const {
       s.host_port = it->first;
       s.pod_name = e.info.pod_name;
       s.zone = e.info.zone;
+      s.local = e.local;
       s.state = e.state;
       s.healthy = e.healthy;
       s.draining = e.draining;
-      s.picked = e.eligible() && InPickTier(tier_, e.state);
+      s.picked = InPickerLocked(e);
       s.ejected = e.ejected;
       if (e.ejected) {
         s.ejected_until = e.ejected_until;

@@ -14,6 +14,9 @@
 // released when the calls counted on it (CallCounters) have finished, or after
 // `drain_grace`. Channels handed out keep working for whoever holds them.
 //
+// Zone-aware routing (PoolOptions::zone): while the client's zone has
+// enough READY endpoints hinted for it, the picker holds only those.
+//
 // Picking takes no lock that discovery or the pool hold (RcuPtr); a state
 // change costs O(1) unless it changes which endpoints the picker holds, which
 // rebuilds the picker in O(n).
@@ -110,6 +113,12 @@ class ChannelPool {
   // (ResourceExhausted: PoolOptions::max_endpoints or the descriptor limit).
   absl::Status status() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The client's zone for zone-aware routing (PoolOptions::zone); "" turns
+  // it off. O(n) when it changes.
+  void SetZone(std::string zone) ABSL_LOCKS_EXCLUDED(mu_);
+  // Zone-aware routing as it stands.
+  ZoneRouting zone_routing() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // Every endpoint the pool holds (draining ones too), by host:port. O(n), in
   // batches: it holds up updates for a batch at a time.
   std::vector<EndpointSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -127,6 +136,8 @@ class ChannelPool {
     bool healthy = true;
     bool draining = false;
     bool ejected = false;  // an outlier, out until ejected_until
+    bool hinted = false;   // it carries zone hints (hints.forZones)
+    bool local = false;    // hinted for the client's zone
     absl::Time drain_deadline;
     absl::Time ejected_until;
     int ejections = 0;  // in a row (A50's multiplier)
@@ -157,6 +168,20 @@ class ChannelPool {
   // Moves `e` in or out of the eligible counts around a change of it; returns
   // whether the picker's endpoints may have changed.
   bool UpdateLocked(Entry& e, Flags next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets e's zone flags from its hints; returns whether the picker's
+  // endpoints may have changed.
+  bool SetHintsLocked(Entry& e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds (sign +1) or removes (-1) e's share of the counts below.
+  void CountLocked(const Entry& e, int64_t sign) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The zone rule (PoolOptions::zone): whether picks keep to local endpoints.
+  bool LocalOnlyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pick tier the counts call for now.
+  PickTier WantedTierLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `e` belongs in a picker of tier_ and local_only_.
+  bool InPickerLocked(const Entry& e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return e.eligible() && InPickTier(tier_, e.state) && (!local_only_ || e.local);
+  }
+  ZoneRouting ZoneRoutingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A run of failed calls on the endpoint `key` whose counters are `calls`.
   void OnFailureStreak(const std::string& key, const CallCounters* calls) ABSL_LOCKS_EXCLUDED(mu_);
   // The outlier rules for the counters of a new entry `key`.
@@ -231,6 +256,11 @@ class ChannelPool {
   size_t scanned_usable_ ABSL_GUARDED_BY(mu_) = 0;
   int applies_since_scan_ ABSL_GUARDED_BY(mu_) = 0;
   StateCounts eligible_ ABSL_GUARDED_BY(mu_);            // the states of the eligible entries
+  StateCounts local_eligible_ ABSL_GUARDED_BY(mu_);      // of those, the local ones
+  int64_t live_unhinted_ ABSL_GUARDED_BY(mu_) = 0;       // not draining, without zone hints
+  int64_t live_local_ ABSL_GUARDED_BY(mu_) = 0;          // not draining, local
+  std::string zone_ ABSL_GUARDED_BY(mu_);                // the client's
+  bool local_only_ ABSL_GUARDED_BY(mu_) = false;         // the current picker's
   int64_t unhealthy_ ABSL_GUARDED_BY(mu_) = 0;           // not draining, failing health checks
   PickTier tier_ ABSL_GUARDED_BY(mu_) = PickTier::kAll;  // the current picker's
   bool picker_empty_ ABSL_GUARDED_BY(mu_) = true;

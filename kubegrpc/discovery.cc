@@ -297,6 +297,7 @@ std::vector<Endpoint> EndpointsForPort(const EndpointObject& object, const std::
     out.pod_name = e.pod_name;
     out.node_name = e.node_name;
     out.zone = e.zone;
+    out.for_zones = e.for_zones;
     out.hostname = e.hostname;
     out.ready = e.ready.value_or(true);
     out.serving = e.serving.value_or(true);

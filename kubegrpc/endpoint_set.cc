@@ -16,9 +16,10 @@ std::string Endpoint::HostPort() const {
 }
 
 bool Endpoint::operator==(const Endpoint& o) const {
-  return std::tie(address, port, pod_name, node_name, zone, hostname, ready, serving,
+  return std::tie(address, port, pod_name, node_name, zone, hostname, for_zones, ready, serving,
                   terminating) == std::tie(o.address, o.port, o.pod_name, o.node_name, o.zone,
-                                           o.hostname, o.ready, o.serving, o.terminating);
+                                           o.hostname, o.for_zones, o.ready, o.serving,
+                                           o.terminating);
 }
 
 int CompareKey(const std::string& address_a, int port_a, const std::string& address_b, int port_b) {

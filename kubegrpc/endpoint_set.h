@@ -38,6 +38,10 @@ struct Endpoint {
   std::string node_name;
   std::string zone;
   std::string hostname;
+  // The EndpointSlice's hints.forZones: the zones whose clients should use
+  // this endpoint (set by the API's controller for Services with
+  // trafficDistribution PreferSameZone/PreferClose); empty: no hint.
+  std::vector<std::string> for_zones;
   bool ready = true;
   bool serving = true;
   bool terminating = false;

@@ -2,7 +2,8 @@
 // -----------------------------------------------------------------------------
 // BalancerEvent: one thing a Balancer's pools or discovery did, for logs
 // (BalancerOptions::on_event): an endpoint added, removed, ejected as an
-// outlier or back from it; a discovery error, or discovery working again.
+// outlier or back from it; a discovery error, or discovery working again;
+// zone-aware routing turning on or off, and the client's zone.
 
 #ifndef KUBEGRPC_EVENT_H_
 #define KUBEGRPC_EVENT_H_
@@ -21,6 +22,8 @@ struct BalancerEvent {
     kEndpointReturned,    // back from an ejection
     kDiscoveryError,      // a request to the Kubernetes API failed (`detail`: the error)
     kDiscoveryRecovered,  // the first list or watch event after errors
+    kZoneRouting,         // a Service's picks began or stopped keeping to the client's zone
+    kClientZone,          // the client's zone was found, or could not be (`detail`)
   };
   Kind kind = Kind::kEndpointAdded;
   std::string service;  // "ns/name:port"
@@ -45,6 +48,10 @@ inline const char* KindName(BalancerEvent::Kind kind) {
       return "discovery_error";
     case BalancerEvent::Kind::kDiscoveryRecovered:
       return "discovery_recovered";
+    case BalancerEvent::Kind::kZoneRouting:
+      return "zone_routing";
+    case BalancerEvent::Kind::kClientZone:
+      return "client_zone";
   }
   return "unknown";
 }

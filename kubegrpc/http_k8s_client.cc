@@ -588,6 +588,23 @@ absl::StatusOr<ServiceInfo> HttpK8sClient::GetServiceImpl(const std::string& ns,
   return info;
 }
 
+absl::StatusOr<std::string> HttpK8sClient::GetNodeZone(const std::string& node,
+                                                       Cancellation* cancel) {
+  const std::string context = absl::StrCat("reading Node ", node, " (the client's zone)");
+  absl::StatusOr<std::string> body =
+      Get(absl::StrCat("/api/v1/nodes/", UrlEncode(node)), context, cancel);
+  if (!body.ok()) return Redact(body.status());
+  absl::StatusOr<nlohmann::json> j = internal::ParseJson(*body);
+  if (!j.ok()) {
+    return absl::InternalError(absl::StrCat("kube-grpc: ", context, ": the answer is not JSON"));
+  }
+  absl::StatusOr<std::string> zone = internal::DecodeNodeZone(*j);
+  if (!zone.ok())
+    return absl::Status(zone.status().code(),
+                        absl::StrCat(zone.status().message(), " (", context, ")"));
+  return zone;
+}
+
 absl::StatusOr<EndpointObjectList> HttpK8sClient::ListEndpointsImpl(EndpointSource source,
                                                                     const std::string& ns,
                                                                     const std::string& service,

@@ -82,6 +82,8 @@ class HttpK8sClient : public K8sClient {
   absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
                                                    const std::string& service,
                                                    Cancellation* cancel = nullptr) override;
+  absl::StatusOr<std::string> GetNodeZone(const std::string& node,
+                                          Cancellation* cancel = nullptr) override;
   absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,
                               const std::string& service, const WatchRequest& request,
                               const std::function<void(const WatchEvent&)>& on_event,

@@ -4,6 +4,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
 namespace kubegrpc {
 namespace {
@@ -41,6 +42,11 @@ bool Cancellation::WaitUntil(absl::Time deadline) const {
   auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return cancelled_; };
   mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
   return cancelled_;
+}
+
+absl::StatusOr<std::string> K8sClient::GetNodeZone(const std::string& node, Cancellation*) {
+  return absl::UnimplementedError(
+      absl::StrCat("kube-grpc: this Kubernetes client cannot read Node ", node));
 }
 
 std::optional<absl::Duration> RetryAfter(const absl::Status& status) {

@@ -57,6 +57,7 @@ struct EndpointInfo {
   std::string hostname;
   std::string node_name;
   std::string zone;
+  std::vector<std::string> for_zones;  // hints.forZones[].name
   std::string pod_name;
   std::vector<EndpointPort> ports;  // those of its slice (or Endpoints subset)
 };
@@ -125,6 +126,11 @@ class K8sClient {
                                                            const std::string& ns,
                                                            const std::string& service,
                                                            Cancellation* cancel = nullptr) = 0;
+  // The zone of Node `node` (cluster-scoped): its topology.kubernetes.io/zone
+  // label, else the legacy failure-domain.beta.kubernetes.io/zone; "" if it
+  // has neither. Needs RBAC `get` on nodes. The default says Unimplemented.
+  virtual absl::StatusOr<std::string> GetNodeZone(const std::string& node,
+                                                  Cancellation* cancel = nullptr);
   // Watches the same objects, calling `on_event` for each event, until the stream
   // ends (OK), fails (an error) or `cancel` is cancelled (Cancelled).
   virtual absl::Status WatchEndpoints(EndpointSource source, const std::string& ns,

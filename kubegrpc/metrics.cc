@@ -177,6 +177,10 @@ std::vector<MetricFamily> BalancerCollector::Collect() const {
                                "Failed requests to the Kubernetes API.", MetricType::Counter);
   MetricFamily synced = Family("kubegrpc_discovery_synced",
                                "1 once a list of the Service has succeeded.", MetricType::Gauge);
+  MetricFamily zone = Family("kubegrpc_zone_routing_active",
+                             "1 while picks keep to the client's zone, 0 while they spill over "
+                             "to every zone or there is no client zone or no hints.",
+                             MetricType::Gauge);
   MetricFamily age =
       Family("kubegrpc_discovery_last_update_age_seconds",
              "Seconds since the last list or watch event (-1: none yet).", MetricType::Gauge);
@@ -227,9 +231,12 @@ std::vector<MetricFamily> BalancerCollector::Collect() const {
                          ? -1
                          : absl::ToDoubleSeconds(now - s.discovery.last_success_at);
     age.metric.push_back(std::move(am));
+    ClientMetric zm = Metric({{"service", s.service}, {"client_zone", s.zone.client_zone}});
+    zm.gauge.value = s.zone.active ? 1 : 0;
+    zone.metric.push_back(std::move(zm));
   }
   return {endpoints, picks,  calls,  in_flight, ejections, lists,
-          watches,   events, errors, synced,    age};
+          watches,   events, errors, synced,    age,       zone};
 }
 
 std::string StatusPage(const std::vector<ServiceSnapshot>& services,
@@ -260,6 +267,12 @@ std::string StatusPage(const std::vector<ServiceSnapshot>& services,
     if (!s.pool_status.ok()) {
       absl::StrAppend(&html, "<p class=\"pool-status\">",
                       internal::HtmlEscape(std::string(s.pool_status.message())), "</p>\n");
+    }
+    if (!s.zone.client_zone.empty()) {
+      absl::StrAppend(&html, "<p class=\"zone\" data-active=\"", s.zone.active ? "yes" : "no",
+                      "\">zone routing ", s.zone.active ? "on" : "off", " (client zone ",
+                      internal::HtmlEscape(s.zone.client_zone),
+                      "): ", internal::HtmlEscape(s.zone.reason), "</p>\n");
     }
     absl::StrAppend(&html,
                     "<table><tr><th>pod</th><th>address</th><th>zone</th><th>state</th>"

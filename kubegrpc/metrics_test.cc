@@ -163,6 +163,42 @@ TEST_F(MetricsTest, TheStatusPageRendersInHeadlessChromium) {
   EXPECT_THAT(r.output, HasSubstr("UNAVAILABLE"));
 }
 
+TEST(ZoneMetricsTest, ZoneRoutingIsAGaugeAndALineOnTheStatusPage) {
+  auto cluster = FakeCluster::Start();
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  testing::DeploymentSpec spec;  // web-<n> in zone-{a,b,c}[n % 3]
+  spec.replicas = 3;
+  spec.traffic_distribution = "PreferSameZone";
+  ASSERT_TRUE((*cluster)->CreateDeployment(spec).ok());
+  BalancerOptions options;
+  options.pool.zone = "zone-b";
+  auto balancer = Balancer::Create((*cluster)->client_config(), std::move(options));
+  ASSERT_TRUE(balancer.ok()) << balancer.status();
+  auto handle = (*balancer)->Connect<Echo>("web.demo:80");
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  auto active = [&] {
+    for (const ServiceSnapshot& s : (*balancer)->Snapshot()) return s.zone.active;
+    return false;
+  };
+  while (!active() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  ASSERT_TRUE(active());
+  auto server = ServeMetrics(**balancer, "127.0.0.1:0");
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  client.set_read_timeout(60, 0);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(Parse(metrics->body)
+                ["kubegrpc_zone_routing_active{service=\"demo/web:80\",client_zone=\"zone-b\"}"],
+            1);
+  auto page = client.Get("/status");
+  ASSERT_TRUE(page);
+  EXPECT_THAT(page->body, HasSubstr("<p class=\"zone\" data-active=\"yes\">zone routing on "
+                                    "(client zone zone-b): "));
+  EXPECT_THAT(page->body, HasSubstr("1 of its 1"));
+}
+
 TEST(ServeMetricsTest, BadAddressesAreClearErrors) {
   auto cluster = FakeCluster::Start();
   ASSERT_TRUE(cluster.ok()) << cluster.status();

@@ -118,6 +118,21 @@ struct PoolOptions {
   size_t max_endpoints = 10000;
   // Who this client is, for subsetting; "" = the host name (a pod's name).
   std::string subset_key;
+  // The client's zone, for zone-aware routing. "" = found by the Balancer:
+  // the KUBEGRPC_ZONE environment variable, else, when NODE_NAME is set (the
+  // downward API's spec.nodeName), that Node's topology.kubernetes.io/zone
+  // label, read once through the API (RBAC: get on nodes). With no zone known,
+  // picks ignore zones.
+  //
+  // With a zone, the pool honours the Service's trafficDistribution through
+  // the hints the API's EndpointSlice controller derives from it
+  // (PreferSameZone, or its older name PreferClose: hints.forZones), as
+  // kube-proxy does: when every endpoint carries a hint and some are hinted
+  // for this zone, picks keep to those ("local") while at least one of them,
+  // and at least half of them, are READY and in rotation (not ejected, not
+  // failing health checks); otherwise picks spill over to every zone (the
+  // usual rules). Endpoints without hints: no zone preference.
+  std::string zone;
 };
 
 }  // namespace kubegrpc

@@ -39,6 +39,9 @@ struct EndpointSnapshot {
   std::string host_port;
   std::string pod_name;
   std::string zone;
+  // Hinted for the client's zone (PoolOptions::zone), so preferred by picks
+  // while the zone has enough READY endpoints.
+  bool local = false;
   ChannelState state = ChannelState::kIdle;
   bool healthy = true;
   bool draining = false;
@@ -61,6 +64,15 @@ struct EndpointSnapshot {
   absl::Time last_failure_at = absl::InfinitePast();
 };
 
+// Zone-aware routing (PoolOptions::zone) as a pool applies it now.
+struct ZoneRouting {
+  std::string client_zone;  // "" if none is known: no zone preference
+  bool active = false;      // picks keep to the endpoints hinted for client_zone
+  int64_t local = 0;        // endpoints hinted for client_zone (not draining)
+  int64_t local_ready = 0;  // of which READY and in rotation
+  std::string reason;       // why active or not, in words
+};
+
 struct ServiceSnapshot {
   std::string service;  // "ns/name:port"
   DiscoveryStatus discovery;
@@ -68,6 +80,7 @@ struct ServiceSnapshot {
   // OK, or why the pool does not hold every usable endpoint (it was subset:
   // PoolOptions::max_endpoints, the descriptor limit).
   absl::Status pool_status;
+  ZoneRouting zone;
   // Every endpoint as the API last reported it, usable or not (null before
   // discovery first listed the Service).
   std::shared_ptr<const EndpointSet> endpoint_set;

@@ -125,6 +125,19 @@ absl::StatusOr<ServiceInfo> FakeK8sClient::GetService(const std::string& ns,
   return internal::DecodeService(*s);
 }
 
+absl::StatusOr<std::string> FakeK8sClient::GetNodeZone(const std::string& node, Cancellation*) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (std::optional<absl::Status> failed = InjectedLocked()) return *failed;
+  }
+  if (options_.store == nullptr) {
+    return absl::NotFoundError(absl::StrCat("nodes \"", node, "\" not found (no store)"));
+  }
+  absl::StatusOr<json> n = options_.store->Get(fakek8s::Resource::kNodes, "", node);
+  if (!n.ok()) return absl::NotFoundError(n.status().message());
+  return internal::DecodeNodeZone(*n);
+}
+
 absl::StatusOr<EndpointObjectList> FakeK8sClient::ListEndpoints(EndpointSource source,
                                                                 const std::string& ns,
                                                                 const std::string& service,

@@ -95,6 +95,10 @@ class FakeK8sClient : public K8sClient {
   absl::StatusOr<ServiceInfo> GetService(const std::string& ns, const std::string& name,
                                          Cancellation* cancel = nullptr) override
       ABSL_LOCKS_EXCLUDED(mu_);
+  // From the store's Node (NotFound without a store or the Node).
+  absl::StatusOr<std::string> GetNodeZone(const std::string& node,
+                                          Cancellation* cancel = nullptr) override
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<EndpointObjectList> ListEndpoints(EndpointSource source, const std::string& ns,
                                                    const std::string& service,
                                                    Cancellation* cancel = nullptr) override

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "fakek8s/endpoint_controller.h"
 
 namespace kubegrpc::testing {
 namespace {
@@ -119,21 +120,28 @@ absl::Status PodLifecycle::CreateDeployment(const DeploymentSpec& spec) {
       return s;
     }
   }
+  json service_spec = {
+      {"selector", {{"app", spec.name}}},
+      {"ports",
+       json::array({{{"name", "grpc"}, {"port", spec.service_port}, {"targetPort", d.port}}})}};
+  if (!spec.traffic_distribution.empty()) {
+    service_spec["trafficDistribution"] = spec.traffic_distribution;
+  }
   absl::StatusOr<json> service = store_->Create(
       fakek8s::Resource::kServices,
-      {{"metadata", {{"name", spec.name}, {"namespace", spec.ns}}},
-       {"spec",
-        {{"selector", {{"app", spec.name}}},
-         {"ports",
-          json::array(
-              {{{"name", "grpc"}, {"port", spec.service_port}, {"targetPort", d.port}}})}}}});
+      {{"metadata", {{"name", spec.name}, {"namespace", spec.ns}}}, {"spec", service_spec}});
   if (!service.ok()) return service.status();
   return error_;
 }
 
 absl::Status PodLifecycle::AddPod(Deployment& d, bool wait_for_readiness,
                                   std::function<void()> on_ready) {
-  const std::string name = absl::StrCat(d.spec.name, "-", d.next_index++);
+  const int index = d.next_index++;
+  const std::string name = absl::StrCat(d.spec.name, "-", index);
+  const std::string zone =
+      d.spec.zones.empty() ? "" : d.spec.zones[static_cast<size_t>(index) % d.spec.zones.size()];
+  const std::string node = zone.empty() ? "fake-node" : absl::StrCat("fake-node-", zone);
+  if (absl::Status s = EnsureNode(node, zone); !s.ok()) return s;
   const std::string ip = runtime_->NextIp();
   absl::StatusOr<int> port = runtime_->Start(name, ip, d.port);
   if (!port.ok()) return port.status();
@@ -141,12 +149,14 @@ absl::Status PodLifecycle::AddPod(Deployment& d, bool wait_for_readiness,
   PodStatus& status = pods_[name];
   status.deployment = d.spec.name;
   status.address = absl::StrCat(ip, ":", d.port);
+  status.node = node;
+  status.zone = zone;
   by_address_[status.address] = name;
   absl::StatusOr<json> created = store_->Create(
       fakek8s::Resource::kPods,
       {{"metadata", {{"name", name}, {"namespace", d.spec.ns}, {"labels", {{"app", d.spec.name}}}}},
        {"spec",
-        {{"nodeName", "fake-node"},
+        {{"nodeName", node},
          {"containers", json::array({{{"name", d.spec.name},
                                       {"ports", json::array({{{"name", "grpc"},
                                                               {"containerPort", d.port}}})}}})}}},
@@ -167,6 +177,16 @@ absl::Status PodLifecycle::AddPod(Deployment& d, bool wait_for_readiness,
     ready();
   } else {
     timeline_->After(d.spec.readiness_delay, ready);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PodLifecycle::EnsureNode(const std::string& name, const std::string& zone) {
+  if (store_->Get(fakek8s::Resource::kNodes, "", name).ok()) return absl::OkStatus();
+  absl::StatusOr<json> created =
+      store_->Create(fakek8s::Resource::kNodes, fakek8s::ReadyNode(name, zone));
+  if (!created.ok() && created.status().code() != absl::StatusCode::kAlreadyExists) {
+    return created.status();
   }
   return absl::OkStatus();
 }

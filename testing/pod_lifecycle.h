@@ -56,6 +56,12 @@ struct DeploymentSpec {
   int service_port = 80;
   // How long a new or restarted pod takes to turn Ready.
   absl::Duration readiness_delay = absl::ZeroDuration();
+  // The zones the pods spread over, in turn: pod n runs on Node
+  // "fake-node-<zones[n % size]>", labelled with that zone (created when
+  // first needed). Empty: Node "fake-node", without a zone.
+  std::vector<std::string> zones = {"zone-a", "zone-b", "zone-c"};
+  // The Service's spec.trafficDistribution ("" = unset), e.g. PreferSameZone.
+  std::string traffic_distribution;
 };
 
 // One change the cluster made, as the API reported it (timestamped just before
@@ -134,6 +140,8 @@ class PodLifecycle {
     bool deleted = false;      // the object is gone
     bool running = true;       // the process
     absl::Time hung_until = absl::InfinitePast();
+    std::string node;
+    std::string zone;  // of its node ("" if none)
   };
 
   // `store`, `runtime` and `timeline` must outlive the lifecycle.
@@ -184,6 +192,8 @@ class PodLifecycle {
   // Adds a pod; `on_ready` runs when it turns ready.
   absl::Status AddPod(Deployment& d, bool wait_for_readiness, std::function<void()> on_ready);
   absl::Status WriteReady(const std::string& pod, bool ready);
+  // Creates Node `name` (in `zone`, if any) unless it exists.
+  absl::Status EnsureNode(const std::string& name, const std::string& zone);
   // Delete() without resetting the operation's error.
   absl::Status Remove(const std::string& pod, absl::Duration drain);
   void RolloutRound(const std::string& deployment, std::vector<std::string> old, size_t next,

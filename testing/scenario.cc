@@ -112,6 +112,13 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
         if (!r.ok()) return r.status();
         s.deployment.readiness_delay = *r;
       }
+      if (d["zones"]) {
+        if (!d["zones"].IsSequence()) return Bad("deployment.zones must be a list");
+        s.deployment.zones = d["zones"].as<std::vector<std::string>>();
+      }
+      if (d["traffic_distribution"]) {
+        s.deployment.traffic_distribution = d["traffic_distribution"].as<std::string>();
+      }
     }
     if (YAML::Node l = root["load"]) {
       if (l["threads"]) s.load.threads = l["threads"].as<int>();
@@ -133,6 +140,7 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
           return Bad("balancer.health is none or grpc");
         }
       }
+      if (b["zone"]) s.balancer.pool.zone = b["zone"].as<std::string>();
       if (b["health_interval"]) {
         absl::StatusOr<absl::Duration> r =
             Duration(b["health_interval"], "balancer.health_interval");

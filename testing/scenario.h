@@ -13,9 +13,10 @@
 // Or from a file (ParseScenario):
 //   name: scale-and-crash
 //   duration: 6s
-//   deployment: {name: web, replicas: 3, readiness_delay: 100ms}
+//   deployment: {name: web, replicas: 3, readiness_delay: 100ms,
+//                zones: [zone-a, zone-b, zone-c], traffic_distribution: PreferSameZone}
 //   load: {threads: 2, rate: 300, retry: true}
-//   balancer: {resync: 5m, watch: true, health: none}
+//   balancer: {resync: 5m, watch: true, health: none, zone: zone-a}
 //   steps:
 //     - {at: 1s, do: scale web 6}
 //     - {at: 3s, do: crash web-1 500ms}

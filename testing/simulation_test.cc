@@ -162,6 +162,46 @@ TEST(SimulationTest, PassiveEjectionTakesAHungPodOutAfterItsFailedCalls) {
   EXPECT_LE(back, 32000 / 50);
 }
 
+TEST(SimulationTest, ZoneAwarePicksStayInTheZoneAndSpillOverWhenItIsDown) {
+  // Six pods over three zones (web-<n> in zone-{a,b,c}[n % 3]); the Service
+  // asks for same-zone traffic and this client is in zone-a: web-0 and web-3.
+  Scenario s = Make(6, {{absl::Seconds(2), "crash web-0 4s"}, {absl::Seconds(3), "crash web-3 2s"}},
+                    absl::Seconds(8));
+  s.deployment.traffic_distribution = "PreferSameZone";
+  s.balancer.pool.zone = "zone-a";
+  const std::vector<std::string> trace = Trace(s);
+  EXPECT_THAT(trace, Contains(::testing::HasSubstr("picked web-0,web-3")));
+  // web-0 down: zone-a's one other pod is all of what the API lists there.
+  EXPECT_THAT(trace, Contains(::testing::HasSubstr("picked web-3")));
+  // Both down: every zone.
+  EXPECT_THAT(trace, Contains(::testing::HasSubstr("picked web-1,web-2,web-4,web-5")));
+  absl::StatusOr<SimulationResult> r = Simulate(s, {});
+  ASSERT_THAT(r, IsOk());
+  // Before the crashes (ticks 0-39), only zone-a's pods; while both are down
+  // (3 s - 5 s, ticks 61-99), only the others; at the end, zone-a again.
+  const auto& timeline = r->load.timeline;
+  ASSERT_GE(timeline.size(), 150u);
+  for (size_t tick = 0; tick < timeline.size(); ++tick) {
+    for (const auto& [pod, calls] : timeline[tick]) {
+      if (calls == 0) continue;
+      const bool local = pod == "web-0" || pod == "web-3";
+      if (tick < 40 || tick >= 150) {
+        EXPECT_TRUE(local) << "tick " << tick << " " << pod;
+      }
+      if (tick > 61 && tick < 99) {
+        EXPECT_FALSE(local) << "tick " << tick << " " << pod;
+      }
+    }
+  }
+  // Without a client zone, the same Service spreads over every pod.
+  s.balancer.pool.zone = "";
+  absl::StatusOr<SimulationResult> spread = Simulate(s, {});
+  ASSERT_THAT(spread, IsOk());
+  for (const char* pod : {"web-1", "web-2", "web-4", "web-5"}) {
+    EXPECT_GT(spread->load.by_pod[pod], r->load.by_pod[pod]) << pod;
+  }
+}
+
 TEST(SimulationTest, CountsApiRequestsNewPodFirstUseAndCallsToGonePods) {
   Scenario watch =
       Make(3, {{absl::Seconds(10), "scale web 4"}, {absl::Seconds(20), "delete web-0"}},

@@ -117,6 +117,13 @@ absl::StatusOr<ServiceInfo> DecodeService(const json& object) {
   return info;
 }
 
+absl::StatusOr<std::string> DecodeNodeZone(const json& object) {
+  if (!object.is_object()) return Bad("a Node is not a JSON object");
+  const json& labels = Field(Field(object, "metadata"), "labels");
+  std::string zone = Str(labels, "topology.kubernetes.io/zone");
+  return zone.empty() ? Str(labels, "failure-domain.beta.kubernetes.io/zone") : zone;
+}
+
 absl::StatusOr<EndpointObject> DecodeEndpointSlice(const json& object) {
   if (!object.is_object()) return Bad("an EndpointSlice is not a JSON object");
   EndpointObject out;
@@ -138,6 +145,13 @@ absl::StatusOr<EndpointObject> DecodeEndpointSlice(const json& object) {
     info.hostname = Str(e, "hostname");
     info.node_name = Str(e, "nodeName");
     info.zone = Str(e, "zone");
+    const json& for_zones = Field(Field(e, "hints"), "forZones");
+    if (for_zones.is_array()) {
+      for (const json& z : for_zones) {
+        std::string name = Str(z, "name");
+        if (!name.empty()) info.for_zones.push_back(std::move(name));
+      }
+    }
     info.pod_name = Str(Field(e, "targetRef"), "name");
     info.ports = ports;
     out.endpoints.push_back(std::move(info));

@@ -24,6 +24,9 @@ namespace kubegrpc::internal {
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text);
 
 absl::StatusOr<ServiceInfo> DecodeService(const nlohmann::json& object);
+// A Node's zone: its topology.kubernetes.io/zone label, else the legacy
+// failure-domain.beta.kubernetes.io/zone; "" if neither.
+absl::StatusOr<std::string> DecodeNodeZone(const nlohmann::json& object);
 absl::StatusOr<EndpointObject> DecodeEndpointSlice(const nlohmann::json& object);
 absl::StatusOr<EndpointObject> DecodeEndpoints(const nlohmann::json& object);
 absl::StatusOr<EndpointObjectList> DecodeEndpointList(EndpointSource source,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -88,7 +89,7 @@ std::string Describe(const absl::StatusOr<WatchEvent>& e) {
   for (const EndpointInfo& i : e->object.endpoints) {
     absl::StrAppend(&out, i.address, " ", opt(i.ready), opt(i.serving), opt(i.terminating),
                     " h=", i.hostname, " n=", i.node_name, " z=", i.zone, " p=", i.pod_name,
-                    " ports:");
+                    " for=", absl::StrJoin(i.for_zones, ","), " ports:");
     for (const EndpointPort& p : i.ports)
       absl::StrAppend(&out, " ", p.name, "/", p.port, "/", p.protocol);
     out += "\n";
@@ -149,6 +150,13 @@ TEST(K8sJsonTest, StreamingSliceDecoderMatchesTheTree) {
       for (const char* f : {"hostname", "nodeName", "zone"}) {
         if (pick(2) == 0) e[f] = maybe(f);
       }
+      if (pick(2) == 0) {
+        nlohmann::json for_zones = nlohmann::json::array();
+        for (int z = pick(3); z > 0; --z) {
+          for_zones.push_back(maybe({{"name", maybe(pick(4) == 0 ? "" : "z1")}}));
+        }
+        e["hints"] = maybe({{"forZones", maybe(for_zones)}, {"forNodes", junk()}});
+      }
       endpoints.push_back(maybe(e));
     }
     nlohmann::json object = {
@@ -165,10 +173,12 @@ TEST(K8sJsonTest, StreamingSliceDecoderMatchesTheTree) {
     std::string line = event.dump();
     // Repeated keys (the tree keeps the last), and lines cut short.
     if (pick(8) == 0) {
-      for (const char* k : {"\"conditions\":{", "\"ports\":[", "\"name\":", "\"type\":"}) {
+      for (const char* k :
+           {"\"conditions\":{", "\"ports\":[", "\"name\":", "\"type\":", "\"forZones\":["}) {
         const size_t at = line.find(k);
         if (at != std::string::npos && pick(2) == 0) {
-          line.insert(at, absl::StrCat(k, k[1] == 'p' ? "]," : k[1] == 'c' ? "}," : "\"x\","));
+          const bool list = k[1] == 'p' || k[1] == 'f';
+          line.insert(at, absl::StrCat(k, list ? "]," : k[1] == 'c' ? "}," : "\"x\","));
           break;
         }
       }
@@ -198,7 +208,8 @@ TEST(K8sJsonTest, StreamingSliceDecoderTakesARealSliceEvent) {
       R"("labels":{"kubernetes.io/service-name":"web"},"managedFields":[{"manager":"m"}]},)"
       R"("addressType":"IPv4","endpoints":[{"addresses":["10.0.0.7"],)"
       R"("conditions":{"ready":true,"serving":true,"terminating":false},"nodeName":"n1",)"
-      R"("targetRef":{"kind":"Pod","name":"web-0","namespace":"demo"},"zone":"z1"}],)"
+      R"("targetRef":{"kind":"Pod","name":"web-0","namespace":"demo"},"zone":"z1",)"
+      R"("hints":{"forZones":[{"name":"z1"},{"name":"z2"}]}}],)"
       R"("ports":[{"name":"grpc","port":8080,"protocol":"TCP"}]}})";
   std::optional<WatchEvent> fast = DecodeSliceWatchEventFast(line);
   ASSERT_TRUE(fast.has_value());
@@ -206,6 +217,7 @@ TEST(K8sJsonTest, StreamingSliceDecoderTakesARealSliceEvent) {
   EXPECT_EQ(fast->resource_version, "42");
   ASSERT_EQ(fast->object.endpoints.size(), 1u);
   EXPECT_EQ(fast->object.endpoints[0].pod_name, "web-0");
+  EXPECT_THAT(fast->object.endpoints[0].for_zones, ::testing::ElementsAre("z1", "z2"));
   ASSERT_EQ(fast->object.endpoints[0].ports.size(), 1u);
   EXPECT_EQ(fast->object.endpoints[0].ports[0].port, 8080);
   EXPECT_EQ(Describe(*fast), Describe(DecodeWatchEventTree(EndpointSource::kEndpointSlices,

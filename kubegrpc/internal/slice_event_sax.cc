@@ -52,6 +52,10 @@ class SliceEventSax {
     kHostname,
     kNodeName,
     kZone,
+    kHints,
+    kForZones,
+    kForZone,
+    kForZoneName,
     kTargetRef,
     kPodName,
   };
@@ -102,6 +106,9 @@ class SliceEventSax {
       case Slot::kZone:
         endpoint_.zone = v;
         return true;
+      case Slot::kForZoneName:
+        if (!v.empty()) endpoint_.for_zones.push_back(v);
+        return true;
       case Slot::kPodName:
         endpoint_.pod_name = v;
         return true;
@@ -118,6 +125,8 @@ class SliceEventSax {
       case Slot::kMetadata:
       case Slot::kConditions:
       case Slot::kTargetRef:
+      case Slot::kHints:
+      case Slot::kForZone:
         break;
       case Slot::kPort:
         port_ = EndpointPort();
@@ -146,7 +155,8 @@ class SliceEventSax {
   bool start_array(std::size_t) {
     const Slot s = Next();
     if (s == Slot::kRoot || s == Slot::kObject || s == Slot::kType) return false;
-    const bool kept = s == Slot::kPorts || s == Slot::kEndpoints || s == Slot::kAddresses;
+    const bool kept =
+        s == Slot::kPorts || s == Slot::kEndpoints || s == Slot::kAddresses || s == Slot::kForZones;
     stack_.push_back({kept ? s : Slot::kIgnored, false});
     return true;
   }
@@ -184,6 +194,13 @@ class SliceEventSax {
         if (k == "nodeName") f.key = Slot::kNodeName, bit = 3;
         if (k == "zone") f.key = Slot::kZone, bit = 4;
         if (k == "targetRef") f.key = Slot::kTargetRef, bit = 5;
+        if (k == "hints") f.key = Slot::kHints, bit = 6;
+        break;
+      case Slot::kHints:
+        if (k == "forZones") f.key = Slot::kForZones, bit = 0;
+        break;
+      case Slot::kForZone:
+        if (k == "name") f.key = Slot::kForZoneName, bit = 0;
         break;
       case Slot::kConditions:
         if (k == "ready") f.key = Slot::kReady, bit = 0;
@@ -242,6 +259,8 @@ class SliceEventSax {
         return Slot::kEndpoint;
       case Slot::kAddresses:
         return i == 0 ? Slot::kFirstAddress : Slot::kIgnored;
+      case Slot::kForZones:
+        return Slot::kForZone;
       default:
         return Slot::kIgnored;
     }
