@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "examples/greeter/greeter.grpc.pb.h"
+#include "examples/greeter/wait_for_pods.h"
 #include "kubegrpc/balancer.h"
 
 ABSL_FLAG(std::string, target, "greeter.demo:50051",
@@ -24,6 +25,7 @@ ABSL_FLAG(int, count, 10, "calls to make");
 ABSL_FLAG(std::string, name, "kube-grpc", "who to greet");
 ABSL_FLAG(absl::Duration, interval, absl::ZeroDuration(), "pause between calls");
 ABSL_FLAG(absl::Duration, ready_timeout, absl::Seconds(30), "how long to wait for a ready pod");
+ABSL_FLAG(int, wait_for_pods, 1, "how many pods to wait for in rotation before calling");
 
 using kubegrpc::examples::Greeter;
 
@@ -46,6 +48,13 @@ int main(int argc, char** argv) {
           (*balancer)->WaitForReady(target, absl::Now() + absl::GetFlag(FLAGS_ready_timeout));
       !ready.ok()) {
     std::cerr << "greeter_client: " << ready << "\n";
+    return 1;
+  }
+  if (absl::Status all = kubegrpc::examples::WaitForPodsInRotation(
+          **balancer, absl::GetFlag(FLAGS_wait_for_pods),
+          absl::Now() + absl::GetFlag(FLAGS_ready_timeout));
+      !all.ok()) {
+    std::cerr << "greeter_client: " << all << "\n";
     return 1;
   }
   std::map<std::string, int> by_pod;

@@ -11,17 +11,19 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-# The Role is minimal: list/watch EndpointSlices, get Services, nothing else.
+# RBAC is minimal: in the namespace, list/watch EndpointSlices and get Services;
+# cluster-wide, get Nodes (the client's zone); nothing else.
 /usr/bin/python3 - "$manifest" <<'PY'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-roles = [d for d in docs if d["kind"] == "Role"]
-assert len(roles) == 1, roles
-rules = sorted((tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"])))
-               for r in roles[0]["rules"])
-assert rules == [(("",), ("services",), ("get",)),
-                 (("discovery.k8s.io",), ("endpointslices",), ("list", "watch"))], rules
-assert not any(d["kind"] in ("ClusterRole", "ClusterRoleBinding") for d in docs)
+def rules(kind):
+    roles = [d for d in docs if d["kind"] == kind]
+    assert len(roles) == 1, roles
+    return sorted((tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"])))
+                  for r in roles[0]["rules"])
+assert rules("Role") == [(("",), ("services",), ("get",)),
+                         (("discovery.k8s.io",), ("endpointslices",), ("list", "watch"))]
+assert rules("ClusterRole") == [(("",), ("nodes",), ("get",))]
 print("RBAC in the manifest is minimal")
 PY
 
@@ -49,6 +51,13 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] in ("Namespace", "Service"):
         print("---"); print(yaml.safe_dump(d))
 PY
+  # The Node a client reads its zone from (the ClusterRole lets it).
+  cat <<YAML
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-b, labels: {topology.kubernetes.io/zone: zone-b}}
+YAML
   for i in 0 1 2; do cat <<YAML
 ---
 apiVersion: v1
@@ -72,18 +81,23 @@ pids+=($!)
 wait_line "$dir/fakek8s.log" "kubeconfig written"
 
 export KUBECONFIG="$dir/kubeconfig"
-"$client" --target=greeter.demo:50051 --count=30 | tee "$dir/client.log"
+"$client" --target=greeter.demo:50051 --count=30 --wait_for_pods=3 | tee "$dir/client.log"
 grep -q "failed: 0" "$dir/client.log"
-# Round-robin over the three (the first calls may come before every channel is
-# connected, so roughly even, not exactly).
-for i in 0 1 2; do
-  n=$(sed -n "s/.*greeter-$i=\([0-9]*\).*/\1/p" "$dir/client.log")
-  [ "${n:-0}" -ge 7 ] || { echo "greeter-$i got ${n:-0} of 30 calls"; exit 1; }
-done
-"$original" --target=greeter.demo:50051 --count=12 | tee "$dir/original.log"
-for i in 0 1 2; do grep -q "greeter-$i=" "$dir/original.log"; done
+# Round-robin over the three, once all three are in rotation: 10 each (8 if
+# the picker was rebuilt on the way).
+each_at_least() {  # log, calls
+  for i in 0 1 2; do
+    n=$(sed -n "s/.*greeter-$i=\([0-9]*\).*/\1/p" "$1")
+    [ "${n:-0}" -ge "$2" ] || { echo "greeter-$i got ${n:-0} calls in $1"; exit 1; }
+  done
+}
+each_at_least "$dir/client.log" 8
+# Its pods join the rotation as their first Ping passes: wait for all three.
+"$original" --target=greeter.demo:50051 --count=12 --wait_for_pods=3 | tee "$dir/original.log"
+each_at_least "$dir/original.log" 3
 
-# The token may do nothing else: listing pods is refused.
+# The token may get a Node (the ClusterRole) and do nothing else: listing pods
+# is refused.
 /usr/bin/python3 - "$dir/kubeconfig" <<'PY'
 import base64, ssl, sys, tempfile, urllib.error, urllib.request, yaml
 cfg = yaml.safe_load(open(sys.argv[1]))
@@ -92,8 +106,12 @@ user = cfg["users"][0]["user"]
 ca = tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False)
 ca.write(base64.b64decode(cluster["certificate-authority-data"])); ca.close()
 ctx = ssl.create_default_context(cafile=ca.name)
-req = urllib.request.Request(cluster["server"] + "/api/v1/namespaces/demo/pods",
-                             headers={"Authorization": "Bearer " + user["token"]})
+auth = {"Authorization": "Bearer " + user["token"]}
+node = yaml.safe_load(urllib.request.urlopen(
+    urllib.request.Request(cluster["server"] + "/api/v1/nodes/node-b", headers=auth), context=ctx))
+assert node["metadata"]["labels"]["topology.kubernetes.io/zone"] == "zone-b", node
+print("RBAC allows: get node-b, zone-b")
+req = urllib.request.Request(cluster["server"] + "/api/v1/namespaces/demo/pods", headers=auth)
 try:
     urllib.request.urlopen(req, context=ctx)
     raise SystemExit("listing pods was allowed")

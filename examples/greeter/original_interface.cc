@@ -15,10 +15,13 @@
 #include "absl/flags/parse.h"
 #include "absl/time/clock.h"
 #include "examples/greeter/greeter.grpc.pb.h"
+#include "examples/greeter/wait_for_pods.h"
 #include "kubegrpc/balancer.h"
 
 ABSL_FLAG(std::string, target, "greeter.demo:50051", "the Service");
 ABSL_FLAG(int, count, 6, "calls to make");
+ABSL_FLAG(int, wait_for_pods, 1,
+          "how many pods to wait for in rotation (their first Ping passed) before calling");
 
 using kubegrpc::examples::Greeter;
 
@@ -54,6 +57,13 @@ int main(int argc, char** argv) {
   if (absl::Status ready = (*balancer)->WaitForReady(target, absl::Now() + absl::Seconds(30));
       !ready.ok()) {
     std::cerr << "original_interface: " << ready << "\n";
+    return 1;
+  }
+  // The first pod is ready; the others join as their first Ping passes.
+  if (absl::Status all = kubegrpc::examples::WaitForPodsInRotation(
+          **balancer, absl::GetFlag(FLAGS_wait_for_pods), absl::Now() + absl::Seconds(30));
+      !all.ok()) {
+    std::cerr << "original_interface: " << all << "\n";
     return 1;
   }
   std::map<std::string, int> by_pod;
