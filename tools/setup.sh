@@ -50,6 +50,41 @@ else
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The envoy API protos for the xDS server (@kubegrpc_xds_api, tools/bazel/xds_api.bzl):
+# npm's @grpc/grpc-js-xds vendors them. Fetched once with `npm pack`, pinned by the
+# version and SHA-256 that xds_api.bzl names, kept under /var/cache/kube-grpc.
+here=$(cd "$(dirname "$0")" && pwd)
+xds_version=$(sed -n 's/^XDS_API_VERSION = "\(.*\)"$/\1/p' "$here/bazel/xds_api.bzl")
+xds_sha256=$(sed -n 's/^XDS_API_SHA256 = "\(.*\)"$/\1/p' "$here/bazel/xds_api.bzl")
+xds_archive="/var/cache/kube-grpc/grpc-grpc-js-xds-$xds_version.tgz"
+if [ -z "$xds_version" ] || [ -z "$xds_sha256" ]; then
+  echo "setup: cannot read the xDS proto pin from $here/bazel/xds_api.bzl" >&2
+  exit 1
+fi
+if ! echo "$xds_sha256  $xds_archive" | sha256sum --check --status 2>/dev/null; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing npm (to fetch the envoy API protos)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends npm
+  fi
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && npm pack --silent "@grpc/grpc-js-xds@$xds_version" >/dev/null); then
+    rm -rf "$tmp"
+    echo "setup: npm pack @grpc/grpc-js-xds@$xds_version failed (the npm registry is needed once)" >&2
+    exit 1
+  fi
+  if ! echo "$xds_sha256  $tmp/grpc-grpc-js-xds-$xds_version.tgz" | sha256sum --check --status; then
+    echo "setup: @grpc/grpc-js-xds@$xds_version does not have the pinned SHA-256 $xds_sha256" >&2
+    sha256sum "$tmp/grpc-grpc-js-xds-$xds_version.tgz" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  $SUDO mkdir -p /var/cache/kube-grpc
+  $SUDO mv "$tmp/grpc-grpc-js-xds-$xds_version.tgz" "$xds_archive"
+  rm -rf "$tmp"
+  echo "setup: envoy API protos: $xds_archive"
+fi
+
 # kubectl is used by the interop tests when present; Debian 12 does not package it.
 if ! command -v kubectl >/dev/null 2>&1; then
   echo "setup: note: kubectl not found; the kubectl interop tests will be skipped"

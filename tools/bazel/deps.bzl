@@ -19,7 +19,13 @@ no sources: the headers come from /usr/include and the link flags (with every ab
 library that inlined header code needs) from `pkg-config` at fetch time. `protoc` and
 `grpc_cpp_plugin` are the binaries from /usr/bin. Install the packages first with
 `tools/setup.sh`.
+
+It also defines `@kubegrpc_xds_api` (xds_api.bzl): the envoy API protos the xDS server
+is built from, unpacked from the npm archive `tools/setup.sh` fetched. Like every
+repository here it is read only when a target that needs it is built.
 """
+
+load(":xds_api.bzl", "kubegrpc_xds_api")
 
 def _dedupe_link_flags(flags):
     """Drops repeated -l flags (the system libraries are shared, so order is free)."""
@@ -230,3 +236,4 @@ def kubegrpc_system_deps():
                 tools = spec.get("tools", {}),
                 include_prefix_env = spec.get("include_prefix_env", ""),
             )
+    kubegrpc_xds_api()

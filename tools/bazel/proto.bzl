@@ -87,7 +87,7 @@ _cc_grpc_codegen = rule(
     },
 )
 
-def kubegrpc_cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = None, testonly = False):
+def kubegrpc_cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = None, testonly = False, copts = []):
     """A cc_library with the message (and, if `grpc`, service) code of `srcs`.
 
     Args:
@@ -97,6 +97,7 @@ def kubegrpc_cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = No
       grpc: also generate gRPC service stubs (`.grpc.pb.h`).
       visibility: of the cc_library.
       testonly: as for any rule.
+      copts: for compiling the generated code (e.g. ["-w"] for third-party protos).
     """
     stems = [s[:-len(".proto")].split(":")[-1] for s in srcs]
     hdrs = [s + e for s in stems for e in [".pb.h"] + ([".grpc.pb.h"] if grpc else [])]
@@ -118,6 +119,7 @@ def kubegrpc_cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = No
         srcs = cc_srcs,
         hdrs = hdrs,
         deps = deps + lib_deps,
+        copts = copts,
         visibility = visibility,
         testonly = testonly,
     )

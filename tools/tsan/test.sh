@@ -19,7 +19,8 @@ if [ "$have_target" -eq 0 ]; then
          //kubegrpc:http_k8s_client_test //kubegrpc:balancer_e2e_test
          //kubegrpc:fault_matrix_api_test //kubegrpc:fault_matrix_pods_test
          //testing:scenario_test //kubegrpc:outlier_e2e_test //kubegrpc:subchannel_test
-         //kubegrpc:metrics_test //kubegrpc:channel_pool_zone_test //kubegrpc:zone_e2e_test)
+         //kubegrpc:metrics_test //kubegrpc:channel_pool_zone_test //kubegrpc:zone_e2e_test
+         //kubegrpc/xds:ads_server_test //kubegrpc/xds:xds_e2e_test)
 fi
 exec bazel test --config=tsan \
   --test_env=TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 ignore_noninstrumented_modules=1 suppressions=$PWD/tools/tsan/suppressions.txt" \

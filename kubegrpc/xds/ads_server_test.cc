@@ -1,0 +1,342 @@
+// The ADS protocol as AdsServer speaks it, checked with a raw ADS client (the
+// generated stub): versions and nonces per type, ACK, NACK, stale nonces,
+// subscribing and unsubscribing by name, a Service that does not exist, many
+// Services on one stream, a client reconnecting. Discovery runs against
+// fakek8s over HTTPS with real pods, as in production.
+
+#include "kubegrpc/xds/ads_server.h"
+
+#include <deque>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "kubegrpc/http_k8s_client.h"
+#include "kubegrpc/xds/resources.h"
+#include "testing/fake_cluster.h"
+
+namespace kubegrpc::xds {
+namespace {
+
+using envoy::service::discovery::v3::AggregatedDiscoveryService;
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+using ::kubegrpc::testing::DeploymentSpec;
+using ::kubegrpc::testing::FakeCluster;
+using ::testing::HasSubstr;
+
+// Generous: a loaded machine is slow, never wrong.
+constexpr absl::Duration kPatience = absl::Seconds(60);
+
+bool WaitFor(const std::function<bool()>& done) {
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// One ADS stream; a thread reads its responses into a queue.
+class AdsClient {
+ public:
+  explicit AdsClient(int port)
+      : stub_(AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
+            absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()))),
+        stream_(stub_->StreamAggregatedResources(&context_)),
+        reader_([this] {
+          DiscoveryResponse r;
+          while (stream_->Read(&r)) {
+            absl::MutexLock lock(&mu_);
+            responses_.push_back(r);
+            ++received_;
+          }
+          absl::MutexLock lock(&mu_);
+          closed_ = true;
+        }) {}
+  ~AdsClient() {
+    stream_->WritesDone();
+    context_.TryCancel();
+    reader_.join();
+  }
+
+  // A request for `type` with `names`, answering the last response of that
+  // type (`nonce`/`version`: "" for the first), NACKing it if `error` is set.
+  void Request(const std::string& type, const std::vector<std::string>& names,
+               const std::string& version = "", const std::string& nonce = "",
+               const std::string& error = "") {
+    DiscoveryRequest request;
+    request.mutable_node()->set_id("ads-server-test");
+    request.set_type_url(type);
+    for (const std::string& n : names) request.add_resource_names(n);
+    request.set_version_info(version);
+    request.set_response_nonce(nonce);
+    if (!error.empty()) {
+      request.mutable_error_detail()->set_code(3);
+      request.mutable_error_detail()->set_message(error);
+    }
+    ASSERT_TRUE(stream_->Write(request));
+  }
+  void Ack(const DiscoveryResponse& r, const std::vector<std::string>& names) {
+    Request(r.type_url(), names, r.version_info(), r.nonce());
+  }
+
+  // The next response (of `type`, skipping others), or nullopt after a
+  // generous wait.
+  std::optional<DiscoveryResponse> Next(const std::string& type) {
+    const absl::Time deadline = absl::Now() + kPatience;
+    absl::MutexLock lock(&mu_);
+    while (true) {
+      for (auto it = responses_.begin(); it != responses_.end(); ++it) {
+        if (it->type_url() == type) {
+          DiscoveryResponse r = std::move(*it);
+          responses_.erase(it);
+          return r;
+        }
+      }
+      const size_t seen = received_;
+      auto more = [this, seen]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return received_ > seen || closed_; };
+      if (!mu_.AwaitWithDeadline(absl::Condition(&more), deadline) || closed_) {
+        return std::nullopt;
+      }
+    }
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<AggregatedDiscoveryService::Stub> stub_;
+  std::unique_ptr<grpc::ClientReaderWriter<DiscoveryRequest, DiscoveryResponse>> stream_;
+  absl::Mutex mu_;
+  std::deque<DiscoveryResponse> responses_ ABSL_GUARDED_BY(mu_);
+  size_t received_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread reader_;
+};
+
+// The names of a response's resources.
+std::vector<std::string> Names(const DiscoveryResponse& r) {
+  std::vector<std::string> out;
+  for (const auto& any : r.resources()) {
+    if (r.type_url() == kListenerType) {
+      envoy::config::listener::v3::Listener l;
+      EXPECT_TRUE(any.UnpackTo(&l));
+      out.push_back(l.name());
+    } else if (r.type_url() == kClusterType) {
+      envoy::config::cluster::v3::Cluster c;
+      EXPECT_TRUE(any.UnpackTo(&c));
+      out.push_back(c.name());
+    } else {
+      envoy::config::endpoint::v3::ClusterLoadAssignment a;
+      EXPECT_TRUE(any.UnpackTo(&a));
+      out.push_back(a.cluster_name());
+    }
+  }
+  return out;
+}
+
+// The addresses of the HEALTHY endpoints of a ClusterLoadAssignment response.
+std::set<std::string> Healthy(const DiscoveryResponse& r) {
+  std::set<std::string> out;
+  for (const auto& any : r.resources()) {
+    envoy::config::endpoint::v3::ClusterLoadAssignment a;
+    EXPECT_TRUE(any.UnpackTo(&a));
+    for (const auto& locality : a.endpoints()) {
+      for (const auto& e : locality.lb_endpoints()) {
+        if (e.health_status() == envoy::config::core::v3::HEALTHY) {
+          out.insert(absl::StrCat(e.endpoint().address().socket_address().address(), ":",
+                                  e.endpoint().address().socket_address().port_value()));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+class AdsServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto cluster = FakeCluster::Start();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+    for (const char* name : {"web", "api"}) {
+      DeploymentSpec spec;
+      spec.name = name;
+      spec.replicas = 2;
+      ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+    }
+    auto client = HttpK8sClient::Create(cluster_->client_config());
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+    registry_ = std::make_unique<ServiceRegistry>(client_.get(), DiscoveryOptions());
+    AdsServerOptions options;
+    options.unsubscribe_grace = absl::ZeroDuration();
+    options.on_log = [this](const std::string& line) {
+      absl::MutexLock lock(&mu_);
+      log_.push_back(line);
+    };
+    auto server = AdsServer::Start(registry_.get(), "127.0.0.1:0", options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+  std::vector<std::string> Log() {
+    absl::MutexLock lock(&mu_);
+    return log_;
+  }
+
+  std::unique_ptr<FakeCluster> cluster_;
+  std::unique_ptr<HttpK8sClient> client_;
+  std::unique_ptr<ServiceRegistry> registry_;
+  std::unique_ptr<AdsServer> server_;
+  absl::Mutex mu_;
+  std::vector<std::string> log_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(AdsServerTest, ListenerClusterAndEndpointsWithVersionsNoncesAndAcks) {
+  AdsClient ads(server_->port());
+  ads.Request(kListenerType, {"web.demo:80"});
+  std::optional<DiscoveryResponse> lds = ads.Next(kListenerType);
+  ASSERT_TRUE(lds.has_value());
+  EXPECT_THAT(Names(*lds), ::testing::ElementsAre("web.demo:80"));
+  EXPECT_EQ(lds->version_info(), "1");
+  EXPECT_FALSE(lds->nonce().empty());
+  ads.Ack(*lds, {"web.demo:80"});
+
+  ads.Request(kClusterType, {"demo/web:80"});
+  std::optional<DiscoveryResponse> cds = ads.Next(kClusterType);
+  ASSERT_TRUE(cds.has_value());
+  EXPECT_THAT(Names(*cds), ::testing::ElementsAre("demo/web:80"));
+  EXPECT_NE(cds->nonce(), lds->nonce());
+  ads.Ack(*cds, {"demo/web:80"});
+
+  ads.Request(kEndpointType, {"demo/web:80"});
+  std::optional<DiscoveryResponse> eds = ads.Next(kEndpointType);
+  ASSERT_TRUE(eds.has_value());
+  EXPECT_THAT(Names(*eds), ::testing::ElementsAre("demo/web:80"));
+  std::set<std::string> pods;
+  for (const std::string& name : cluster_->Pods("web")) {
+    pods.insert(cluster_->pod(name)->address());
+  }
+  EXPECT_EQ(Healthy(*eds), pods);
+  ads.Ack(*eds, {"demo/web:80"});
+  EXPECT_TRUE(WaitFor([&] { return server_->Stats().acks == 3; }));
+
+  // One Service, one discovery, however it is asked for.
+  EXPECT_EQ(server_->Stats().services, 1);
+  EXPECT_EQ(registry_->Services(), std::vector<std::string>{"demo/web:80"});
+
+  // A new pod: EDS again (a new version and nonce); the Listener and Cluster
+  // did not change, so they are not resent.
+  ASSERT_TRUE(cluster_->ScaleTo("web", 3).ok());
+  std::optional<DiscoveryResponse> next = ads.Next(kEndpointType);
+  ASSERT_TRUE(next.has_value());
+  while (Healthy(*next).size() < 3) {
+    ads.Ack(*next, {"demo/web:80"});
+    next = ads.Next(kEndpointType);
+    ASSERT_TRUE(next.has_value());
+  }
+  EXPECT_GT(std::stoi(next->version_info()), std::stoi(eds->version_info()));
+  EXPECT_NE(next->nonce(), eds->nonce());
+  EXPECT_EQ(server_->Stats().nacks, 0);
+}
+
+TEST_F(AdsServerTest, ANackIsReportedAndNothingIsResentUntilTheStateChanges) {
+  AdsClient ads(server_->port());
+  ads.Request(kClusterType, {"demo/web:80"});
+  std::optional<DiscoveryResponse> cds = ads.Next(kClusterType);
+  ASSERT_TRUE(cds.has_value());
+  ads.Request(kClusterType, {"demo/web:80"}, "", cds->nonce(), "cluster demo/web:80: no good");
+  ASSERT_TRUE(WaitFor([&] { return server_->Stats().nacks == 1; }));
+  EXPECT_THAT(Log(), ::testing::Contains(HasSubstr("cluster demo/web:80: no good")));
+  EXPECT_THAT(Log(), ::testing::Contains(HasSubstr("ads-server-test")));
+  // A request with an older nonce is stale: ignored.
+  ads.Request(kClusterType, {"demo/web:80"}, "1", "an-old-nonce");
+  ASSERT_TRUE(WaitFor([&] { return server_->Stats().stale == 1; }));
+  // Subscribing to another Service on the same type is answered: the new
+  // response holds both, and it is the next version (nothing was resent for
+  // the NACK).
+  ads.Request(kClusterType, {"demo/web:80", "demo/api:80"}, "", cds->nonce());
+  std::optional<DiscoveryResponse> both = ads.Next(kClusterType);
+  ASSERT_TRUE(both.has_value());
+  EXPECT_THAT(Names(*both), ::testing::ElementsAre("demo/api:80", "demo/web:80"));
+  EXPECT_EQ(both->version_info(), "2");
+}
+
+TEST_F(AdsServerTest, AServiceThatDoesNotExistIsLeftOutAndBadNamesGetNothing) {
+  AdsClient ads(server_->port());
+  ads.Request(kListenerType, {"web.demo:80", "nosuch.demo:80", "web.demo:81", "not a target"});
+  std::optional<DiscoveryResponse> lds = ads.Next(kListenerType);
+  ASSERT_TRUE(lds.has_value());
+  // The first answer waits until the API has spoken about each Service.
+  EXPECT_THAT(Names(*lds), ::testing::ElementsAre("web.demo:80"));
+
+  ads.Request(kClusterType, {"demo/nosuch:80"});
+  std::optional<DiscoveryResponse> cds = ads.Next(kClusterType);
+  ASSERT_TRUE(cds.has_value());
+  EXPECT_EQ(cds->resources_size(), 0);  // "does not exist", not an empty cluster
+
+  // A type this server does not serve: ignored, and said so.
+  ads.Request("type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig", {"x"});
+  EXPECT_TRUE(WaitFor([&] {
+    for (const std::string& line : Log()) {
+      if (line.find("TypedExtensionConfig") != std::string::npos) return true;
+    }
+    return false;
+  }));
+}
+
+TEST_F(AdsServerTest, UnsubscribingDropsTheResourceAndStopsItsDiscovery) {
+  AdsClient ads(server_->port());
+  ads.Request(kEndpointType, {"demo/web:80", "demo/api:80"});
+  std::optional<DiscoveryResponse> eds = ads.Next(kEndpointType);
+  ASSERT_TRUE(eds.has_value());
+  while (eds->resources_size() < 2) {  // each Service's set arrives as it is listed
+    ads.Ack(*eds, {"demo/web:80", "demo/api:80"});
+    eds = ads.Next(kEndpointType);
+    ASSERT_TRUE(eds.has_value());
+  }
+  EXPECT_EQ(server_->Stats().services, 2);
+  ads.Request(kEndpointType, {"demo/web:80"}, eds->version_info(), eds->nonce());
+  std::optional<DiscoveryResponse> one = ads.Next(kEndpointType);
+  ASSERT_TRUE(one.has_value());
+  EXPECT_THAT(Names(*one), ::testing::ElementsAre("demo/web:80"));
+  // unsubscribe_grace is 0 here: api's discovery stops once nobody needs it.
+  EXPECT_TRUE(WaitFor([&] { return server_->Stats().services == 1; }));
+  EXPECT_TRUE(
+      WaitFor([&] { return registry_->Services() == std::vector<std::string>{"demo/web:80"}; }));
+}
+
+TEST_F(AdsServerTest, AClientThatReconnectsStartsAfreshOnTheSameDiscovery) {
+  for (int round = 0; round < 2; ++round) {
+    AdsClient ads(server_->port());
+    ads.Request(kListenerType, {"web.demo:80", "api.demo:80"});
+    std::optional<DiscoveryResponse> lds = ads.Next(kListenerType);
+    ASSERT_TRUE(lds.has_value()) << round;
+    EXPECT_EQ(lds->version_info(), "1") << round;
+    EXPECT_THAT(Names(*lds), ::testing::ElementsAre("api.demo:80", "web.demo:80")) << round;
+  }
+  EXPECT_TRUE(WaitFor([&] { return server_->Stats().open_streams == 0; }));
+  EXPECT_EQ(server_->Stats().streams, 2);
+}
+
+TEST_F(AdsServerTest, BadListenAddressesAreRejectedClearly) {
+  EXPECT_EQ(AdsServer::Start(registry_.get(), "nowhere").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::unique_ptr<AdsServer>> taken =
+      AdsServer::Start(registry_.get(), absl::StrCat("127.0.0.1:", server_->port()));
+  EXPECT_EQ(taken.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace kubegrpc::xds

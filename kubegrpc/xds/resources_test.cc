@@ -1,0 +1,119 @@
+// The xDS resources for a Service: names, and how endpoints map to localities
+// and health statuses.
+
+#include "kubegrpc/xds/resources.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kubegrpc::xds {
+namespace {
+
+using ::testing::HasSubstr;
+namespace core = envoy::config::core::v3;
+
+Endpoint Pod(const std::string& address, const std::string& zone, bool ready, bool serving = true,
+             bool terminating = false) {
+  Endpoint e;
+  e.address = address;
+  e.port = 8080;
+  e.zone = zone;
+  e.ready = ready;
+  e.serving = serving;
+  e.terminating = terminating;
+  return e;
+}
+
+TEST(ResourcesTest, EverySpellingOfATargetNamesOneCluster) {
+  for (const char* name : {"greeter.prod:50051", "greeter.prod.svc.cluster.local:50051",
+                           "kubernetes:///greeter.prod:50051"}) {
+    absl::StatusOr<ServiceTarget> t = ListenerTarget(name);
+    ASSERT_TRUE(t.ok()) << name << ": " << t.status();
+    EXPECT_EQ(ClusterName(*t), "prod/greeter:50051") << name;
+  }
+  absl::StatusOr<ServiceTarget> named = ListenerTarget("greeter.prod:grpc");
+  ASSERT_TRUE(named.ok());
+  EXPECT_EQ(ClusterName(*named), "prod/greeter:grpc");
+  absl::StatusOr<ServiceTarget> back = ClusterTarget("prod/greeter:grpc");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, *named);
+}
+
+TEST(ResourcesTest, NamesThatAreNotTargetsAreRejectedClearly) {
+  absl::StatusOr<ServiceTarget> no_ns = ListenerTarget("greeter:50051");
+  EXPECT_EQ(no_ns.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(no_ns.status().message(), HasSubstr("greeter.default:50051"));
+  EXPECT_EQ(ListenerTarget("http://x").status().code(), absl::StatusCode::kInvalidArgument);
+  for (const char* bad : {"", "prod", "prod/greeter", "greeter:80", "Prod/greeter:80",
+                          "prod/greeter:80/x", "prod/gr eeter:80"}) {
+    EXPECT_EQ(ClusterTarget(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
+TEST(ResourcesTest, ListenerRoutesEveryPathToTheServicesCluster) {
+  ServiceTarget t = *ListenerTarget("greeter.prod:50051");
+  envoy::config::listener::v3::Listener l = MakeListener("greeter.prod:50051", t);
+  EXPECT_EQ(l.name(), "greeter.prod:50051");
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager hcm;
+  ASSERT_TRUE(l.api_listener().api_listener().UnpackTo(&hcm));
+  ASSERT_EQ(hcm.route_config().virtual_hosts_size(), 1);
+  const auto& host = hcm.route_config().virtual_hosts(0);
+  EXPECT_THAT(host.domains(), ::testing::ElementsAre("*"));
+  ASSERT_EQ(host.routes_size(), 1);
+  EXPECT_EQ(host.routes(0).match().prefix(), "");
+  EXPECT_EQ(host.routes(0).route().cluster(), "prod/greeter:50051");
+  // The router filter ends the chain (gRPC requires it).
+  ASSERT_EQ(hcm.http_filters_size(), 1);
+  EXPECT_TRUE(hcm.http_filters(0)
+                  .typed_config()
+                  .Is<envoy::extensions::filters::http::router::v3::Router>());
+
+  envoy::config::cluster::v3::Cluster c = MakeCluster(t);
+  EXPECT_EQ(c.name(), "prod/greeter:50051");
+  EXPECT_EQ(c.type(), envoy::config::cluster::v3::Cluster::EDS);
+  EXPECT_TRUE(c.eds_cluster_config().eds_config().has_ads());
+  EXPECT_EQ(c.eds_cluster_config().service_name(), "prod/greeter:50051");
+  EXPECT_EQ(c.lb_policy(), envoy::config::cluster::v3::Cluster::ROUND_ROBIN);
+}
+
+TEST(ResourcesTest, LoadAssignmentHasALocalityPerZoneAndHealthFromConditions) {
+  ServiceTarget t = *ClusterTarget("prod/greeter:50051");
+  std::shared_ptr<const EndpointSet> set = EndpointSet::Create({
+      Pod("10.0.0.1", "zone-a", true),
+      Pod("10.0.0.2", "zone-b", true),
+      Pod("10.0.0.3", "zone-a", true),
+      Pod("10.0.0.4", "zone-a", false, /*serving=*/true, /*terminating=*/true),
+      Pod("10.0.0.5", "zone-b", false, /*serving=*/false),
+      Pod("10.0.0.6", "", true),
+  });
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla = MakeLoadAssignment(t, set.get());
+  EXPECT_EQ(cla.cluster_name(), "prod/greeter:50051");
+  std::map<std::string, std::map<std::string, core::HealthStatus>> seen;  // zone -> address
+  std::map<std::string, uint32_t> weight;
+  for (const auto& locality : cla.endpoints()) {
+    weight[locality.locality().zone()] = locality.load_balancing_weight().value();
+    for (const auto& lb : locality.lb_endpoints()) {
+      const auto& a = lb.endpoint().address().socket_address();
+      EXPECT_EQ(a.port_value(), 8080u);
+      seen[locality.locality().zone()][a.address()] = lb.health_status();
+    }
+  }
+  EXPECT_EQ(weight, (std::map<std::string, uint32_t>{{"", 1}, {"zone-a", 3}, {"zone-b", 2}}));
+  EXPECT_EQ(seen["zone-a"]["10.0.0.1"], core::HEALTHY);
+  EXPECT_EQ(seen["zone-a"]["10.0.0.3"], core::HEALTHY);
+  EXPECT_EQ(seen["zone-a"]["10.0.0.4"], core::DRAINING);
+  EXPECT_EQ(seen["zone-b"]["10.0.0.2"], core::HEALTHY);
+  EXPECT_EQ(seen["zone-b"]["10.0.0.5"], core::UNHEALTHY);
+  EXPECT_EQ(seen[""]["10.0.0.6"], core::HEALTHY);
+
+  EXPECT_EQ(MakeLoadAssignment(t, nullptr).endpoints_size(), 0);
+}
+
+}  // namespace
+}  // namespace kubegrpc::xds

@@ -1,0 +1,147 @@
+// XdsChannels end to end: gRPC's own xDS client (Debian's libgrpc) resolves
+// xds:/// targets through kube-grpc's ADS server, fed by discovery against
+// fakek8s over HTTPS, and balances real calls over FakePods on loopback.
+//
+// gRPC's xDS client is process-wide and reads its bootstrap once, so the
+// suite shares one cluster and one XdsChannels; each test has its own Service.
+
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kubegrpc/xds/xds_channels.h"
+#include "testing/fake_cluster.h"
+#include "testing/proto/echo.grpc.pb.h"
+
+namespace kubegrpc::xds {
+namespace {
+
+using ::kubegrpc::testing::DeploymentSpec;
+using ::kubegrpc::testing::Echo;
+using ::kubegrpc::testing::EchoRequest;
+using ::kubegrpc::testing::EchoResponse;
+using ::kubegrpc::testing::FakeCluster;
+using ::testing::HasSubstr;
+
+class XdsE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    unsetenv("GRPC_XDS_BOOTSTRAP");
+    unsetenv("GRPC_XDS_BOOTSTRAP_CONFIG");
+    auto cluster = FakeCluster::Start();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = cluster->release();
+    XdsChannelsOptions options;
+    options.node_id = "xds-e2e-test";
+    auto xds = XdsChannels::Start(cluster_->client_config(), options);
+    ASSERT_TRUE(xds.ok()) << xds.status();
+    xds_ = xds->release();
+  }
+  static void TearDownTestSuite() {
+    delete xds_;
+    delete cluster_;
+    xds_ = nullptr;
+    cluster_ = nullptr;
+  }
+
+  static std::unique_ptr<Echo::Stub> Stub(const std::string& target) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = xds_->Channel(target);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    return channel.ok() ? Echo::NewStub(*channel) : nullptr;
+  }
+  // One call; the pod that answered, or "" if it failed (`status` says why).
+  static std::string Call(Echo::Stub& stub, grpc::Status* status = nullptr,
+                          bool wait_for_ready = true) {
+    grpc::ClientContext context;
+    context.set_wait_for_ready(wait_for_ready);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    EchoRequest request;
+    EchoResponse response;
+    grpc::Status s = stub.Echo(&context, request, &response);
+    if (status != nullptr) *status = s;
+    return s.ok() ? response.pod_name() : "";
+  }
+  // Calls until every pod in `want` has answered; false after a generous bound.
+  static bool AllAnswer(Echo::Stub& stub, const std::set<std::string>& want) {
+    std::set<std::string> seen;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      const std::string pod = Call(stub);
+      if (want.count(pod) != 0) seen.insert(pod);
+      if (seen == want) return true;
+    }
+    return false;
+  }
+
+  static FakeCluster* cluster_;
+  static XdsChannels* xds_;
+};
+
+FakeCluster* XdsE2ETest::cluster_ = nullptr;
+XdsChannels* XdsE2ETest::xds_ = nullptr;
+
+TEST_F(XdsE2ETest, CallsSpreadOverEveryReadyPodAndFollowScaling) {
+  DeploymentSpec spec;
+  spec.name = "web";
+  spec.replicas = 3;
+  ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+  std::unique_ptr<Echo::Stub> stub = Stub("web.demo:80");
+  ASSERT_NE(stub, nullptr);
+  EXPECT_TRUE(AllAnswer(*stub, {"web-0", "web-1", "web-2"}));
+
+  // Round robin by gRPC: once every pod is in, consecutive calls visit each.
+  std::multiset<std::string> round;
+  for (int i = 0; i < 30; ++i) round.insert(Call(*stub));
+  for (const char* pod : {"web-0", "web-1", "web-2"}) {
+    EXPECT_GE(round.count(pod), 5u) << pod;
+  }
+
+  ASSERT_TRUE(cluster_->ScaleTo("web", 4).ok());
+  EXPECT_TRUE(AllAnswer(*stub, {"web-3"}));
+
+  // A deleted pod stops getting calls (DRAINING, then gone), and none fail.
+  ASSERT_TRUE(cluster_->DeletePod("web-0").ok());
+  bool gone = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!gone && absl::Now() < deadline) {
+    int hits = 0;
+    for (int i = 0; i < 20; ++i) {
+      grpc::Status status;
+      const std::string pod = Call(*stub, &status);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      hits += pod == "web-0" ? 1 : 0;
+    }
+    gone = hits == 0;
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_GE(xds_->server().Stats().acks, 3);  // LDS, CDS and EDS at least
+  EXPECT_EQ(xds_->server().Stats().nacks, 0);
+}
+
+TEST_F(XdsE2ETest, AServiceThatDoesNotExistFailsCallsAsUnavailable) {
+  std::unique_ptr<Echo::Stub> stub = Stub("nosuch.demo:80");
+  ASSERT_NE(stub, nullptr);
+  grpc::Status status;
+  EXPECT_EQ(Call(*stub, &status, /*wait_for_ready=*/false), "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("does not exist"));
+}
+
+TEST_F(XdsE2ETest, OneXdsChannelsPerProcessAndClearErrors) {
+  absl::StatusOr<std::unique_ptr<XdsChannels>> second =
+      XdsChannels::Start(cluster_->client_config());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("GRPC_XDS_BOOTSTRAP_CONFIG"));
+  EXPECT_EQ(xds_->Channel("not a target").status().code(), absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<std::string> uri = xds_->XdsTarget("web.demo.svc.cluster.local:80");
+  ASSERT_TRUE(uri.ok());
+  EXPECT_EQ(*uri, "xds:///web.demo:80");
+  EXPECT_EQ(*xds_->XdsTarget("web:80"), "xds:///web.demo:80");  // the config's namespace
+}
+
+}  // namespace
+}  // namespace kubegrpc::xds
