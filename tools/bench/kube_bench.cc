@@ -8,7 +8,8 @@
 // Sections:
 //   throughput    unary calls/s and p50/p99 at fixed concurrency: the pool vs
 //                 gRPC's round_robin over the same pods vs one channel to one pod
-//                 vs the pool without its call-counting interceptor
+//                 vs the pool without its call-counting interceptor vs an xDS
+//                 channel (gRPC's xDS client fed by kube-grpc's ADS server)
 //   least_request round-robin vs least-request over 3 pods, with and without
 //                 one pod 10x slower: calls/s and each pod's share
 //   convergence   API change -> pool acts (new pod's first call, deleted pod's
@@ -32,6 +33,7 @@
 #include <iostream>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +49,7 @@
 #include "kubegrpc/balancer.h"
 #include "kubegrpc/channel_pool.h"
 #include "kubegrpc/discovery.h"
+#include "kubegrpc/xds/xds_channels.h"
 #include "nlohmann/json.hpp"
 #include "testing/blackhole.h"
 #include "testing/fake_cluster.h"
@@ -235,6 +238,28 @@ absl::StatusOr<json> Throughput() {
   auto uncounted = SecondBalancer(*f, pods, std::move(uncounted_options));
   if (!uncounted.ok()) return uncounted.status();
   StubHandle<Echo> uncounted_handle = uncounted->second;
+  // gRPC's own channel over xDS, from kube-grpc's in-process ADS server.
+  absl::StatusOr<std::unique_ptr<kubegrpc::xds::XdsChannels>> xds =
+      kubegrpc::xds::XdsChannels::Start(f->cluster->client_config());
+  if (!xds.ok()) return xds.status();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> xds_channel = (*xds)->Channel("web.demo:80");
+  if (!xds_channel.ok()) return xds_channel.status();
+  std::unique_ptr<Echo::Stub> via_xds = Echo::NewStub(*xds_channel);
+  {
+    // Every pod answers through it before it is measured.
+    std::set<std::string> seen;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (seen.size() < static_cast<size_t>(pods) && absl::Now() < deadline) {
+      grpc::ClientContext context;
+      context.set_wait_for_ready(true);
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      EchoResponse response;
+      if (via_xds->Echo(&context, request, &response).ok()) seen.insert(response.pod_name());
+    }
+    if (seen.size() < static_cast<size_t>(pods)) {
+      return absl::DeadlineExceededError("the xDS channel did not reach every pod in 60 s");
+    }
+  }
   struct Mode {
     std::string name;
     std::string label;
@@ -258,12 +283,15 @@ absl::StatusOr<json> Throughput() {
          if (!stub.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no pod");
          return unary(stub->get(), r);
        }},
+      {"xds", "gRPC's xDS channel fed by kube-grpc (XdsChannels, xds:/// target)",
+       [&](EchoResponse* r) { return unary(via_xds.get(), r); }},
   };
   // Warm up every path (connections, allocator, thread pools).
   for (Mode& m : modes) ClosedLoop(threads, absl::Milliseconds(Quick() ? 50 : 500), m.call);
   // Rounds in rotating order, so drift on a noisy machine hits every mode alike.
   std::vector<double> ratios;
   std::vector<double> counted_ratios;  // pool / pool without the interceptor
+  std::vector<double> xds_ratios;      // xDS channel / round_robin
   for (int round = 0; round < rounds; ++round) {
     std::vector<double> round_rate(modes.size());
     for (size_t k = 0; k < modes.size(); ++k) {
@@ -279,18 +307,25 @@ absl::StatusOr<json> Throughput() {
     }
     ratios.push_back(round_rate[0] / round_rate[1]);
     counted_ratios.push_back(round_rate[0] / round_rate[3]);
+    xds_ratios.push_back(round_rate[4] / round_rate[1]);
   }
-  double mean = 0, var = 0;
-  for (double x : ratios) mean += x / ratios.size();
-  for (double x : ratios) var += (x - mean) * (x - mean) / std::max<size_t>(1, ratios.size() - 1);
-  const double half_ci = 1.96 * std::sqrt(var / ratios.size());  // 95 % interval of the mean
-  double counted_mean = 0, counted_var = 0;
-  for (double x : counted_ratios) counted_mean += x / counted_ratios.size();
-  for (double x : counted_ratios) {
-    counted_var +=
-        (x - counted_mean) * (x - counted_mean) / std::max<size_t>(1, counted_ratios.size() - 1);
-  }
-  const double counted_half_ci = 1.96 * std::sqrt(counted_var / counted_ratios.size());
+  // The mean of per-round ratios and its 95 % interval.
+  struct MeanCi {
+    double mean = 0, low = 0, high = 0;
+  };
+  auto mean_ci = [](const std::vector<double>& xs) {
+    MeanCi m;
+    double var = 0;
+    for (double x : xs) m.mean += x / xs.size();
+    for (double x : xs) var += (x - m.mean) * (x - m.mean) / std::max<size_t>(1, xs.size() - 1);
+    const double half = 1.96 * std::sqrt(var / xs.size());
+    m.low = m.mean - half;
+    m.high = m.mean + half;
+    return m;
+  };
+  const MeanCi pool_ci = mean_ci(ratios);
+  const MeanCi counted_ci = mean_ci(counted_ratios);
+  const MeanCi xds_ci = mean_ci(xds_ratios);
   auto rate = [&](size_t i) {
     return modes[i].total.calls / absl::ToDoubleSeconds(modes[i].total.elapsed);
   };
@@ -298,21 +333,23 @@ absl::StatusOr<json> Throughput() {
   const double total_ratio =
       (modes[0].total.calls / absl::ToDoubleSeconds(modes[0].total.elapsed)) /
       (modes[1].total.calls / absl::ToDoubleSeconds(modes[1].total.elapsed));
-  json out = {
-      {"section", "throughput"},
-      {"pods", pods},
-      {"threads", threads},
-      {"rounds", rounds},
-      {"seconds_per_round", absl::ToDoubleSeconds(per_round)},
-      {"pool_vs_round_robin_ratio", total_ratio},
-      {"pool_vs_round_robin_median_ratio", ratios[ratios.size() / 2]},
-      {"pool_vs_round_robin_mean_ratio", mean},
-      {"pool_vs_round_robin_ci95", {mean - half_ci, mean + half_ci}},
-      {"pool_vs_round_robin_p10_ratio", ratios[ratios.size() / 10]},
-      {"pool_vs_round_robin_p90_ratio", ratios[ratios.size() * 9 / 10]},
-      {"pool_vs_uncounted_ratio", rate(0) / rate(3)},
-      {"pool_vs_uncounted_ci95", {counted_mean - counted_half_ci, counted_mean + counted_half_ci}},
-      {"modes", json::array()}};
+  json out = {{"section", "throughput"},
+              {"pods", pods},
+              {"threads", threads},
+              {"rounds", rounds},
+              {"seconds_per_round", absl::ToDoubleSeconds(per_round)},
+              {"pool_vs_round_robin_ratio", total_ratio},
+              {"pool_vs_round_robin_median_ratio", ratios[ratios.size() / 2]},
+              {"pool_vs_round_robin_mean_ratio", pool_ci.mean},
+              {"pool_vs_round_robin_ci95", {pool_ci.low, pool_ci.high}},
+              {"pool_vs_round_robin_p10_ratio", ratios[ratios.size() / 10]},
+              {"pool_vs_round_robin_p90_ratio", ratios[ratios.size() * 9 / 10]},
+              {"pool_vs_uncounted_ratio", rate(0) / rate(3)},
+              {"pool_vs_uncounted_ci95", {counted_ci.low, counted_ci.high}},
+              {"xds_vs_round_robin_ratio", rate(4) / rate(1)},
+              {"xds_vs_round_robin_ci95", {xds_ci.low, xds_ci.high}},
+              {"xds_vs_pool_ratio", rate(4) / rate(0)},
+              {"modes", json::array()}};
   for (Mode& m : modes) {
     Stats lat = Summarize(m.total.latencies);
     out["modes"].push_back(
