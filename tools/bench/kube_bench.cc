@@ -13,7 +13,8 @@
 //   least_request round-robin vs least-request over 3 pods, with and without
 //                 one pod 10x slower: calls/s and each pod's share
 //   convergence   API change -> pool acts (new pod's first call, deleted pod's
-//                 last call, crashed pod out of rotation); --mode=watch|poll
+//                 last call, crashed pod out of rotation); --mode=watch|poll, or
+//                 --mode=xds: through an xDS channel (first and last call only)
 //   churn         failed calls through a rolling update of 10 pods and a crash,
 //                 at a steady rate; --retry=true|false
 //   scale         discovery and pool at 500 / 5,000 / 20,000 endpoints, end to end
@@ -460,9 +461,77 @@ const testing::ClusterEvent* FindEvent(const std::vector<testing::ClusterEvent>&
   return nullptr;
 }
 
+// Convergence through an xDS channel: the same changes, with gRPC's xDS
+// client (fed by kube-grpc's ADS server) picking: a new ready pod's first call
+// and a deleted pod's last call, under steady load on the channel.
+absl::StatusOr<json> XdsConvergence() {
+  const int trials = Quick() ? 2 : 50;
+  const absl::Duration drain = absl::Milliseconds(300);
+  absl::StatusOr<ClusterFixture> f = StartCluster(3, {});
+  if (!f.ok()) return f.status();
+  absl::StatusOr<std::unique_ptr<kubegrpc::xds::XdsChannels>> xds =
+      kubegrpc::xds::XdsChannels::Start(f->cluster->client_config());
+  if (!xds.ok()) return xds.status();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = (*xds)->Channel("web.demo:80");
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<Echo::Stub> stub = Echo::NewStub(*channel);
+  // Steady load: 4 threads, 3,000 calls/s in all, each call waiting for a ready pod.
+  const double rate = 3000;
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> ok{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      const absl::Duration gap = absl::Seconds(4 / rate);
+      absl::Time next = absl::Now();
+      while (!stop.load()) {
+        grpc::ClientContext context;
+        context.set_wait_for_ready(true);
+        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+        EchoRequest request;
+        EchoResponse response;
+        (stub->Echo(&context, request, &response).ok() ? ok : failed)++;
+        next += gap;
+        absl::SleepFor(next - absl::Now());
+      }
+    });
+  }
+  std::vector<absl::Duration> first_call, last_call;
+  absl::Status error;
+  for (int t = 0; t < trials && error.ok(); ++t) {
+    if (error = f->cluster->ScaleTo("web", 4); !error.ok()) break;
+    const std::string pod = f->cluster->Pods("web").back();
+    testing::FakePod* fake = f->cluster->pod(pod);
+    error = WaitFor([&] { return fake->first_call_at() != absl::InfinitePast(); },
+                    absl::Seconds(30), "the new pod's first call through the xDS channel");
+    if (!error.ok()) break;
+    first_call.push_back(
+        fake->first_call_at() -
+        FindEvent(f->cluster->Events(), pod, testing::ClusterEvent::Kind::kReady)->at);
+    if (error = f->cluster->DeletePod(pod, drain); !error.ok()) break;
+    const auto after = f->cluster->Events();
+    const auto* terminating = FindEvent(after, pod, testing::ClusterEvent::Kind::kTerminating);
+    const auto* stopped = FindEvent(after, pod, testing::ClusterEvent::Kind::kStopped);
+    last_call.push_back(std::max(absl::ZeroDuration(), stopped->last_call - terminating->at));
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  if (!error.ok()) return error;
+  return json{{"section", "convergence"},
+              {"mode", "xds"},
+              {"trials", trials},
+              {"load_calls_per_second", rate},
+              {"drain_ms", absl::ToDoubleMilliseconds(drain)},
+              {"new_pod_first_call", Summarize(first_call).ToJson()},
+              {"deleted_pod_last_call", Summarize(last_call).ToJson()},
+              {"load_ok", ok.load()},
+              {"load_failed", failed.load()}};
+}
+
 absl::StatusOr<json> Convergence() {
   const std::string mode = absl::GetFlag(FLAGS_mode).empty() ? "watch" : absl::GetFlag(FLAGS_mode);
-  if (mode != "watch" && mode != "poll") return absl::InvalidArgumentError("--mode=watch|poll");
+  if (mode == "xds") return XdsConvergence();
+  if (mode != "watch" && mode != "poll") return absl::InvalidArgumentError("--mode=watch|poll|xds");
   const bool poll = mode == "poll";
   // The original: list every 60 s, ping every connection every 1 s. Scaled 1:100.
   const double scale = 100;
