@@ -14,8 +14,11 @@
 // Cluster and ClusterLoadAssignment names are the canonical ServiceTarget key
 // ("namespace/name:port"), so every spelling shares one cluster.
 //
-// Endpoints map as discovery sees them (DESIGN.md §7): one locality per zone
-// (weight = its endpoints; "" for endpoints without a zone), ready → HEALTHY,
+// Endpoints map as discovery sees them: one locality per zone (weight = its
+// endpoints; "" for endpoints without a zone) when the Service asks for zone
+// preference (trafficDistribution: every ready endpoint carries hints.forZones), one
+// locality for all otherwise (gRPC would draw a zone at random per call and
+// round-robin only within it), ready → HEALTHY,
 // serving and terminating → DRAINING (gRPC sends it nothing new), not ready →
 // UNHEALTHY; addresses carry the Service port's target port, exactly as the
 // pool dials them.

@@ -18,12 +18,14 @@ namespace {
 using ::testing::HasSubstr;
 namespace core = envoy::config::core::v3;
 
+// A pod hinted for its own zone, as for a Service with trafficDistribution.
 Endpoint Pod(const std::string& address, const std::string& zone, bool ready, bool serving = true,
              bool terminating = false) {
   Endpoint e;
   e.address = address;
   e.port = 8080;
   e.zone = zone;
+  if (ready) e.for_zones = {zone};  // the API's controller hints ready endpoints only
   e.ready = ready;
   e.serving = serving;
   e.terminating = terminating;
@@ -113,6 +115,19 @@ TEST(ResourcesTest, LoadAssignmentHasALocalityPerZoneAndHealthFromConditions) {
   EXPECT_EQ(seen[""]["10.0.0.6"], core::HEALTHY);
 
   EXPECT_EQ(MakeLoadAssignment(t, nullptr).endpoints_size(), 0);
+}
+
+TEST(ResourcesTest, WithoutZoneHintsEveryEndpointIsInOneLocality) {
+  ServiceTarget t = *ClusterTarget("prod/greeter:50051");
+  std::vector<Endpoint> pods = {Pod("10.0.0.1", "zone-a", true), Pod("10.0.0.2", "zone-b", true),
+                                Pod("10.0.0.3", "zone-c", true)};
+  pods[1].for_zones.clear();  // one endpoint without hints: no zone preference
+  envoy::config::endpoint::v3::ClusterLoadAssignment cla =
+      MakeLoadAssignment(t, EndpointSet::Create(pods).get());
+  ASSERT_EQ(cla.endpoints_size(), 1);
+  EXPECT_EQ(cla.endpoints(0).lb_endpoints_size(), 3);
+  EXPECT_EQ(cla.endpoints(0).load_balancing_weight().value(), 3u);
+  EXPECT_EQ(cla.endpoints(0).locality().zone(), "");
 }
 
 }  // namespace
