@@ -163,11 +163,14 @@ absl::Status ServiceDiscovery::List() {
   }
   bool first_sync = false;
   bool recovered = false;
+  bool annotated = false;
   DiscoveryStatus now;
   {
     absl::MutexLock lock(&mu_);
     first_sync = !status_.synced;
     recovered = FailingLocked();
+    annotated = status_.annotations != service->annotations;
+    status_.annotations = service->annotations;
     status_.synced = true;
     status_.resource_version = list->resource_version;
     status_.last_success_at = clock_->Now();
@@ -175,7 +178,7 @@ absl::Status ServiceDiscovery::List() {
     now = status_;
   }
   // Before the set, so that its subscribers know discovery has synced.
-  if ((first_sync || recovered) && on_status_) on_status_(now);
+  if ((first_sync || recovered || annotated) && on_status_) on_status_(now);
   Publish();
   return absl::OkStatus();
 }

@@ -18,6 +18,7 @@
 #define KUBEGRPC_K8S_CLIENT_H_
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,9 @@ struct ServiceInfo {
   std::string ns;
   std::string name;
   std::vector<ServicePort> ports;
+  // The Service's annotations under kube-grpc.io/ (others are not kept: some,
+  // like last-applied-configuration, are large).
+  std::map<std::string, std::string> annotations;
 };
 
 struct EndpointPort {

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct DiscoveryStatus {
   int64_t errors = 0;
   int64_t expired = 0;  // 410s (each followed by a relist)
   int64_t publishes = 0;
+  // The Service's kube-grpc.io/ annotations as last listed (policies for the
+  // xDS door; re-read at every relist).
+  std::map<std::string, std::string> annotations;
 };
 
 struct EndpointSnapshot {

@@ -114,6 +114,14 @@ absl::StatusOr<ServiceInfo> DecodeService(const json& object) {
       info.ports.push_back(std::move(port));
     }
   }
+  const json& annotations = Field(Field(object, "metadata"), "annotations");
+  if (annotations.is_object()) {
+    for (const auto& [key, value] : annotations.items()) {
+      if (key.rfind("kube-grpc.io/", 0) == 0 && value.is_string()) {
+        info.annotations[key] = value.get<std::string>();
+      }
+    }
+  }
   return info;
 }
 

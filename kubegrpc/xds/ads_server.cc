@@ -48,9 +48,12 @@ class ServiceWatch : public ServiceRegistry::Subscriber {
     Existence existence = Existence::kUnknown;
     bool synced = false;                     // a list succeeded
     std::shared_ptr<const EndpointSet> set;  // null until the first list is published
+    std::shared_ptr<const ServicePolicy> policy = std::make_shared<ServicePolicy>();
   };
 
-  explicit ServiceWatch(ServiceTarget target) : target_(std::move(target)) {}
+  // `log` hears of annotations that cannot be used.
+  ServiceWatch(ServiceTarget target, std::function<void(const std::string&)> log)
+      : target_(std::move(target)), log_(std::move(log)) {}
 
   const ServiceTarget& target() const { return target_; }
 
@@ -112,11 +115,22 @@ class ServiceWatch : public ServiceRegistry::Subscriber {
     } else {
       existence = Existence::kUnknown;
     }
+    std::vector<std::string> errors;
     {
       absl::MutexLock lock(&mu_);
-      if (state_.existence == existence && state_.synced == status.synced) return;
+      const bool annotated = annotations_ != status.annotations;
+      if (state_.existence == existence && state_.synced == status.synced && !annotated) return;
       state_.existence = existence;
       state_.synced = status.synced;
+      if (annotated) {
+        annotations_ = status.annotations;
+        auto policy = std::make_shared<ServicePolicy>(PolicyFromAnnotations(annotations_));
+        errors = policy->errors;
+        state_.policy = std::move(policy);
+      }
+    }
+    for (const std::string& e : errors) {
+      if (log_) log_(absl::StrCat("kube-grpc xDS: Service ", target_.ToString(), ": ", e));
     }
     Notify();
   }
@@ -125,8 +139,10 @@ class ServiceWatch : public ServiceRegistry::Subscriber {
   void Notify() ABSL_LOCKS_EXCLUDED(mu_);
 
   const ServiceTarget target_;
+  const std::function<void(const std::string&)> log_;
   mutable absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> annotations_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<ServiceRegistry::Subscription> subscription_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<StreamCore>> listeners_ ABSL_GUARDED_BY(mu_);
@@ -361,9 +377,9 @@ StreamCore::Built StreamCore::BuildLocked(const std::string& type, TypeState& t,
     if (state.existence == ServiceWatch::Existence::kUnknown) return Built::kWait;
     if (state.existence == ServiceWatch::Existence::kMissing) continue;  // does not exist
     if (type == kListenerType) {
-      out->add_resources()->PackFrom(MakeListener(name, *target));
+      out->add_resources()->PackFrom(MakeListener(name, *target, *state.policy));
     } else {
-      out->add_resources()->PackFrom(MakeCluster(*target));
+      out->add_resources()->PackFrom(MakeCluster(*target, *state.policy));
     }
   }
   std::string serialized;
@@ -538,7 +554,8 @@ std::shared_ptr<internal::ServiceWatch> AdsServer::Acquire(const ServiceTarget& 
     if (shutdown_) return nullptr;
     Watched& w = watches_[target.ToString()];
     if (w.watch == nullptr) {
-      w.watch = std::make_shared<internal::ServiceWatch>(target);
+      w.watch = std::make_shared<internal::ServiceWatch>(
+          target, [this](const std::string& line) { Log(line); });
       start = w.watch;
       stats_.services = static_cast<int64_t>(watches_.size());
     }

@@ -25,6 +25,10 @@
 // - resource_names subscribe and unsubscribe: the stream follows exactly the
 //   Services its names need. Unknown type URLs and names that are not targets
 //   are answered with nothing (the client's does-not-exist timer decides).
+// - Policies come from the Service's kube-grpc.io/ annotations
+//   (PolicyFromAnnotations in resources.h: lb-policy, outlier-detection,
+//   retry), re-read at every relist; one that cannot be used is reported
+//   (on_log, naming the Service) and its default used.
 // - A Service the API says does not exist (its Service or port is NotFound)
 //   is left out of the Listener and Cluster responses: "does not exist", not an
 //   empty cluster. While discovery has not yet heard anything about a new

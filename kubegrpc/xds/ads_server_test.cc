@@ -7,6 +7,7 @@
 #include "kubegrpc/xds/ads_server.h"
 
 #include <deque>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -15,12 +16,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/http_k8s_client.h"
 #include "kubegrpc/xds/resources.h"
+#include "nlohmann/json.hpp"
 #include "testing/fake_cluster.h"
 
 namespace kubegrpc::xds {
@@ -328,6 +331,49 @@ TEST_F(AdsServerTest, AClientThatReconnectsStartsAfreshOnTheSameDiscovery) {
   }
   EXPECT_TRUE(WaitFor([&] { return server_->Stats().open_streams == 0; }));
   EXPECT_EQ(server_->Stats().streams, 2);
+}
+
+TEST_F(AdsServerTest, TheServicesAnnotationsSetItsPoliciesAndBadOnesAreReported) {
+  absl::StatusOr<nlohmann::json> annotated = cluster_->k8s().store().Mutate(
+      fakek8s::Resource::kServices, "demo", "api", [](nlohmann::json& service) {
+        service["metadata"]["annotations"] = {
+            {"kube-grpc.io/lb-policy", "ring_hash"},
+            {"kube-grpc.io/retry", R"({"retryOn": "unavailable", "numRetries": 2})"},
+            {"kube-grpc.io/outlier-detection", "{not json"},
+        };
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(annotated.ok()) << annotated.status();
+  AdsClient ads(server_->port());
+  ads.Request(kClusterType, {"demo/api:80", "demo/web:80"});
+  std::optional<DiscoveryResponse> cds = ads.Next(kClusterType);
+  ASSERT_TRUE(cds.has_value());
+  ASSERT_EQ(cds->resources_size(), 2);
+  std::map<std::string, envoy::config::cluster::v3::Cluster> clusters;
+  for (const auto& any : cds->resources()) {
+    envoy::config::cluster::v3::Cluster c;
+    ASSERT_TRUE(any.UnpackTo(&c));
+    clusters[c.name()] = c;
+  }
+  // Both unusable: the defaults, and a line each naming the Service.
+  EXPECT_EQ(clusters["demo/api:80"].lb_policy(), envoy::config::cluster::v3::Cluster::ROUND_ROBIN);
+  EXPECT_FALSE(clusters["demo/api:80"].has_outlier_detection());
+  EXPECT_EQ(clusters["demo/web:80"].lb_policy(), envoy::config::cluster::v3::Cluster::ROUND_ROBIN);
+  EXPECT_THAT(Log(), ::testing::Contains(::testing::AllOf(
+                         HasSubstr("demo/api:80"), HasSubstr("kube-grpc.io/outlier-detection"))));
+  EXPECT_THAT(Log(), ::testing::Contains(::testing::AllOf(HasSubstr("demo/api:80"),
+                                                          HasSubstr("kube-grpc.io/lb-policy"))));
+
+  ads.Request(kListenerType, {"api.demo:80"});
+  std::optional<DiscoveryResponse> lds = ads.Next(kListenerType);
+  ASSERT_TRUE(lds.has_value());
+  ASSERT_EQ(lds->resources_size(), 1);
+  envoy::config::listener::v3::Listener l;
+  ASSERT_TRUE(lds->resources(0).UnpackTo(&l));
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager hcm;
+  ASSERT_TRUE(l.api_listener().api_listener().UnpackTo(&hcm));
+  EXPECT_EQ(hcm.route_config().virtual_hosts(0).routes(0).route().retry_policy().retry_on(),
+            "unavailable");
 }
 
 TEST_F(AdsServerTest, BadListenAddressesAreRejectedClearly) {

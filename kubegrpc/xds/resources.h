@@ -28,13 +28,17 @@
 #ifndef KUBEGRPC_XDS_RESOURCES_H_
 #define KUBEGRPC_XDS_RESOURCES_H_
 
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/route/v3/route_components.pb.h"
 #include "kubegrpc/endpoint_set.h"
 #include "kubegrpc/target.h"
 
@@ -58,9 +62,38 @@ absl::StatusOr<ServiceTarget> ClusterTarget(absl::string_view cluster_name);
 // The Cluster / ClusterLoadAssignment name of `target`: "ns/name:port".
 std::string ClusterName(const ServiceTarget& target);
 
+// Policies a Service asks for through its annotations (gRPC's own names):
+//   kube-grpc.io/lb-policy          round_robin (the default, and the only one:
+//                                   ring_hash crashed gRPC 1.51's xDS client in
+//                                   our tests, so it is refused with an error)
+//   kube-grpc.io/outlier-detection  gRPC A50's outlier_detection JSON, e.g.
+//       {"interval": "10s", "baseEjectionTime": "30s", "maxEjectionTime": "300s",
+//        "maxEjectionPercent": 10,
+//        "successRateEjection": {"stdevFactor": 1900, "enforcementPercentage": 100,
+//                                "minimumHosts": 5, "requestVolume": 100},
+//        "failurePercentageEjection": {"threshold": 85, ...}}
+//   kube-grpc.io/retry              gRPC A44's retry policy on the route, e.g.
+//       {"retryOn": "unavailable,cancelled", "numRetries": 2,
+//        "baseInterval": "0.025s", "maxInterval": "0.25s"}
+// gRPC 1.51 applies outlier detection only with
+// GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION=true in the client's environment;
+// retries need nothing.
+struct ServicePolicy {
+  envoy::config::cluster::v3::Cluster::LbPolicy lb_policy =
+      envoy::config::cluster::v3::Cluster::ROUND_ROBIN;
+  std::optional<envoy::config::cluster::v3::OutlierDetection> outlier_detection;
+  std::optional<envoy::config::route::v3::RetryPolicy> retry;
+  // One line per annotation that could not be used (its default is used
+  // instead), naming the annotation and what is wrong.
+  std::vector<std::string> errors;
+};
+ServicePolicy PolicyFromAnnotations(const std::map<std::string, std::string>& annotations);
+
 envoy::config::listener::v3::Listener MakeListener(const std::string& listener_name,
-                                                   const ServiceTarget& target);
-envoy::config::cluster::v3::Cluster MakeCluster(const ServiceTarget& target);
+                                                   const ServiceTarget& target,
+                                                   const ServicePolicy& policy = {});
+envoy::config::cluster::v3::Cluster MakeCluster(const ServiceTarget& target,
+                                                const ServicePolicy& policy = {});
 // `set` may be null (nothing known yet): no endpoints.
 envoy::config::endpoint::v3::ClusterLoadAssignment MakeLoadAssignment(const ServiceTarget& target,
                                                                       const EndpointSet* set);

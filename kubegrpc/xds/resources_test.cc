@@ -130,5 +130,74 @@ TEST(ResourcesTest, WithoutZoneHintsEveryEndpointIsInOneLocality) {
   EXPECT_EQ(cla.endpoints(0).locality().zone(), "");
 }
 
+TEST(ResourcesTest, AnnotationsSetTheLbPolicyOutlierDetectionAndRetries) {
+  ServicePolicy p = PolicyFromAnnotations({
+      {"kube-grpc.io/lb-policy", "round_robin"},
+      {"kube-grpc.io/outlier-detection",
+       R"({"interval": "5s", "baseEjectionTime": "20s", "maxEjectionPercent": 30,
+           "failurePercentageEjection": {"threshold": 50, "minimumHosts": 3}})"},
+      {"kube-grpc.io/retry",
+       R"({"retryOn": "unavailable, cancelled", "numRetries": 3, "baseInterval": "0.05s",
+           "maxInterval": "1s"})"},
+  });
+  EXPECT_THAT(p.errors, ::testing::IsEmpty());
+  ServiceTarget t = *ClusterTarget("prod/greeter:50051");
+  envoy::config::cluster::v3::Cluster c = MakeCluster(t, p);
+  EXPECT_EQ(c.lb_policy(), envoy::config::cluster::v3::Cluster::ROUND_ROBIN);
+  ASSERT_TRUE(c.has_outlier_detection());
+  const auto& od = c.outlier_detection();
+  EXPECT_EQ(od.interval().seconds(), 5);
+  EXPECT_EQ(od.base_ejection_time().seconds(), 20);
+  EXPECT_EQ(od.max_ejection_percent().value(), 30u);
+  EXPECT_EQ(od.failure_percentage_threshold().value(), 50u);
+  EXPECT_EQ(od.failure_percentage_minimum_hosts().value(), 3u);
+  EXPECT_EQ(od.enforcing_failure_percentage().value(), 100u);  // asked for: on
+  EXPECT_EQ(od.enforcing_success_rate().value(), 0u);          // not asked for: off (A50)
+
+  envoy::config::listener::v3::Listener l = MakeListener("greeter.prod:50051", t, p);
+  envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager hcm;
+  ASSERT_TRUE(l.api_listener().api_listener().UnpackTo(&hcm));
+  const auto& retry = hcm.route_config().virtual_hosts(0).routes(0).route().retry_policy();
+  EXPECT_EQ(retry.retry_on(), "unavailable, cancelled");
+  EXPECT_EQ(retry.num_retries().value(), 3u);
+  EXPECT_EQ(retry.retry_back_off().base_interval().nanos(), 50000000);
+  EXPECT_EQ(retry.retry_back_off().max_interval().seconds(), 1);
+
+  // Without annotations: round_robin, nothing else.
+  envoy::config::cluster::v3::Cluster plain = MakeCluster(t, PolicyFromAnnotations({}));
+  EXPECT_EQ(plain.lb_policy(), envoy::config::cluster::v3::Cluster::ROUND_ROBIN);
+  EXPECT_FALSE(plain.has_outlier_detection());
+}
+
+TEST(ResourcesTest, AnnotationsThatCannotBeUsedAreNamedAndTheDefaultsKept) {
+  ServicePolicy p = PolicyFromAnnotations({
+      {"kube-grpc.io/lb-policy", "least_request"},
+      {"kube-grpc.io/outlier-detection", R"({"interval": "soon"})"},
+      {"kube-grpc.io/retry", R"({"retryOn": "unavailable,teapot"})"},
+      {"kube-grpc.io/retries", "{}"},
+      {"kube-grpc.io/lb-polcy", "round_robin"},
+  });
+  EXPECT_EQ(p.lb_policy, envoy::config::cluster::v3::Cluster::ROUND_ROBIN);
+  EXPECT_FALSE(p.outlier_detection.has_value());
+  EXPECT_FALSE(p.retry.has_value());
+  ASSERT_EQ(p.errors.size(), 5u);
+  EXPECT_THAT(p.errors,
+              ::testing::Contains(HasSubstr("kube-grpc.io/lb-policy: \"least_request\"")));
+  EXPECT_THAT(p.errors,
+              ::testing::Contains(HasSubstr("outlier-detection: interval has a bad value")));
+  EXPECT_THAT(p.errors, ::testing::Contains(HasSubstr("retry: retryOn has a bad value")));
+  EXPECT_THAT(p.errors, ::testing::Contains(HasSubstr("kube-grpc.io/lb-polcy: not an annotation")));
+  ServicePolicy ring = PolicyFromAnnotations({{"kube-grpc.io/lb-policy", "ring_hash"}});
+  EXPECT_EQ(ring.lb_policy, envoy::config::cluster::v3::Cluster::ROUND_ROBIN);
+  ASSERT_EQ(ring.errors.size(), 1u);
+  EXPECT_THAT(ring.errors[0], HasSubstr("ring_hash crashes gRPC 1.51"));
+  for (const char* bad : {"[1]", "not json", R"({"numRetries": 2})", R"({"retryOn": 5})",
+                          R"({"retryOn": "unavailable", "numRetries": -1})"}) {
+    ServicePolicy q = PolicyFromAnnotations({{"kube-grpc.io/retry", bad}});
+    EXPECT_FALSE(q.retry.has_value()) << bad;
+    EXPECT_EQ(q.errors.size(), 1u) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace kubegrpc::xds

@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/xds/xds_channels.h"
+#include "nlohmann/json.hpp"
 #include "testing/fake_cluster.h"
 #include "testing/proto/echo.grpc.pb.h"
 
@@ -120,6 +121,29 @@ TEST_F(XdsE2ETest, CallsSpreadOverEveryReadyPodAndFollowScaling) {
   EXPECT_TRUE(gone);
   EXPECT_GE(xds_->server().Stats().acks, 3);  // LDS, CDS and EDS at least
   EXPECT_EQ(xds_->server().Stats().nacks, 0);
+}
+
+TEST_F(XdsE2ETest, GrpcTakesThePoliciesTheServiceAnnotates) {
+  DeploymentSpec spec;
+  spec.name = "ring";
+  spec.replicas = 3;
+  ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+  absl::StatusOr<nlohmann::json> annotated = cluster_->k8s().store().Mutate(
+      fakek8s::Resource::kServices, "demo", "ring", [](nlohmann::json& service) {
+        service["metadata"]["annotations"] = {
+            {"kube-grpc.io/lb-policy", "ring_hash"},  // refused: served as round_robin
+            {"kube-grpc.io/retry", R"({"retryOn": "unavailable", "numRetries": 2})"},
+        };
+        return absl::OkStatus();
+      });
+  ASSERT_TRUE(annotated.ok()) << annotated.status();
+  const int64_t nacks = xds_->server().Stats().nacks;
+  std::unique_ptr<Echo::Stub> stub = Stub("ring.demo:80");
+  ASSERT_NE(stub, nullptr);
+  // Every pod answers, and gRPC accepted the Cluster and the route's retry
+  // policy (ring_hash, which crashed this client, is not served).
+  EXPECT_TRUE(AllAnswer(*stub, {"ring-0", "ring-1", "ring-2"}));
+  EXPECT_EQ(xds_->server().Stats().nacks, nacks);
 }
 
 TEST_F(XdsE2ETest, AServiceThatDoesNotExistFailsCallsAsUnavailable) {
