@@ -9,7 +9,11 @@
 // pods, their state in the API and in the pool, calls per second and failures.
 // Ends with a summary and writes a self-contained HTML report with charts.
 //
-// Flags: --scenario=FILE --duration=30s --rate=500 --threads=4 --resync=5m
+// With --mode=xds the same scenario runs through a standard grpc::Channel
+// (xds:///web.demo:80) that gRPC's own xDS client balances, fed by kube-grpc's
+// ADS server in this process (kubegrpc::xds::XdsChannels).
+//
+// Flags: --scenario=FILE --mode=pool|xds --duration=30s --rate=500 --threads=4 --resync=5m
 //        --watch=true --health_interval=1s (0 turns health checks off) --seed=7
 //        --html=FILE --summary_json=FILE --live=auto|tty|plain|off
 
@@ -37,6 +41,9 @@
 #include "tools/flags/usage.h"
 
 ABSL_FLAG(std::string, scenario, "", "scenario file (YAML); default: examples/scenarios/demo.yaml");
+ABSL_FLAG(std::string, mode, "",
+          "override the scenario's mode: pool (a kube-grpc Balancer carries the load) or xds "
+          "(a standard grpc::Channel balanced by gRPC's xDS client from kube-grpc's ADS server)");
 ABSL_FLAG(std::string, duration, "", "override the scenario's duration, e.g. 30s");
 ABSL_FLAG(std::string, rate, "",
           "override the load: calls per second over all threads (a positive number, or "
@@ -146,9 +153,11 @@ class LiveView {
       last_plain_ = p.elapsed;
       std::vector<std::string> per_pod;
       for (const auto& [pod, r] : rate) per_pod.push_back(absl::StrFormat("%s=%.0f/s", pod, r));
-      std::cout << absl::StrFormat("t=%4.1fs step=[%s] api_pods=%d ok=%d failed=%d %s\n",
-                                   absl::ToDoubleSeconds(p.elapsed), p.step, p.api_pods.size(),
-                                   p.load.ok, p.load.failed, absl::StrJoin(per_pod, " "))
+      std::cout << absl::StrFormat("t=%4.1fs mode=%s step=[%s] api_pods=%d ok=%d failed=%d %s\n",
+                                   absl::ToDoubleSeconds(p.elapsed),
+                                   kubegrpc::testing::ScenarioModeName(p.mode), p.step,
+                                   p.api_pods.size(), p.load.ok, p.load.failed,
+                                   absl::StrJoin(per_pod, " "))
                 << std::flush;
       return;
     }
@@ -158,6 +167,9 @@ class LiveView {
                            absl::ToDoubleSeconds(p.elapsed), absl::ToDoubleSeconds(p.duration),
                            p.elapsed > p.duration ? " (the last step is still running)" : "",
                            p.step.empty() ? "(none yet)" : p.step);
+    if (p.mode == kubegrpc::testing::ScenarioMode::kXds) {
+      out << "mode: xds (gRPC's xDS client balances; its channels are not visible here)\n";
+    }
     out << absl::StrFormat("discovery: %s, %d lists, %d watches, %d events, %d errors%s\n\n",
                            p.discovery.synced ? "synced" : "not synced", p.discovery.lists,
                            p.discovery.watches, p.discovery.events, p.discovery.errors,
@@ -208,6 +220,12 @@ absl::StatusOr<absl::Duration> FlagDuration(const std::string& value, const char
 }
 
 absl::Status ApplyOverrides(kubegrpc::testing::Scenario& s) {
+  if (std::string v = absl::GetFlag(FLAGS_mode); !v.empty()) {
+    absl::StatusOr<kubegrpc::testing::ScenarioMode> mode = kubegrpc::testing::ParseScenarioMode(v);
+    if (!mode.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--mode=", v, " is pool or xds"));
+    s.mode = *mode;
+  }
   if (std::string v = absl::GetFlag(FLAGS_duration); !v.empty()) {
     absl::StatusOr<absl::Duration> d = FlagDuration(v, "duration");
     if (!d.ok()) return d.status();
@@ -273,7 +291,8 @@ absl::Status ApplyOverrides(kubegrpc::testing::Scenario& s) {
 int main(int argc, char** argv) {
   kubegrpc::tools::ParseFlags(
       argc, argv,
-      "simulate: the kube-grpc demo. A fake cluster, load through a Balancer, a scenario of "
+      "simulate: the kube-grpc demo. A fake cluster, load through a Balancer (or an xDS "
+      "channel: --mode=xds), a scenario of "
       "scaling, crashes, a rollout and an API outage, a live view and an HTML report.\n"
       "  bazel run //examples:simulate -- [--scenario=FILE] [flags]");
   std::string path = absl::GetFlag(FLAGS_scenario);
@@ -298,7 +317,8 @@ int main(int argc, char** argv) {
   scenario->progress_interval = absl::Milliseconds(live == "tty" ? 250 : 200);
 
   std::cout << "kube-grpc demo: scenario " << scenario->name << " from " << path << ", "
-            << absl::FormatDuration(scenario->duration) << "\n"
+            << absl::FormatDuration(scenario->duration) << ", mode "
+            << kubegrpc::testing::ScenarioModeName(scenario->mode) << "\n"
             << std::flush;
   scenario->stop = &g_stop;
   std::signal(SIGINT, OnInterrupt);

@@ -22,9 +22,31 @@ YAML
   exit 1
 }
 cat "$dir/out.txt"
-grep -q "^t= *[0-9.]*s step=" "$dir/out.txt" || { echo "no live lines"; exit 1; }
+grep -q "^t= *[0-9.]*s mode=pool step=" "$dir/out.txt" || { echo "no live lines"; exit 1; }
 grep -q "== Summary ==" "$dir/out.txt"
 grep -q "HTML report: $dir/report.html" "$dir/out.txt"
+
+# The same scenario through an xDS channel: gRPC's own xDS client balances,
+# fed by kube-grpc's ADS server; no call fails (gRPC retries from the Service's
+# kube-grpc.io/retry annotation) and every pod answered.
+"$simulate" --scenario="$dir/short.yaml" --mode=xds --html="$dir/xds.html" \
+  --summary_json="$dir/xds.json" --live=plain >"$dir/xds.txt" 2>&1 || {
+  cat "$dir/xds.txt"
+  exit 1
+}
+cat "$dir/xds.txt"
+grep -q "^t= *[0-9.]*s mode=xds step=" "$dir/xds.txt" || { echo "no xds live lines"; exit 1; }
+grep -q "^scenario short (xds): [0-9]* calls ok, 0 failed" "$dir/xds.txt" || { echo "xds calls failed"; exit 1; }
+/usr/bin/python3 - "$dir/xds.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["mode"] == "xds", s["mode"]
+assert s["failed"] == 0 and s["ok"] > 100, (s["ok"], s["failed"])
+# web-0..2 from the start, web-3 after the scale step.
+assert all(s["by_pod"].get(p, 0) > 0 for p in ["web-0", "web-1", "web-2", "web-3"]), s["by_pod"]
+PY
+"$simulate" --scenario="$dir/short.yaml" --mode=bogus >/dev/null 2>"$dir/err.txt" && exit 1
+grep -q -- "--mode=bogus is pool or xds" "$dir/err.txt"
 
 # The default scenario parses (the demo's own file), with flags applied.
 "$simulate" --duration=bogus >/dev/null 2>"$dir/err.txt" && exit 1

@@ -133,7 +133,7 @@ Balancer::Balancer(std::shared_ptr<K8sClient> client, std::string default_namesp
       options_(std::move(options)),
       events_(options_.on_event ? std::make_unique<internal::EventQueue>(options_.on_event)
                                 : nullptr),
-      registry_(std::make_unique<ServiceRegistry>(client_.get(), options_.discovery)) {
+      registry_(ServiceRegistry::Create(client_, options_.discovery)) {
   factory_ = options_.subchannel_factory;
   if (factory_ == nullptr) {
     factory_ = std::make_shared<GrpcSubchannelFactory>(

@@ -146,6 +146,12 @@ class Balancer {
 
   std::vector<ServiceSnapshot> Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The registry that runs this Balancer's discoveries (one per Service). Give
+  // it to xds::XdsChannels::Start to serve the same Services to gRPC's xDS
+  // client with one discovery per Service for both. It keeps the Kubernetes
+  // client alive and may outlive the Balancer.
+  std::shared_ptr<ServiceRegistry> registry() const { return registry_; }
+
   // Stops every discovery and releases every channel. Handles then fail.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -163,7 +169,7 @@ class Balancer {
   std::shared_ptr<SubchannelFactory> factory_;
   // Declared before what posts to it: destroyed after them.
   std::unique_ptr<internal::EventQueue> events_;
-  std::unique_ptr<ServiceRegistry> registry_;
+  std::shared_ptr<ServiceRegistry> registry_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<internal::ServiceChannels>> services_ ABSL_GUARDED_BY(mu_);

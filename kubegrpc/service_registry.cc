@@ -36,6 +36,15 @@ struct ServiceRegistry::Subscription::Entry {
 ServiceRegistry::ServiceRegistry(K8sClient* client, DiscoveryOptions options)
     : client_(client), options_(options) {}
 
+std::shared_ptr<ServiceRegistry> ServiceRegistry::Create(std::shared_ptr<K8sClient> client,
+                                                         DiscoveryOptions options) {
+  K8sClient* raw = client.get();
+  // The deleter holds the client: it goes after the registry.
+  return std::shared_ptr<ServiceRegistry>(
+      new ServiceRegistry(raw, options),
+      [client = std::move(client)](ServiceRegistry* registry) { delete registry; });
+}
+
 ServiceRegistry::~ServiceRegistry() {
   std::map<std::string, std::shared_ptr<Subscription::Entry>> left;
   {

@@ -77,6 +77,10 @@ class ServiceRegistry {
 
   // `client` must outlive the registry.
   ServiceRegistry(K8sClient* client, DiscoveryOptions options);
+  // A registry that keeps `client` alive as long as itself, for sharing: the
+  // Balancer's (Balancer::registry()) can also feed an xDS server.
+  static std::shared_ptr<ServiceRegistry> Create(std::shared_ptr<K8sClient> client,
+                                                 DiscoveryOptions options);
   // Every Subscription must be gone by then.
   ~ServiceRegistry();
   ServiceRegistry(const ServiceRegistry&) = delete;

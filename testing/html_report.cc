@@ -248,6 +248,7 @@ json ScenarioSummaryJson(const Scenario& scenario, const ScenarioReport& report)
   }
   const BalancerOptions& b = scenario.balancer;
   return {{"scenario", report.name},
+          {"mode", ScenarioModeName(report.mode)},
           {"duration_s", Seconds(scenario.duration)},
           {"interval_s", Seconds(load.interval)},
           {"settings",
@@ -363,10 +364,16 @@ std::string ScenarioHtml(const Scenario& scenario, const ScenarioReport& report)
   absl::StrAppend(
       &body, "<p>", Num(Seconds(scenario.duration)), " s of load at ", Num(scenario.load.rate),
       " calls/s (", scenario.load.threads, " threads, ",
-      scenario.load.retry ? "retry helper" : "no retries", ") through a <code>Balancer</code> ",
+      report.mode == ScenarioMode::kXds
+          ? absl::StrCat(
+                scenario.load.retry ? "gRPC retries from kube-grpc.io/retry" : "no retries",
+                ") through an xDS channel (gRPC's own balancing, kube-grpc's ADS server) ")
+          : absl::StrCat(scenario.load.retry ? "retry helper" : "no retries",
+                         ") through a <code>Balancer</code> "),
       "over a fake cluster on loopback. Discovery: ", b.discovery.watch ? "watch" : "polling",
       ", resync every ", absl::FormatDuration(b.discovery.resync_interval), "; health checks: ",
-      b.pool.health.mode == HealthCheckOptions::Mode::kNone
+      report.mode == ScenarioMode::kXds ? "none of ours (the API's readiness, sent as EDS health)"
+      : b.pool.health.mode == HealthCheckOptions::Mode::kNone
           ? "off"
           : absl::StrCat("every ", absl::FormatDuration(b.pool.health.interval)),
       ". Generated ", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::Now(), absl::UTCTimeZone()),
@@ -394,14 +401,17 @@ std::string ScenarioHtml(const Scenario& scenario, const ScenarioReport& report)
   absl::StrAppend(&body, "<h2>Failed calls over time</h2>\n",
                   SvgLineChart("failures", absl::StrCat("Failed calls per ", Num(bin_s), " s"),
                                "failed calls", bin_s, {failed}, markers, /*integer_y=*/true));
-  absl::StrAppend(&body,
-                  "<h2>Convergence</h2>\n<p>After each step: the time until the pool "
-                  "picked exactly the pods the API reported ready. \"never\": not before the "
-                  "run ended.</p>\n",
-                  SvgBarChart("convergence", "Convergence after each step", "ms", convergence));
+  const bool xds = report.mode == ScenarioMode::kXds;
+  absl::StrAppend(
+      &body, "<h2>Convergence</h2>\n<p>After each step: the time until ",
+      xds ? "a whole interval of calls (through an xDS channel) went to" : "the pool picked",
+      " exactly the pods the API reported ready. \"never\": not before the "
+      "run ended.</p>\n",
+      SvgBarChart("convergence", "Convergence after each step", "ms", convergence));
   absl::StrAppend(&body,
                   "<table id=\"steps\">\n<tr><th>at</th><th>step</th><th>applied in</th>"
-                  "<th>pool matched the API after</th></tr>\n");
+                  "<th>",
+                  xds ? "calls" : "pool", " matched the API after</th></tr>\n");
   for (const StepResult& s : report.steps) {
     absl::StrAppend(&body, "<tr><td>", Num(Seconds(s.step.at)), " s</td><td>",
                     HtmlEscape(s.step.action), "</td><td>",

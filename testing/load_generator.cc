@@ -64,10 +64,18 @@ int LoadGenerator::CurrentInterval() const {
   return static_cast<int>((absl::Now() - start_) / options_.interval);
 }
 
+std::map<std::string, int64_t> LoadGenerator::CallsIn(int interval) const {
+  absl::MutexLock lock(&mu_);
+  if (interval < 0 || interval >= static_cast<int>(report_.timeline.size())) return {};
+  return report_.timeline[interval];
+}
+
 void LoadGenerator::Worker(int index) {
   const absl::Duration period =
       options_.rate > 0 ? absl::Seconds(options_.threads / options_.rate) : absl::ZeroDuration();
   absl::Time next = absl::Now() + period * index / std::max(1, options_.threads);
+  std::unique_ptr<Echo::Stub> channel_stub =
+      channel_ != nullptr ? Echo::NewStub(channel_) : nullptr;
   while (!stop_.load()) {
     if (period > absl::ZeroDuration()) {
       absl::Time now = absl::Now();
@@ -79,7 +87,11 @@ void LoadGenerator::Worker(int index) {
     EchoResponse response;
     const absl::Time begin = absl::Now();
     grpc::Status status;
-    if (options_.retry) {
+    if (channel_stub != nullptr) {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + options_.call_timeout));
+      status = channel_stub->Echo(&context, request, &response);
+    } else if (options_.retry) {
       CallOptions call;
       call.idempotent = true;
       call.timeout = options_.call_timeout;

@@ -10,6 +10,11 @@
 //   kubegrpc::testing::LoadReport report = load.Stop();
 //   EXPECT_EQ(report.failed, 0);
 //
+// Or through any grpc::Channel, e.g. an xDS channel (xds::XdsChannels):
+//   kubegrpc::testing::LoadGenerator load(channel, {.threads = 4, .rate = 500});
+// Its calls are plain ones: retries are the channel's (its service config, or
+// the xDS route's retry policy), so LoadOptions::retry does not apply.
+//
 // Thread-safety: Start/Stop from one thread; Snapshot() from any.
 
 #ifndef TESTING_LOAD_GENERATOR_H_
@@ -33,6 +38,7 @@ struct LoadOptions {
   int threads = 2;
   double rate = 200;  // calls per second over all threads; <= 0: as fast as possible
   // Use the retry helper (idempotent echo calls) rather than plain Next().
+  // Over a channel: nothing (the channel's own retry policy applies).
   bool retry = true;
   absl::Duration call_timeout = absl::Seconds(5);
   absl::Duration interval = absl::Milliseconds(100);  // timeline bucket
@@ -58,6 +64,8 @@ class LoadGenerator {
  public:
   LoadGenerator(StubHandle<Echo> handle, LoadOptions options)
       : handle_(std::move(handle)), options_(options) {}
+  LoadGenerator(std::shared_ptr<grpc::Channel> channel, LoadOptions options)
+      : channel_(std::move(channel)), options_(options) {}
   ~LoadGenerator();
 
   void Start();
@@ -66,6 +74,9 @@ class LoadGenerator {
   LoadReport Snapshot() const ABSL_LOCKS_EXCLUDED(mu_);
   // The timeline interval now (for marking scenario steps).
   int CurrentInterval() const;
+  // Successful calls per pod in timeline interval `interval` (cheaper than
+  // Snapshot(): no latency percentiles).
+  std::map<std::string, int64_t> CallsIn(int interval) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   void Worker(int index);
@@ -73,6 +84,7 @@ class LoadGenerator {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   StubHandle<Echo> handle_;
+  std::shared_ptr<grpc::Channel> channel_;  // set: calls go through it
   const LoadOptions options_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;

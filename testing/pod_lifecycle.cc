@@ -127,9 +127,10 @@ absl::Status PodLifecycle::CreateDeployment(const DeploymentSpec& spec) {
   if (!spec.traffic_distribution.empty()) {
     service_spec["trafficDistribution"] = spec.traffic_distribution;
   }
-  absl::StatusOr<json> service = store_->Create(
-      fakek8s::Resource::kServices,
-      {{"metadata", {{"name", spec.name}, {"namespace", spec.ns}}}, {"spec", service_spec}});
+  json metadata = {{"name", spec.name}, {"namespace", spec.ns}};
+  if (!spec.service_annotations.empty()) metadata["annotations"] = spec.service_annotations;
+  absl::StatusOr<json> service = store_->Create(fakek8s::Resource::kServices,
+                                                {{"metadata", metadata}, {"spec", service_spec}});
   if (!service.ok()) return service.status();
   return error_;
 }

@@ -62,6 +62,8 @@ struct DeploymentSpec {
   std::vector<std::string> zones = {"zone-a", "zone-b", "zone-c"};
   // The Service's spec.trafficDistribution ("" = unset), e.g. PreferSameZone.
   std::string traffic_distribution;
+  // The Service's metadata.annotations, e.g. kube-grpc.io/retry for xDS clients.
+  std::map<std::string, std::string> service_annotations;
 };
 
 // One change the cluster made, as the API reported it (timestamped just before

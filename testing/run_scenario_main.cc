@@ -1,6 +1,7 @@
 // Runs a scenario file against a fake cluster and prints its report.
 //
 //   bazel run //testing:run_scenario -- --scenario=testing/scenarios/scale_crash_rollout.yaml
+//   ... --mode=xds    the same through an xDS channel (gRPC's own balancing)
 //
 // A relative --scenario is taken from the directory bazel was run in. Exit
 // codes: 0 no call failed, 1 some did (or the run failed), 2 bad usage.
@@ -12,6 +13,7 @@
 #include "tools/flags/usage.h"
 
 ABSL_FLAG(std::string, scenario, "", "the scenario file (YAML); required");
+ABSL_FLAG(std::string, mode, "", "override the scenario's mode: pool or xds");
 
 int main(int argc, char** argv) {
   kubegrpc::tools::ParseFlags(
@@ -29,6 +31,15 @@ int main(int argc, char** argv) {
   if (!scenario.ok()) {
     std::cerr << "run_scenario: " << scenario.status().message() << "\n";
     return 2;
+  }
+  if (const std::string mode = absl::GetFlag(FLAGS_mode); !mode.empty()) {
+    absl::StatusOr<kubegrpc::testing::ScenarioMode> parsed =
+        kubegrpc::testing::ParseScenarioMode(mode);
+    if (!parsed.ok()) {
+      std::cerr << "run_scenario: --mode=" << mode << " is pool or xds\n";
+      return 2;
+    }
+    scenario->mode = *parsed;
   }
   absl::StatusOr<kubegrpc::testing::ScenarioReport> report = RunScenario(*scenario);
   if (!report.ok()) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "kubegrpc/xds/xds_channels.h"
 #include "yaml-cpp/yaml.h"
 
 namespace kubegrpc::testing {
@@ -97,6 +99,11 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
   Scenario s;
   try {
     if (root["name"]) s.name = root["name"].as<std::string>();
+    if (root["mode"]) {
+      absl::StatusOr<ScenarioMode> mode = ParseScenarioMode(root["mode"].as<std::string>());
+      if (!mode.ok()) return mode.status();
+      s.mode = *mode;
+    }
     if (root["duration"]) {
       absl::StatusOr<absl::Duration> d = Duration(root["duration"], "duration");
       if (!d.ok()) return d.status();
@@ -170,24 +177,154 @@ absl::StatusOr<Scenario> ParseScenario(const std::string& text) {
   return s;
 }
 
+namespace {
+
+// Whoever carries the scenario's load: the pool (a Balancer) or an xDS channel.
+class Door {
+ public:
+  virtual ~Door() = default;
+  // True when what sends the calls now matches the API's ready pods;
+  // `since`: the first timeline interval that began after the step.
+  virtual bool Converged(const std::set<std::string>& ready, const LoadGenerator& load,
+                         int since) = 0;
+  virtual std::vector<EndpointSnapshot> Pool() = 0;
+  virtual DiscoveryStatus Discovery() = 0;
+};
+
+class PoolDoor : public Door {
+ public:
+  absl::Status Open(FakeCluster& cluster, const Scenario& scenario, const std::string& target) {
+    absl::StatusOr<std::unique_ptr<Balancer>> balancer =
+        Balancer::Create(cluster.client_config(scenario.deployment.ns), scenario.balancer);
+    if (!balancer.ok()) return balancer.status();
+    balancer_ = *std::move(balancer);
+    absl::StatusOr<StubHandle<Echo>> handle = balancer_->Connect<Echo>(target);
+    if (!handle.ok()) return handle.status();
+    handle_ = *std::move(handle);
+    if (scenario.deployment.replicas > 0) {
+      (void)balancer_->WaitForReady(target, absl::Now() + absl::Seconds(30));
+    }
+    return absl::OkStatus();
+  }
+  std::unique_ptr<LoadGenerator> Load(const LoadOptions& options) {
+    return std::make_unique<LoadGenerator>(*handle_, options);
+  }
+  bool Converged(const std::set<std::string>& ready, const LoadGenerator&, int) override {
+    return PickedPods(*balancer_) == ready;
+  }
+  std::vector<EndpointSnapshot> Pool() override {
+    std::vector<EndpointSnapshot> out;
+    for (const ServiceSnapshot& s : balancer_->Snapshot()) out = s.endpoints;
+    return out;
+  }
+  DiscoveryStatus Discovery() override {
+    DiscoveryStatus out;
+    for (const ServiceSnapshot& s : balancer_->Snapshot()) out = s.discovery;
+    return out;
+  }
+
+ private:
+  std::unique_ptr<Balancer> balancer_;
+  std::optional<StubHandle<Echo>> handle_;
+};
+
+class XdsDoor : public Door, private ServiceRegistry::Subscriber {
+ public:
+  ~XdsDoor() override {
+    // The channel first: XdsChannels::Shutdown waits for gRPC's xDS client to go.
+    channel_.reset();
+    subscription_.reset();
+    xds_.reset();
+  }
+  absl::Status Open(FakeCluster& cluster, const Scenario& scenario, const std::string& target) {
+    xds::XdsChannelsOptions options;
+    options.discovery = scenario.balancer.discovery;
+    options.node_id = absl::StrCat("scenario/", scenario.name);
+    absl::StatusOr<std::unique_ptr<xds::XdsChannels>> xds =
+        xds::XdsChannels::Start(cluster.client_config(scenario.deployment.ns), options);
+    if (!xds.ok()) return xds.status();
+    xds_ = *std::move(xds);
+    absl::StatusOr<ServiceTarget> parsed = ParseTarget(target);
+    if (!parsed.ok()) return parsed.status();
+    subscription_ = xds_->registry()->Subscribe(*parsed, this);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = xds_->Channel(target);
+    if (!channel.ok()) return channel.status();
+    channel_ = *std::move(channel);
+    if (scenario.deployment.replicas > 0) {
+      // Resolved (LDS..EDS) and connected to a pod.
+      (void)channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    }
+    return absl::OkStatus();
+  }
+  std::unique_ptr<LoadGenerator> Load(const LoadOptions& options) {
+    return std::make_unique<LoadGenerator>(channel_, options);
+  }
+  bool Converged(const std::set<std::string>& ready, const LoadGenerator& load,
+                 int since) override {
+    // The last complete interval, if it began after the step.
+    const int last = load.CurrentInterval() - 1;
+    if (last < since) return false;
+    std::set<std::string> answered;
+    for (const auto& [pod, n] : load.CallsIn(last)) {
+      if (n > 0) answered.insert(pod);
+    }
+    return answered == ready;
+  }
+  std::vector<EndpointSnapshot> Pool() override { return {}; }  // gRPC's: not visible
+  DiscoveryStatus Discovery() override { return subscription_->status(); }
+
+ private:
+  void OnEndpoints(const std::shared_ptr<const EndpointSet>&, const EndpointDelta&) override {}
+
+  std::unique_ptr<xds::XdsChannels> xds_;
+  std::unique_ptr<ServiceRegistry::Subscription> subscription_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace
+
+const char* ScenarioModeName(ScenarioMode mode) {
+  return mode == ScenarioMode::kXds ? "xds" : "pool";
+}
+
+absl::StatusOr<ScenarioMode> ParseScenarioMode(const std::string& name) {
+  if (name == "pool") return ScenarioMode::kPool;
+  if (name == "xds") return ScenarioMode::kXds;
+  return absl::InvalidArgumentError(
+      absl::StrCat("scenario: mode is pool or xds, not \"", name, "\""));
+}
+
 absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
   absl::StatusOr<std::unique_ptr<FakeCluster>> cluster = FakeCluster::Start();
   if (!cluster.ok()) return cluster.status();
-  if (absl::Status s = (*cluster)->CreateDeployment(scenario.deployment); !s.ok()) return s;
-  absl::StatusOr<std::unique_ptr<Balancer>> balancer =
-      Balancer::Create((*cluster)->client_config(scenario.deployment.ns), scenario.balancer);
-  if (!balancer.ok()) return balancer.status();
+  DeploymentSpec deployment = scenario.deployment;
+  if (scenario.mode == ScenarioMode::kXds && scenario.load.retry &&
+      deployment.service_annotations.count("kube-grpc.io/retry") == 0) {
+    // What the pool's retry helper does for idempotent calls, as gRPC's policy.
+    deployment.service_annotations["kube-grpc.io/retry"] =
+        R"({"retryOn": "unavailable,cancelled", "numRetries": 2})";
+  }
+  if (absl::Status s = (*cluster)->CreateDeployment(deployment); !s.ok()) return s;
   const std::string target = absl::StrCat(scenario.deployment.name, ".", scenario.deployment.ns,
                                           ":", scenario.deployment.service_port);
-  absl::StatusOr<StubHandle<Echo>> handle = (*balancer)->Connect<Echo>(target);
-  if (!handle.ok()) return handle.status();
-  if (scenario.deployment.replicas > 0) {
-    (void)(*balancer)->WaitForReady(target, absl::Now() + absl::Seconds(30));
+  std::unique_ptr<Door> door;
+  std::unique_ptr<LoadGenerator> load_owner;
+  if (scenario.mode == ScenarioMode::kXds) {
+    auto xds = std::make_unique<XdsDoor>();
+    if (absl::Status s = xds->Open(**cluster, scenario, target); !s.ok()) return s;
+    load_owner = xds->Load(scenario.load);
+    door = std::move(xds);
+  } else {
+    auto pool = std::make_unique<PoolDoor>();
+    if (absl::Status s = pool->Open(**cluster, scenario, target); !s.ok()) return s;
+    load_owner = pool->Load(scenario.load);
+    door = std::move(pool);
   }
+  LoadGenerator& load = *load_owner;
 
   ScenarioReport report;
   report.name = scenario.name;
-  LoadGenerator load(*handle, scenario.load);
+  report.mode = scenario.mode;
   const absl::Time start = absl::Now();
   report.start = start;
   load.Start();
@@ -210,10 +347,9 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
         p.elapsed = absl::Now() - start;
         p.duration = scenario.duration;
         p.load = load.Snapshot();
-        for (const ServiceSnapshot& s : (*balancer)->Snapshot()) {
-          p.pool = s.endpoints;
-          p.discovery = s.discovery;
-        }
+        p.mode = scenario.mode;
+        p.pool = door->Pool();
+        p.discovery = door->Discovery();
         p.api_pods = (*cluster)->Pods(scenario.deployment.name);
         p.events = (*cluster)->Events();
         {
@@ -253,11 +389,12 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
     result.status = Apply(**cluster, step.action);
     const absl::Time done = absl::Now();
     result.took = done - began;
-    // Convergence: the pool picks exactly the pods the API says are ready.
+    // Convergence: the calls go to exactly the pods the API says are ready.
     if (result.status.ok()) {
       const absl::Time limit = done + absl::Seconds(30);
+      const int since = load.CurrentInterval() + 1;
       while (absl::Now() < limit && !stopped()) {
-        if (PickedPods(**balancer) == ReadyPods(**cluster, scenario.deployment)) {
+        if (door->Converged(ReadyPods(**cluster, scenario.deployment), load, since)) {
           result.converged_after = absl::Now() - done;
           break;
         }
@@ -272,7 +409,9 @@ absl::StatusOr<ScenarioReport> RunScenario(const Scenario& scenario) {
   report.load = load.Stop();
   stop_progress();
   report.events = (*cluster)->Events();
-  for (const ServiceSnapshot& s : (*balancer)->Snapshot()) report.discovery = s.discovery;
+  report.discovery = door->Discovery();
+  load_owner.reset();
+  door.reset();
   for (const StepResult& r : report.steps) {
     if (!r.status.ok()) return r.status;
   }
@@ -316,8 +455,8 @@ std::vector<std::string> NaturallySorted(std::vector<std::string> names) {
 }
 
 std::string ScenarioReport::ToText() const {
-  std::string out =
-      absl::StrFormat("scenario %s: %d calls ok, %d failed", name, load.ok, load.failed);
+  std::string out = absl::StrFormat("scenario %s (%s): %d calls ok, %d failed", name,
+                                    ScenarioModeName(mode), load.ok, load.failed);
   for (const auto& [code, n] : load.failures)
     absl::StrAppend(&out, absl::StrFormat(" (%s: %d)", code, n));
   absl::StrAppend(&out, absl::StrFormat("; latency p50 %s, p99 %s\n", Ms(load.p50), Ms(load.p99)));
@@ -328,8 +467,9 @@ std::string ScenarioReport::ToText() const {
   }
   for (const StepResult& r : steps) {
     absl::StrAppend(
-        &out, absl::StrFormat("  at %6.1f s  %-24s applied in %s; the pool matched the API %s\n",
+        &out, absl::StrFormat("  at %6.1f s  %-24s applied in %s; the %s matched the API %s\n",
                               absl::ToDoubleSeconds(r.step.at), r.step.action, Ms(r.took),
+                              mode == ScenarioMode::kXds ? "calls" : "pool",
                               r.converged_after == absl::InfiniteDuration()
                                   ? "never (before the run ended)"
                                   : absl::StrCat(Ms(r.converged_after), " later")));

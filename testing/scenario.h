@@ -17,6 +17,7 @@
 //                zones: [zone-a, zone-b, zone-c], traffic_distribution: PreferSameZone}
 //   load: {threads: 2, rate: 300, retry: true}
 //   balancer: {resync: 5m, watch: true, health: none, zone: zone-a}
+//   mode: pool            # or xds: the load goes through an xDS channel
 //   steps:
 //     - {at: 1s, do: scale web 6}
 //     - {at: 3s, do: crash web-1 500ms}
@@ -26,6 +27,16 @@
 // `outage <duration>` (the API server refuses connections), `compact` (410 on
 // the next resumed watch), `drop-watches`, `hang <pod> <duration>` (the pod's
 // process stops answering; the API still says ready: only health checks see it).
+//
+// Two modes, one set of steps and assertions:
+// - pool: a Balancer carries the load (StubHandle, the retry helper with
+//   load.retry); convergence is "the pool picks exactly the ready pods".
+// - xds: an xds::XdsChannels channel carries it, balanced by gRPC's own xDS
+//   client from kube-grpc's ADS server; with load.retry the Service is
+//   annotated kube-grpc.io/retry (UNAVAILABLE and CANCELLED, 2 retries, as the
+//   helper does), so gRPC retries. gRPC's picker cannot be seen, so
+//   convergence is "a whole timeline interval after the step had calls on
+//   exactly the ready pods". One xDS run at a time per process (XdsChannels).
 //
 // Errors: InvalidArgument for a malformed scenario; a step that fails to apply
 // ends the run with its error.
@@ -47,6 +58,11 @@
 
 namespace kubegrpc::testing {
 
+enum class ScenarioMode { kPool, kXds };
+// "pool" / "xds"; ParseScenarioMode answers InvalidArgument for anything else.
+const char* ScenarioModeName(ScenarioMode mode);
+absl::StatusOr<ScenarioMode> ParseScenarioMode(const std::string& name);
+
 struct ScenarioStep {
   absl::Duration at;   // from the start of the load
   std::string action;  // see above
@@ -56,8 +72,9 @@ struct ScenarioStep {
 struct ScenarioProgress {
   absl::Duration elapsed;
   absl::Duration duration;
-  LoadReport load;                     // so far
-  std::vector<EndpointSnapshot> pool;  // the Balancer's endpoints now
+  LoadReport load;  // so far
+  ScenarioMode mode = ScenarioMode::kPool;
+  std::vector<EndpointSnapshot> pool;  // the Balancer's endpoints now (pool mode only)
   DiscoveryStatus discovery;
   std::vector<std::string> api_pods;  // the Deployment's pods in the API, oldest first
   std::vector<ClusterEvent> events;   // so far
@@ -66,6 +83,7 @@ struct ScenarioProgress {
 
 struct Scenario {
   std::string name = "scenario";
+  ScenarioMode mode = ScenarioMode::kPool;
   DeploymentSpec deployment;
   LoadOptions load;
   BalancerOptions balancer;
@@ -84,14 +102,16 @@ struct StepResult {
   ScenarioStep step;
   int interval = 0;     // timeline interval when the step began
   absl::Duration took;  // applying it
-  // From the end of the step until the pool picked exactly the ready pods
-  // (InfiniteDuration if it never did before the run ended).
+  // From the end of the step until the pool picked exactly the ready pods (xDS
+  // mode: until a timeline interval had calls on exactly them), or
+  // InfiniteDuration if that did not happen within 30 s or before the run ended.
   absl::Duration converged_after = absl::InfiniteDuration();
   absl::Status status;
 };
 
 struct ScenarioReport {
   std::string name;
+  ScenarioMode mode = ScenarioMode::kPool;
   LoadReport load;
   std::vector<StepResult> steps;
   absl::Time start;                  // when the load began

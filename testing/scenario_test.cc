@@ -1,8 +1,13 @@
-// Scenario suite: a FakeCluster (fakek8s + real gRPC pods on loopback) and a
-// Balancer under steady load while pods scale, crash, restart, roll and the
-// API server misbehaves. Assertions: no failed call (the retry helper is on),
-// traffic reaches every ready pod and no pod after it left, convergence within
-// generous bounds.
+// Scenario suite: a FakeCluster (fakek8s + real gRPC pods on loopback) under
+// steady load while pods scale, crash, restart, roll and the API server
+// misbehaves, through both doors:
+// - Pool: a Balancer, calls through the retry helper (idempotent);
+// - Xds: an XdsChannels channel, balanced by gRPC's own xDS client from
+//   kube-grpc's ADS server, with the Service's kube-grpc.io/retry annotation
+//   asking gRPC for the same retries.
+// Assertions, the same in both: no failed call, traffic reaches every ready pod
+// and no pod after it left, convergence within generous bounds. One
+// XdsChannels at a time per process: each test starts and shuts down its own.
 
 #include <fstream>
 #include <map>
@@ -13,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/balancer.h"
+#include "kubegrpc/xds/xds_channels.h"
 #include "testing/fake_cluster.h"
 #include "testing/load_generator.h"
 
@@ -21,14 +27,23 @@ namespace {
 
 constexpr absl::Duration kConverge = absl::Seconds(30);  // generous: CI machines are busy
 
-class ScenarioTest : public ::testing::Test {
+enum class Door { kPool, kXds };
+
+class ScenarioTest : public ::testing::TestWithParam<Door>, private ServiceRegistry::Subscriber {
  protected:
+  bool xds() const { return GetParam() == Door::kXds; }
+
   // `token_file`: the API requires the token in it, and the Balancer reads it.
   void Begin(int replicas, BalancerOptions options = {}, const std::string& token_file = "") {
     auto cluster = FakeCluster::Start();
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = *std::move(cluster);
-    ASSERT_TRUE(cluster_->CreateDeployment({.name = "web", .replicas = replicas}).ok());
+    DeploymentSpec spec{.name = "web", .replicas = replicas};
+    if (xds()) {
+      spec.service_annotations["kube-grpc.io/retry"] =
+          R"({"retryOn": "unavailable,cancelled", "numRetries": 2})";
+    }
+    ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
     ClusterConfig config = cluster_->client_config();
     if (!token_file.empty()) {
       std::ifstream in(token_file);
@@ -40,22 +55,51 @@ class ScenarioTest : public ::testing::Test {
     options.discovery.backoff.initial = absl::Milliseconds(50);
     options.discovery.backoff.max = absl::Milliseconds(500);
     options.pool.drain_grace = absl::Seconds(2);
+    const LoadOptions load{.threads = 2, .rate = 400};
+    if (xds()) {
+      xds::XdsChannelsOptions xds_options;
+      xds_options.discovery = options.discovery;
+      xds_options.node_id = "scenario-test";
+      auto channels = xds::XdsChannels::Start(config, xds_options);
+      ASSERT_TRUE(channels.ok()) << channels.status();
+      xds_ = *std::move(channels);
+      auto target = ParseTarget("web.demo.svc.cluster.local:80");
+      ASSERT_TRUE(target.ok());
+      subscription_ = xds_->registry()->Subscribe(*target, this);
+      auto channel = xds_->Channel("web.demo.svc.cluster.local:80");
+      ASSERT_TRUE(channel.ok()) << channel.status();
+      load_ = std::make_unique<LoadGenerator>(*channel, load);
+      load_->Start();
+      ASSERT_TRUE(WaitForPods(cluster_->Pods("web")));
+      return;
+    }
     auto balancer = Balancer::Create(config, options);
     ASSERT_TRUE(balancer.ok()) << balancer.status();
     balancer_ = *std::move(balancer);
     auto handle = balancer_->Connect<Echo>("web.demo.svc.cluster.local:80");
     ASSERT_TRUE(handle.ok()) << handle.status();
     ASSERT_TRUE(WaitForPods(cluster_->Pods("web")));
-    load_ = std::make_unique<LoadGenerator>(*handle, LoadOptions{.threads = 2, .rate = 400});
+    load_ = std::make_unique<LoadGenerator>(*handle, load);
     load_->Start();
   }
   void TearDown() override {
     if (load_) load_->Stop();
+    load_.reset();  // its channel before the XdsChannels
+    subscription_.reset();
+    xds_.reset();
     balancer_.reset();
   }
 
-  // Waits until exactly `pods` are picked and READY.
+  // What discovery reports now (the Balancer's, or the xDS server's registry's).
+  DiscoveryStatus Discovery() {
+    if (xds()) return subscription_->status();
+    return balancer_->Snapshot()[0].discovery;
+  }
+
+  // Waits until exactly `pods` are picked and READY (the pool), or get all the
+  // calls (xDS: gRPC's picker is not visible).
   bool WaitForPods(std::vector<std::string> pods) {
+    if (xds()) return WaitForTrafficOnly(pods);
     std::sort(pods.begin(), pods.end());
     const absl::Time deadline = absl::Now() + kConverge;
     while (absl::Now() < deadline) {
@@ -116,12 +160,21 @@ class ScenarioTest : public ::testing::Test {
     EXPECT_GT(r.ok, 100);
   }
 
+  void OnEndpoints(const std::shared_ptr<const EndpointSet>&, const EndpointDelta&) override {}
+
   std::unique_ptr<FakeCluster> cluster_;
   std::unique_ptr<Balancer> balancer_;
+  std::unique_ptr<xds::XdsChannels> xds_;
+  std::unique_ptr<ServiceRegistry::Subscription> subscription_;
   std::unique_ptr<LoadGenerator> load_;
 };
 
-TEST_F(ScenarioTest, ScaleUpThreeToSix) {
+INSTANTIATE_TEST_SUITE_P(BothDoors, ScenarioTest, ::testing::Values(Door::kPool, Door::kXds),
+                         [](const ::testing::TestParamInfo<Door>& info) {
+                           return info.param == Door::kXds ? "Xds" : "Pool";
+                         });
+
+TEST_P(ScenarioTest, ScaleUpThreeToSix) {
   Begin(3);
   ASSERT_TRUE(cluster_->ScaleTo("web", 6).ok());
   ASSERT_TRUE(WaitForPods(cluster_->Pods("web")));
@@ -137,7 +190,7 @@ TEST_F(ScenarioTest, ScaleUpThreeToSix) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, ScaleDownSixToTwo) {
+TEST_P(ScenarioTest, ScaleDownSixToTwo) {
   Begin(6);
   std::vector<std::string> before = cluster_->Pods("web");
   ASSERT_TRUE(cluster_->ScaleTo("web", 2).ok());
@@ -154,7 +207,7 @@ TEST_F(ScenarioTest, ScaleDownSixToTwo) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, CrashAndRestartOnTheSameAddress) {
+TEST_P(ScenarioTest, CrashAndRestartOnTheSameAddress) {
   Begin(3);
   ASSERT_TRUE(cluster_->CrashPod("web-1", absl::Milliseconds(500)).ok());
   EXPECT_EQ(cluster_->pod("web-1")->incarnation(), 2);
@@ -164,7 +217,7 @@ TEST_F(ScenarioTest, CrashAndRestartOnTheSameAddress) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, DeleteAndRecreateWithANewAddress) {
+TEST_P(ScenarioTest, DeleteAndRecreateWithANewAddress) {
   Begin(3);
   ASSERT_TRUE(cluster_->RecreatePod("web-1").ok());
   ASSERT_TRUE(WaitForTrafficOnly({"web-0", "web-2", "web-3"}));
@@ -172,7 +225,7 @@ TEST_F(ScenarioTest, DeleteAndRecreateWithANewAddress) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, RollingUpdateOfAllPods) {
+TEST_P(ScenarioTest, RollingUpdateOfAllPods) {
   Begin(3);
   ASSERT_TRUE(cluster_->RollingUpdate("web").ok());
   EXPECT_THAT(cluster_->Pods("web"), ::testing::ElementsAre("web-3", "web-4", "web-5"));
@@ -181,7 +234,7 @@ TEST_F(ScenarioTest, RollingUpdateOfAllPods) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, RollingUpdateTwoAtATimeWithOneUnavailable) {
+TEST_P(ScenarioTest, RollingUpdateTwoAtATimeWithOneUnavailable) {
   Begin(4);
   ASSERT_TRUE(cluster_->RollingUpdate("web", /*max_surge=*/1, /*max_unavailable=*/1).ok());
   EXPECT_THAT(cluster_->Pods("web"), ::testing::ElementsAre("web-4", "web-5", "web-6", "web-7"));
@@ -190,7 +243,7 @@ TEST_F(ScenarioTest, RollingUpdateTwoAtATimeWithOneUnavailable) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, TokenRotation) {
+TEST_P(ScenarioTest, TokenRotation) {
   const std::string token_file = std::string(std::getenv("TEST_TMPDIR")) + "/token";
   std::ofstream(token_file) << "first-token\n";
   Begin(3, {}, token_file);
@@ -207,7 +260,7 @@ TEST_F(ScenarioTest, TokenRotation) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, ReadinessFlapping) {
+TEST_P(ScenarioTest, ReadinessFlapping) {
   Begin(3);
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(cluster_->SetPodReady("web-2", false).ok());
@@ -219,14 +272,14 @@ TEST_F(ScenarioTest, ReadinessFlapping) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, ApiOutageLongerThanTheResyncKeepsThePoolServing) {
+TEST_P(ScenarioTest, ApiOutageLongerThanTheResyncKeepsThePoolServing) {
   BalancerOptions options;
   options.discovery.resync_interval = absl::Seconds(1);
   Begin(3, options);
   cluster_->api().BeginOutage();
   absl::SleepFor(absl::Seconds(3));  // three resync intervals without an API
   EXPECT_TRUE(WaitForTrafficOnly({"web-0", "web-1", "web-2"}));
-  EXPECT_FALSE(balancer_->Snapshot()[0].discovery.last_error.ok());
+  EXPECT_FALSE(Discovery().last_error.ok());
   ASSERT_TRUE(cluster_->api().EndOutage().ok());
   // Changes flow again once the API is back.
   ASSERT_TRUE(cluster_->ScaleTo("web", 4).ok());
@@ -234,7 +287,7 @@ TEST_F(ScenarioTest, ApiOutageLongerThanTheResyncKeepsThePoolServing) {
   ExpectNoFailures();
 }
 
-TEST_F(ScenarioTest, ExpiredWatchStorm) {
+TEST_P(ScenarioTest, ExpiredWatchStorm) {
   Begin(3);
   for (int i = 0; i < 5; ++i) {
     // Changes the watcher misses, then a compacted history: 410 on resume.
@@ -246,7 +299,7 @@ TEST_F(ScenarioTest, ExpiredWatchStorm) {
   }
   // The last step left web-0 not ready: discovery relisted and knows.
   ASSERT_TRUE(WaitForPods({"web-1", "web-2"}));
-  EXPECT_GE(balancer_->Snapshot()[0].discovery.expired, 1);
+  EXPECT_GE(Discovery().expired, 1);
   ASSERT_TRUE(cluster_->SetPodReady("web-0", true).ok());
   ASSERT_TRUE(WaitForTrafficOnly({"web-0", "web-1", "web-2"}));
   ExpectNoFailures();

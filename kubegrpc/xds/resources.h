@@ -75,9 +75,9 @@ std::string ClusterName(const ServiceTarget& target);
 //   kube-grpc.io/retry              gRPC A44's retry policy on the route, e.g.
 //       {"retryOn": "unavailable,cancelled", "numRetries": 2,
 //        "baseInterval": "0.025s", "maxInterval": "0.25s"}
-// gRPC 1.51 applies outlier detection only with
-// GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION=true in the client's environment;
-// retries need nothing.
+// Debian's gRPC 1.51 applies both with no environment variable set (its
+// outlier detection and xDS retries are no longer experimental there; the
+// binary reads no variable for them), as xds_e2e_test shows with real calls.
 struct ServicePolicy {
   envoy::config::cluster::v3::Cluster::LbPolicy lb_policy =
       envoy::config::cluster::v3::Cluster::ROUND_ROBIN;

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "kubegrpc/http_k8s_client.h"
 #include "kubegrpc/target.h"
@@ -25,11 +26,11 @@ std::string DefaultNodeId() {
 
 }  // namespace
 
-XdsChannels::XdsChannels(std::shared_ptr<K8sClient> client, std::string default_namespace,
+XdsChannels::XdsChannels(std::shared_ptr<ServiceRegistry> registry, std::string default_namespace,
                          XdsChannelsOptions options)
-    : client_(std::move(client)),
-      default_namespace_(std::move(default_namespace)),
-      options_(std::move(options)) {}
+    : default_namespace_(std::move(default_namespace)),
+      options_(std::move(options)),
+      registry_(std::move(registry)) {}
 
 absl::StatusOr<std::unique_ptr<XdsChannels>> XdsChannels::Start(XdsChannelsOptions options) {
   absl::StatusOr<ClusterConfig> config = DefaultConfig();
@@ -50,6 +51,17 @@ absl::StatusOr<std::unique_ptr<XdsChannels>> XdsChannels::Start(std::shared_ptr<
   if (client == nullptr) {
     return absl::InvalidArgumentError("kube-grpc xDS: XdsChannels::Start needs a K8sClient");
   }
+  DiscoveryOptions discovery = options.discovery;
+  return Start(ServiceRegistry::Create(std::move(client), discovery), std::move(default_namespace),
+               std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<XdsChannels>> XdsChannels::Start(
+    std::shared_ptr<ServiceRegistry> registry, std::string default_namespace,
+    XdsChannelsOptions options) {
+  if (registry == nullptr) {
+    return absl::InvalidArgumentError("kube-grpc xDS: XdsChannels::Start needs a ServiceRegistry");
+  }
   for (const char* var : {kBootstrapVar, kBootstrapFileVar}) {
     if (const char* set = std::getenv(var); set != nullptr && set[0] != '\0') {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -61,8 +73,7 @@ absl::StatusOr<std::unique_ptr<XdsChannels>> XdsChannels::Start(std::shared_ptr<
   }
   if (default_namespace.empty()) default_namespace = "default";
   std::unique_ptr<XdsChannels> xds(
-      new XdsChannels(std::move(client), std::move(default_namespace), std::move(options)));
-  xds->registry_ = std::make_unique<ServiceRegistry>(xds->client_.get(), xds->options_.discovery);
+      new XdsChannels(std::move(registry), std::move(default_namespace), std::move(options)));
   absl::StatusOr<std::unique_ptr<AdsServer>> server =
       AdsServer::Start(xds->registry_.get(), xds->options_.listen_address, xds->options_.server);
   if (!server.ok()) return server.status();
@@ -121,7 +132,15 @@ void XdsChannels::Shutdown() {
     if (shutdown_) return;
     shutdown_ = true;
   }
-  if (server_ != nullptr) server_->Shutdown();
+  if (server_ != nullptr) {
+    // gRPC closes its ADS stream when its last xDS channel is gone; until then
+    // a new XdsChannels would find gRPC's xDS client still pointed here.
+    const absl::Time deadline = absl::Now() + options_.shutdown_wait;
+    while (server_->Stats().open_streams > 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    server_->Shutdown();
+  }
   registry_.reset();
   if (const char* set = std::getenv(kBootstrapVar); set != nullptr && set == bootstrap_) {
     unsetenv(kBootstrapVar);

@@ -22,7 +22,13 @@
 // FailedPrecondition, and changes nothing, if GRPC_XDS_BOOTSTRAP or
 // GRPC_XDS_BOOTSTRAP_CONFIG is already set (another control plane, or another
 // XdsChannels), naming the variable. Create every xDS channel through
-// Channel() and drop them before Shutdown.
+// Channel() and drop them before Shutdown: Shutdown then waits (up to
+// `shutdown_wait`) until gRPC has closed its xDS stream, which it does when its
+// last xDS channel is gone, so that a later XdsChannels in the same process
+// gets a new xDS client reading the new bootstrap.
+//
+// With a Balancer too: Start(balancer->registry(), ns) serves the Balancer's
+// registry, so that both doors share one discovery per Service.
 //
 // RBAC: what the pool needs (get services; list and watch endpointslices in
 // the Services' namespaces).
@@ -42,6 +48,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -62,6 +69,8 @@ struct XdsChannelsOptions {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // The node id gRPC's xDS client reports; "" = "kube-grpc/<host name>/<pid>".
   std::string node_id;
+  // How long Shutdown waits for gRPC to close its xDS streams (see above).
+  absl::Duration shutdown_wait = absl::Seconds(5);
 };
 
 class XdsChannels {
@@ -75,6 +84,11 @@ class XdsChannels {
   static absl::StatusOr<std::unique_ptr<XdsChannels>> Start(std::shared_ptr<K8sClient> client,
                                                             std::string default_namespace,
                                                             XdsChannelsOptions options = {});
+  // Serves the Services of an existing registry (a Balancer's: one discovery
+  // per Service for both doors); options.discovery is then the registry's.
+  static absl::StatusOr<std::unique_ptr<XdsChannels>> Start(
+      std::shared_ptr<ServiceRegistry> registry, std::string default_namespace,
+      XdsChannelsOptions options = {});
   ~XdsChannels();  // Shutdown()
   XdsChannels(const XdsChannels&) = delete;
   XdsChannels& operator=(const XdsChannels&) = delete;
@@ -90,18 +104,19 @@ class XdsChannels {
   // The bootstrap JSON gRPC was given, and the server behind it.
   const std::string& bootstrap() const { return bootstrap_; }
   AdsServer& server() { return *server_; }
+  // The registry behind the server (for a discovery status, or to share).
+  const std::shared_ptr<ServiceRegistry>& registry() const { return registry_; }
 
   // Stops the server and clears the bootstrap variable. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  XdsChannels(std::shared_ptr<K8sClient> client, std::string default_namespace,
+  XdsChannels(std::shared_ptr<ServiceRegistry> registry, std::string default_namespace,
               XdsChannelsOptions options);
 
-  const std::shared_ptr<K8sClient> client_;
   const std::string default_namespace_;
   const XdsChannelsOptions options_;
-  std::unique_ptr<ServiceRegistry> registry_;
+  std::shared_ptr<ServiceRegistry> registry_;
   std::unique_ptr<AdsServer> server_;
   std::string bootstrap_;
   absl::Mutex mu_;

@@ -2,8 +2,10 @@
 // xds:/// targets through kube-grpc's ADS server, fed by discovery against
 // fakek8s over HTTPS, and balances real calls over FakePods on loopback.
 //
-// gRPC's xDS client is process-wide and reads its bootstrap once, so the
-// suite shares one cluster and one XdsChannels; each test has its own Service.
+// gRPC's xDS client is process-wide and reads its bootstrap when it is created,
+// so the suite shares one cluster and one XdsChannels (serving a Balancer's
+// registry: both doors, one discovery per Service); each test has its own
+// Service.
 
 #include <cstdlib>
 #include <set>
@@ -13,6 +15,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kubegrpc/balancer.h"
+#include "kubegrpc/service_registry.h"
 #include "kubegrpc/xds/xds_channels.h"
 #include "nlohmann/json.hpp"
 #include "testing/fake_cluster.h"
@@ -36,16 +40,21 @@ class XdsE2ETest : public ::testing::Test {
     auto cluster = FakeCluster::Start();
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = cluster->release();
+    auto balancer = Balancer::Create(cluster_->client_config());
+    ASSERT_TRUE(balancer.ok()) << balancer.status();
+    balancer_ = balancer->release();
     XdsChannelsOptions options;
     options.node_id = "xds-e2e-test";
-    auto xds = XdsChannels::Start(cluster_->client_config(), options);
+    auto xds = XdsChannels::Start(balancer_->registry(), "demo", options);
     ASSERT_TRUE(xds.ok()) << xds.status();
     xds_ = xds->release();
   }
   static void TearDownTestSuite() {
     delete xds_;
+    delete balancer_;
     delete cluster_;
     xds_ = nullptr;
+    balancer_ = nullptr;
     cluster_ = nullptr;
   }
 
@@ -79,10 +88,12 @@ class XdsE2ETest : public ::testing::Test {
   }
 
   static FakeCluster* cluster_;
+  static Balancer* balancer_;
   static XdsChannels* xds_;
 };
 
 FakeCluster* XdsE2ETest::cluster_ = nullptr;
+Balancer* XdsE2ETest::balancer_ = nullptr;
 XdsChannels* XdsE2ETest::xds_ = nullptr;
 
 TEST_F(XdsE2ETest, CallsSpreadOverEveryReadyPodAndFollowScaling) {
@@ -146,6 +157,88 @@ TEST_F(XdsE2ETest, GrpcTakesThePoliciesTheServiceAnnotates) {
   EXPECT_EQ(xds_->server().Stats().nacks, nacks);
 }
 
+TEST_F(XdsE2ETest, BothDoorsShareOneDiscoveryPerService) {
+  DeploymentSpec spec;
+  spec.name = "both";
+  spec.replicas = 2;
+  ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+  const int64_t lists = cluster_->api().RequestCounts()["list endpointslices"];
+  // The pool...
+  auto handle = balancer_->Connect<Echo>("both.demo:80");
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  ASSERT_TRUE(balancer_->WaitForReady("both.demo:80", absl::Now() + absl::Seconds(60)).ok());
+  // ... and an xDS channel to the same Service.
+  std::unique_ptr<Echo::Stub> stub = Stub("both.demo:80");
+  ASSERT_NE(stub, nullptr);
+  EXPECT_TRUE(AllAnswer(*stub, {"both-0", "both-1"}));
+  grpc::Status status;
+  EchoResponse response;
+  status = kubegrpc::Call(*handle, &Echo::Stub::Echo, EchoRequest(), &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  // One discovery for both: its EndpointSlices were listed once (two
+  // discoveries would list twice; the suite's other Services are quiet).
+  EXPECT_EQ(cluster_->api().RequestCounts()["list endpointslices"], lists + 1);
+  EXPECT_EQ(xds_->registry(), balancer_->registry());
+}
+
+TEST_F(XdsE2ETest, GrpcRetriesAsTheServiceAsks) {
+  DeploymentSpec spec;
+  spec.name = "retry";
+  spec.replicas = 3;
+  spec.service_annotations["kube-grpc.io/retry"] = R"({"retryOn": "unavailable", "numRetries": 2})";
+  ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+  std::unique_ptr<Echo::Stub> stub = Stub("retry.demo:80");
+  ASSERT_NE(stub, nullptr);
+  ASSERT_TRUE(AllAnswer(*stub, {"retry-0", "retry-1", "retry-2"}));
+  cluster_->pod("retry-1")->FailNextCalls(3, grpc::StatusCode::UNAVAILABLE);
+  // Round robin sends retry-1 a third of the calls: its three failures are
+  // retried on another pod by gRPC, so no call fails.
+  for (int i = 0; i < 30; ++i) {
+    grpc::Status status;
+    Call(*stub, &status, /*wait_for_ready=*/false);
+    EXPECT_TRUE(status.ok()) << i << ": " << status.error_message();
+  }
+  // The failures were used up: the pod answers directly now.
+  auto direct = Echo::NewStub(
+      grpc::CreateChannel(cluster_->pod("retry-1")->address(), grpc::InsecureChannelCredentials()));
+  grpc::Status status;
+  EXPECT_EQ(Call(*direct, &status), "retry-1") << status.error_message();
+}
+
+TEST_F(XdsE2ETest, GrpcEjectsAFailingPodAsTheServiceAsks) {
+  DeploymentSpec spec;
+  spec.name = "od";
+  spec.replicas = 3;
+  spec.service_annotations["kube-grpc.io/outlier-detection"] =
+      R"({"interval": "1s", "baseEjectionTime": "300s", "maxEjectionPercent": 50,
+          "failurePercentageEjection": {"threshold": 50, "enforcementPercentage": 100,
+                                        "minimumHosts": 3, "requestVolume": 5}})";
+  ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+  std::unique_ptr<Echo::Stub> stub = Stub("od.demo:80");
+  ASSERT_NE(stub, nullptr);
+  ASSERT_TRUE(AllAnswer(*stub, {"od-0", "od-1", "od-2"}));
+  cluster_->pod("od-1")->FailNextCalls(1 << 30, grpc::StatusCode::INTERNAL);
+  // Without retries od-1's calls fail until gRPC's outlier detection (from
+  // the annotation) ejects it; then 60 calls in a row succeed on the others.
+  int in_a_row = 0;
+  int failed = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (in_a_row < 60 && absl::Now() < deadline) {
+    grpc::Status status;
+    const std::string pod = Call(*stub, &status, /*wait_for_ready=*/false);
+    if (status.ok()) {
+      EXPECT_NE(pod, "od-1");
+      ++in_a_row;
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL) << status.error_message();
+      ++failed;
+      in_a_row = 0;
+    }
+  }
+  EXPECT_EQ(in_a_row, 60) << "od-1 was not ejected";
+  EXPECT_GE(failed, 1);
+}
+
 TEST_F(XdsE2ETest, AServiceThatDoesNotExistFailsCallsAsUnavailable) {
   std::unique_ptr<Echo::Stub> stub = Stub("nosuch.demo:80");
   ASSERT_NE(stub, nullptr);
@@ -165,6 +258,37 @@ TEST_F(XdsE2ETest, OneXdsChannelsPerProcessAndClearErrors) {
   ASSERT_TRUE(uri.ok());
   EXPECT_EQ(*uri, "xds:///web.demo:80");
   EXPECT_EQ(*xds_->XdsTarget("web:80"), "xds:///web.demo:80");  // the config's namespace
+}
+
+// Shutdown waits until gRPC has let go of the server, so that another
+// XdsChannels in the same process is used by new xDS channels (the scenario
+// suite starts one per test; here, one after the suite's).
+TEST_F(XdsE2ETest, AnotherXdsChannelsAfterShutdownServesNewChannels) {
+  DeploymentSpec spec;
+  spec.name = "again";
+  spec.replicas = 1;
+  ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+  {
+    std::unique_ptr<Echo::Stub> stub = Stub("again.demo:80");
+    ASSERT_NE(stub, nullptr);
+    EXPECT_TRUE(AllAnswer(*stub, {"again-0"}));
+  }  // the suite's last xDS channel goes
+  xds_->Shutdown();
+  EXPECT_EQ(xds_->server().Stats().open_streams, 0);
+  EXPECT_EQ(std::getenv("GRPC_XDS_BOOTSTRAP_CONFIG"), nullptr);
+  XdsChannelsOptions options;
+  options.node_id = "xds-e2e-test-2";
+  auto second = XdsChannels::Start(cluster_->client_config(), options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = (*second)->Channel("again.demo:80");
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  std::unique_ptr<Echo::Stub> stub = Echo::NewStub(*channel);
+  EXPECT_TRUE(AllAnswer(*stub, {"again-0"}));
+  EXPECT_GE((*second)->server().Stats().acks, 3);
+  stub.reset();
+  channel->reset();
+  (*second)->Shutdown();
+  EXPECT_EQ((*second)->server().Stats().open_streams, 0);
 }
 
 }  // namespace

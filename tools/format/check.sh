@@ -27,7 +27,7 @@ for f in "${files[@]}"; do
   if [ "$fix" -eq 1 ]; then
     "$CLANG_FORMAT" -i "$f"
   elif ! "$CLANG_FORMAT" --dry-run -Werror "$f" >/dev/null 2>&1; then
-    echo "format: $f is not formatted (tools/format/check.sh --fix $f)"
+    echo "format: $f is not formatted (fix: $CLANG_FORMAT -i $f)"
     bad=1
   fi
 done
