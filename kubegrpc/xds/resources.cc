@@ -251,11 +251,42 @@ envoy::config::cluster::v3::Cluster MakeCluster(const ServiceTarget& target,
   return cluster;
 }
 
+namespace {
+
+// A Service without a ready endpoint. gRPC 1.51 leaves its weighted_target
+// policy without children when no locality has an endpoint it can use (none
+// HEALTHY), and the next picker it builds has nothing to pick from: the first
+// call crashes the client (grpc/grpc#32486, fixed after 1.51; seen here on a
+// scale to zero). So such an assignment keeps a locality (an empty one if
+// there is none) and asks for every call to be dropped (drop_overloads at
+// 100 %): gRPC's xds_cluster_impl drops before it asks weighted_target, and
+// calls fail as UNAVAILABLE "EDS-configured drop: kube-grpc/no-ready-endpoints".
+envoy::config::endpoint::v3::ClusterLoadAssignment& DropAllWithoutReady(
+    envoy::config::endpoint::v3::ClusterLoadAssignment& out) {
+  for (const auto& locality : out.endpoints()) {
+    for (const auto& lb : locality.lb_endpoints()) {
+      if (lb.health_status() == envoy::config::core::v3::HEALTHY) return out;
+    }
+  }
+  if (out.endpoints_size() == 0) {
+    auto* locality = out.add_endpoints();
+    locality->mutable_locality();  // present, if empty: gRPC requires the field
+    locality->mutable_load_balancing_weight()->set_value(1);
+  }
+  auto* drop = out.mutable_policy()->add_drop_overloads();
+  drop->set_category(std::string(kNoReadyEndpointsDrop));
+  drop->mutable_drop_percentage()->set_numerator(100);
+  drop->mutable_drop_percentage()->set_denominator(envoy::type::v3::FractionalPercent::HUNDRED);
+  return out;
+}
+
+}  // namespace
+
 envoy::config::endpoint::v3::ClusterLoadAssignment MakeLoadAssignment(const ServiceTarget& target,
                                                                       const EndpointSet* set) {
   envoy::config::endpoint::v3::ClusterLoadAssignment out;
   out.set_cluster_name(ClusterName(target));
-  if (set == nullptr) return out;
+  if (set == nullptr) return DropAllWithoutReady(out);
   // Localities by zone only when the Service asks for zone preference (every
   // ready endpoint hinted, as kube-proxy requires); otherwise one locality, so that
   // gRPC's round_robin spreads over every pod instead of weighted_target
@@ -282,7 +313,7 @@ envoy::config::endpoint::v3::ClusterLoadAssignment MakeLoadAssignment(const Serv
     locality->mutable_load_balancing_weight()->set_value(
         static_cast<uint32_t>(locality->lb_endpoints_size()));
   }
-  return out;
+  return DropAllWithoutReady(out);
 }
 
 }  // namespace kubegrpc::xds

@@ -94,7 +94,12 @@ envoy::config::listener::v3::Listener MakeListener(const std::string& listener_n
                                                    const ServicePolicy& policy = {});
 envoy::config::cluster::v3::Cluster MakeCluster(const ServiceTarget& target,
                                                 const ServicePolicy& policy = {});
-// `set` may be null (nothing known yet): no endpoints.
+// `set` may be null (nothing known yet): no endpoints. Without a ready
+// endpoint the assignment keeps a locality and drops every call (category
+// kNoReadyEndpointsDrop, 100 %): gRPC 1.51's client crashes on an assignment
+// whose localities it cannot use (grpc/grpc#32486; see resources.cc). Calls
+// then fail as UNAVAILABLE at once, wait_for_ready or not, as the pool's do.
+inline constexpr absl::string_view kNoReadyEndpointsDrop = "kube-grpc/no-ready-endpoints";
 envoy::config::endpoint::v3::ClusterLoadAssignment MakeLoadAssignment(const ServiceTarget& target,
                                                                       const EndpointSet* set);
 

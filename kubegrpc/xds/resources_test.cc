@@ -114,7 +114,23 @@ TEST(ResourcesTest, LoadAssignmentHasALocalityPerZoneAndHealthFromConditions) {
   EXPECT_EQ(seen["zone-b"]["10.0.0.5"], core::UNHEALTHY);
   EXPECT_EQ(seen[""]["10.0.0.6"], core::HEALTHY);
 
-  EXPECT_EQ(MakeLoadAssignment(t, nullptr).endpoints_size(), 0);
+  EXPECT_FALSE(cla.has_policy());  // ready endpoints: nothing dropped
+
+  // Without a ready endpoint: a locality (an empty one if there is none) and
+  // every call dropped, never an assignment gRPC 1.51 cannot pick from.
+  auto not_ready = EndpointSet::Create({Pod("10.0.0.7", "zone-a", false, /*serving=*/false)});
+  for (const auto& empty :
+       {MakeLoadAssignment(t, nullptr), MakeLoadAssignment(t, EndpointSet::Create({}).get()),
+        MakeLoadAssignment(t, not_ready.get())}) {
+    ASSERT_EQ(empty.endpoints_size(), 1);
+    EXPECT_TRUE(empty.endpoints(0).has_locality());
+    EXPECT_GE(empty.endpoints(0).load_balancing_weight().value(), 1u);
+    ASSERT_EQ(empty.policy().drop_overloads_size(), 1);
+    EXPECT_EQ(empty.policy().drop_overloads(0).category(), kNoReadyEndpointsDrop);
+    EXPECT_EQ(empty.policy().drop_overloads(0).drop_percentage().numerator(), 100u);
+    EXPECT_EQ(empty.policy().drop_overloads(0).drop_percentage().denominator(),
+              envoy::type::v3::FractionalPercent::HUNDRED);
+  }
 }
 
 TEST(ResourcesTest, WithoutZoneHintsEveryEndpointIsInOneLocality) {

@@ -7,9 +7,12 @@
 // registry: both doors, one discovery per Service); each test has its own
 // Service.
 
+#include <atomic>
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -237,6 +240,69 @@ TEST_F(XdsE2ETest, GrpcEjectsAFailingPodAsTheServiceAsks) {
   }
   EXPECT_EQ(in_a_row, 60) << "od-1 was not ejected";
   EXPECT_GE(failed, 1);
+}
+
+// Scaled to zero under calls, and back: calls fail as UNAVAILABLE while there
+// is no pod (an empty ClusterLoadAssignment), and succeed again after. (Debian's
+// gRPC 1.51.1 has a known crash in its weighted_target picker when a Service
+// went to zero, grpc/grpc#32486: this is the case that must not hit it.)
+TEST_F(XdsE2ETest, ScaledToZeroAndBackUnderCalls) {
+  DeploymentSpec spec;
+  spec.name = "zero";
+  spec.replicas = 2;
+  ASSERT_TRUE(cluster_->CreateDeployment(spec).ok());
+  std::unique_ptr<Echo::Stub> stub = Stub("zero.demo:80");
+  ASSERT_NE(stub, nullptr);
+  ASSERT_TRUE(AllAnswer(*stub, {"zero-0", "zero-1"}));
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> ok{0}, unavailable{0}, other{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&] {
+      while (!stop.load()) {
+        grpc::Status status;
+        Call(*stub, &status, /*wait_for_ready=*/false);
+        if (status.ok()) {
+          ++ok;
+        } else if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          ++unavailable;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  ASSERT_TRUE(cluster_->ScaleTo("zero", 0).ok());
+  // Calls fail while there is no pod (without wait_for_ready).
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  const int64_t before = unavailable.load();
+  while (unavailable.load() < before + 20 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GE(unavailable.load(), before + 20);
+  ASSERT_TRUE(cluster_->ScaleTo("zero", 2).ok());
+  int64_t ok_before = ok.load();
+  while (ok.load() < ok_before + 20 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GE(ok.load(), ok_before + 20);
+  // Pods that exist but none ready: the same for gRPC.
+  ASSERT_TRUE(cluster_->SetPodReady("zero-2", false).ok());
+  ASSERT_TRUE(cluster_->SetPodReady("zero-3", false).ok());
+  const int64_t failed_before = unavailable.load();
+  while (unavailable.load() < failed_before + 20 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GE(unavailable.load(), failed_before + 20);
+  ASSERT_TRUE(cluster_->SetPodReady("zero-2", true).ok());
+  ok_before = ok.load();
+  while (ok.load() < ok_before + 20 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  stop = true;
+  for (std::thread& t : callers) t.join();
+  EXPECT_GE(ok.load(), ok_before + 20);
+  EXPECT_EQ(other.load(), 0);
 }
 
 TEST_F(XdsE2ETest, AServiceThatDoesNotExistFailsCallsAsUnavailable) {
