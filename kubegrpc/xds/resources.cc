@@ -143,7 +143,10 @@ ServicePolicy PolicyFromAnnotations(const std::map<std::string, std::string>& an
     if (key == "kube-grpc.io/lb-policy") {
       if (value == "ring_hash") {
         // Served as asked, it crashed the client (a segmentation fault in
-        // libgrpc's work serializer, Debian's gRPC 1.51, in xds_e2e_test).
+        // libgrpc's work serializer, Debian's gRPC 1.51, in xds_e2e_test): the
+        // ring_hash picker's bad cast of grpc/grpc#31766, fixed by
+        // grpc/grpc#32012 and backported to 1.51 in June 2023, after the 1.51.1
+        // that Debian packages.
         policy.errors.push_back(absl::StrCat(
             key,
             ": ring_hash crashes gRPC 1.51's xDS client, so kube-grpc does not serve it; "

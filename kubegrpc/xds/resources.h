@@ -64,8 +64,9 @@ std::string ClusterName(const ServiceTarget& target);
 
 // Policies a Service asks for through its annotations (gRPC's own names):
 //   kube-grpc.io/lb-policy          round_robin (the default, and the only one:
-//                                   ring_hash crashed gRPC 1.51's xDS client in
-//                                   our tests, so it is refused with an error)
+//                                   ring_hash crashed gRPC 1.51.1's xDS client
+//                                   in our tests, grpc/grpc#31766, so it is
+//                                   refused with an error)
 //   kube-grpc.io/outlier-detection  gRPC A50's outlier_detection JSON, e.g.
 //       {"interval": "10s", "baseEjectionTime": "30s", "maxEjectionTime": "300s",
 //        "maxEjectionPercent": 10,
