@@ -51,9 +51,16 @@ class ServiceWatch : public ServiceRegistry::Subscriber {
     std::shared_ptr<const ServicePolicy> policy = std::make_shared<ServicePolicy>();
   };
 
-  // `log` hears of annotations that cannot be used.
-  ServiceWatch(ServiceTarget target, std::function<void(const std::string&)> log)
-      : target_(std::move(target)), log_(std::move(log)) {}
+  // `log` hears of annotations that cannot be used. A `refused` Service (a
+  // namespace not served) does not exist for the streams, and is never watched.
+  ServiceWatch(ServiceTarget target, std::function<void(const std::string&)> log,
+               bool refused = false)
+      : target_(std::move(target)), log_(std::move(log)) {
+    if (refused) {
+      state_.existence = Existence::kMissing;
+      state_.synced = true;
+    }
+  }
 
   const ServiceTarget& target() const { return target_; }
 
@@ -154,7 +161,8 @@ class AdsStream;
 // hold it weakly); the reactor forwards gRPC's reactions here.
 class StreamCore : public std::enable_shared_from_this<StreamCore> {
  public:
-  StreamCore(AdsServer* server, AdsStream* reactor) : server_(server), reactor_(reactor) {}
+  StreamCore(AdsServer* server, AdsStream* reactor, std::string peer)
+      : server_(server), peer_(std::move(peer)), reactor_(reactor) {}
 
   // A request arrived (gRPC's thread).
   void OnRequest(const DiscoveryRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
@@ -195,8 +203,13 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
   void StartWrite() ABSL_LOCKS_EXCLUDED(mu_);
 
   AdsServer* const server_;
+  const std::string peer_;  // the client's address, for logs
   mutable absl::Mutex mu_;
   AdsStream* reactor_ ABSL_GUARDED_BY(mu_);  // null once the call is over
+  // The client's node id, from its first request (clients may send the node
+  // only then); for logs.
+  std::string node_ ABSL_GUARDED_BY(mu_);
+  bool introduced_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, TypeState> types_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::shared_ptr<ServiceWatch>> services_ ABSL_GUARDED_BY(mu_);
   int64_t nonces_ ABSL_GUARDED_BY(mu_) = 0;
@@ -208,7 +221,8 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
 
 class AdsStream : public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse> {
  public:
-  explicit AdsStream(AdsServer* server) : core_(std::make_shared<StreamCore>(server, this)) {
+  AdsStream(AdsServer* server, std::string peer)
+      : core_(std::make_shared<StreamCore>(server, this, std::move(peer))) {
     StartRead(&request_);
   }
   void OnReadDone(bool ok) override {
@@ -244,6 +258,19 @@ void ServiceWatch::Notify() {
 
 void StreamCore::OnRequest(const DiscoveryRequest& request) {
   server_->Count(&AdsServerStats::requests);
+  {
+    std::string opened;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!introduced_) {
+        introduced_ = true;
+        node_ = request.node().id();
+        opened =
+            absl::StrCat("kube-grpc xDS: stream from node \"", node_, "\" (", peer_, ") opened");
+      }
+    }
+    if (!opened.empty()) server_->Log(opened);
+  }
   const std::string& type = request.type_url();
   if (!Served(type)) {
     server_->Log(absl::StrCat("kube-grpc xDS: a request for type \"", type,
@@ -262,8 +289,8 @@ void StreamCore::OnRequest(const DiscoveryRequest& request) {
       }
       if (request.has_error_detail()) {
         server_->Count(&AdsServerStats::nacks);
-        nack = absl::StrCat("kube-grpc xDS: client \"", request.node().id(), "\" rejected ", type,
-                            " version ", t.version, " and keeps version \"", request.version_info(),
+        nack = absl::StrCat("kube-grpc xDS: client \"", node_, "\" rejected ", type, " version ",
+                            t.version, " and keeps version \"", request.version_info(),
                             "\": ", request.error_detail().message());
       } else {
         server_->Count(&AdsServerStats::acks);
@@ -454,11 +481,16 @@ void StreamCore::OnReadsDone() {
 
 void StreamCore::Detach() {
   std::map<std::string, std::shared_ptr<ServiceWatch>> services;
+  std::string closed;
   {
     absl::MutexLock lock(&mu_);
     reactor_ = nullptr;
     services.swap(services_);
+    if (introduced_) {
+      closed = absl::StrCat("kube-grpc xDS: stream from node \"", node_, "\" (", peer_, ") closed");
+    }
   }
+  if (!closed.empty()) server_->Log(closed);
   for (const auto& [key, watch] : services) {
     watch->RemoveListener(this);
     server_->Release(watch);
@@ -471,10 +503,10 @@ class AdsService final
  public:
   explicit AdsService(AdsServer* server) : server_(server) {}
   grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>* StreamAggregatedResources(
-      grpc::CallbackServerContext*) override {
+      grpc::CallbackServerContext* context) override {
     server_->Count(&AdsServerStats::streams);
     server_->Count(&AdsServerStats::open_streams);
-    return new AdsStream(server_);
+    return new AdsStream(server_, context->peer());
   }
 
  private:
@@ -499,7 +531,11 @@ absl::StatusOr<std::unique_ptr<AdsServer>> AdsServer::Start(ServiceRegistry* reg
   // A port in use is an error, not a second server sharing it (gRPC sets
   // SO_REUSEPORT by default).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(address,
+                           server->options_.credentials != nullptr
+                               ? server->options_.credentials
+                               : grpc::InsecureServerCredentials(),
+                           &server->port_);
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
@@ -549,19 +585,25 @@ void AdsServer::Log(const std::string& line) const {
 std::shared_ptr<internal::ServiceWatch> AdsServer::Acquire(const ServiceTarget& target) {
   std::shared_ptr<internal::ServiceWatch> start;
   std::shared_ptr<internal::ServiceWatch> watch;
+  bool refused = false;
   {
     absl::MutexLock lock(&mu_);
     if (shutdown_) return nullptr;
     Watched& w = watches_[target.ToString()];
     if (w.watch == nullptr) {
+      refused = !options_.namespaces.empty() && options_.namespaces.count(target.ns) == 0;
       w.watch = std::make_shared<internal::ServiceWatch>(
-          target, [this](const std::string& line) { Log(line); });
-      start = w.watch;
+          target, [this](const std::string& line) { Log(line); }, refused);
+      if (!refused) start = w.watch;
       stats_.services = static_cast<int64_t>(watches_.size());
     }
     ++w.streams;
     w.idle_since = absl::InfiniteFuture();
     watch = w.watch;
+  }
+  if (refused) {
+    Log(absl::StrCat("kube-grpc xDS: Service ", target.ToString(),
+                     " asked for, but its namespace is not served: answered as does-not-exist"));
   }
   if (start != nullptr) start->Start(*registry_);
   return watch;

@@ -49,6 +49,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -56,6 +57,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "kubegrpc/k8s_client.h"
 #include "kubegrpc/service_registry.h"
@@ -73,8 +75,16 @@ struct AdsServerOptions {
   // How long a Service's discovery keeps running after the last stream that
   // needed it left (a client that reconnects finds it warm).
   absl::Duration unsubscribe_grace = absl::Seconds(30);
-  // Lines for logs: NACKs with the client's detail, bad names. Null: none.
+  // Lines for logs: each stream opened and closed (with the client's node id
+  // and address), NACKs with the client's detail, bad names, annotations that
+  // cannot be used. Null: none.
   std::function<void(const std::string& line)> on_log;
+  // For the listening port; null: insecure (what XdsChannels uses on loopback).
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // Namespaces whose Services may be served; empty: any. A Listener or
+  // Cluster of another namespace is answered as "does not exist", without
+  // asking the API, and logged.
+  std::set<std::string> namespaces;
 };
 
 // Counters since Start (Stats()).

@@ -18,8 +18,11 @@
 #include "absl/time/clock.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "fakek8s/tls.h"
 #include "gmock/gmock.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/server_credentials.h"
 #include "gtest/gtest.h"
 #include "kubegrpc/http_k8s_client.h"
 #include "kubegrpc/xds/resources.h"
@@ -51,9 +54,10 @@ bool WaitFor(const std::function<bool()>& done) {
 // One ADS stream; a thread reads its responses into a queue.
 class AdsClient {
  public:
-  explicit AdsClient(int port)
-      : stub_(AggregatedDiscoveryService::NewStub(grpc::CreateChannel(
-            absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()))),
+  explicit AdsClient(int port, std::shared_ptr<grpc::ChannelCredentials> credentials =
+                                   grpc::InsecureChannelCredentials())
+      : stub_(AggregatedDiscoveryService::NewStub(
+            grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), credentials))),
         stream_(stub_->StreamAggregatedResources(&context_)),
         reader_([this] {
           DiscoveryResponse r;
@@ -86,8 +90,11 @@ class AdsClient {
       request.mutable_error_detail()->set_code(3);
       request.mutable_error_detail()->set_message(error);
     }
-    ASSERT_TRUE(stream_->Write(request));
+    const bool written = stream_->Write(request);
+    if (must_write) EXPECT_TRUE(written);
   }
+  // Requests must reach the server (false: a stream that may be refused).
+  bool must_write = true;
   void Ack(const DiscoveryResponse& r, const std::vector<std::string>& names) {
     Request(r.type_url(), names, r.version_info(), r.nonce());
   }
@@ -374,6 +381,76 @@ TEST_F(AdsServerTest, TheServicesAnnotationsSetItsPoliciesAndBadOnesAreReported)
   ASSERT_TRUE(l.api_listener().api_listener().UnpackTo(&hcm));
   EXPECT_EQ(hcm.route_config().virtual_hosts(0).routes(0).route().retry_policy().retry_on(),
             "unavailable");
+}
+
+// kube-grpc-xds --namespaces: a Service elsewhere does not exist for the
+// clients, and the API is not asked about it.
+TEST_F(AdsServerTest, ServicesOutsideTheServedNamespacesDoNotExist) {
+  server_->Shutdown();
+  AdsServerOptions options;
+  options.namespaces = {"other"};
+  options.on_log = [this](const std::string& line) {
+    absl::MutexLock lock(&mu_);
+    log_.push_back(line);
+  };
+  auto server = AdsServer::Start(registry_.get(), "127.0.0.1:0", options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  AdsClient ads((*server)->port());
+  ads.Request(kListenerType, {"web.demo:80"});
+  std::optional<DiscoveryResponse> lds = ads.Next(kListenerType);
+  ASSERT_TRUE(lds.has_value());
+  EXPECT_EQ(lds->resources_size(), 0);
+  EXPECT_TRUE(registry_->Services().empty());
+  EXPECT_TRUE(WaitFor([&] {
+    for (const std::string& line : Log()) {
+      if (line.find("demo/web:80") != std::string::npos &&
+          line.find("namespace is not served") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }));
+  // Each stream is logged with the client's node id.
+  EXPECT_TRUE(WaitFor([&] {
+    for (const std::string& line : Log()) {
+      if (line.find("stream from node \"ads-server-test\"") != std::string::npos) return true;
+    }
+    return false;
+  }));
+}
+
+// kube-grpc-xds --tls_cert/--tls_key (and --client_ca): the server's port
+// speaks TLS, and with a client CA only clients with a certificate it signed
+// get anything.
+TEST_F(AdsServerTest, TlsAndMutualTls) {
+  absl::StatusOr<fakek8s::ServerCertificates> certs = fakek8s::GenerateServerCertificates();
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  for (bool mutual : {false, true}) {
+    SCOPED_TRACE(mutual ? "mTLS" : "TLS");
+    grpc::SslServerCredentialsOptions tls(
+        mutual ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    tls.pem_key_cert_pairs.push_back({certs->key_pem, certs->cert_pem});
+    if (mutual) tls.pem_root_certs = certs->ca_pem;
+    AdsServerOptions options;
+    options.credentials = grpc::SslServerCredentials(tls);
+    auto server = AdsServer::Start(registry_.get(), "127.0.0.1:0", options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    auto lds_with = [&](std::shared_ptr<grpc::ChannelCredentials> credentials) {
+      AdsClient ads((*server)->port(), std::move(credentials));
+      ads.must_write = false;
+      ads.Request(kListenerType, {"web.demo:80"});
+      return ads.Next(kListenerType).has_value();
+    };
+    grpc::SslCredentialsOptions trusting;
+    trusting.pem_root_certs = certs->ca_pem;
+    grpc::SslCredentialsOptions with_certificate = trusting;
+    with_certificate.pem_private_key = certs->key_pem;
+    with_certificate.pem_cert_chain = certs->cert_pem;
+    EXPECT_TRUE(lds_with(grpc::SslCredentials(with_certificate)));
+    EXPECT_EQ(lds_with(grpc::SslCredentials(trusting)), !mutual);
+    EXPECT_FALSE(lds_with(grpc::InsecureChannelCredentials()));
+  }
 }
 
 TEST_F(AdsServerTest, BadListenAddressesAreRejectedClearly) {
