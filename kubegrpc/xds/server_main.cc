@@ -75,7 +75,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials() {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
   }
   if (cert.empty()) {
-    if (!ca.empty()) return absl::InvalidArgumentError("--client_ca needs --tls_cert and --tls_key");
+    if (!ca.empty())
+      return absl::InvalidArgumentError("--client_ca needs --tls_cert and --tls_key");
     return grpc::InsecureServerCredentials();
   }
   grpc::SslServerCredentialsOptions options(
@@ -151,7 +152,7 @@ int main(int argc, char** argv) {
   if (!server.ok()) return Fail(server.status());
   std::cout << "kube-grpc-xds: serving ADS on " << absl::GetFlag(FLAGS_listen) << " (port "
             << (*server)->port() << ", "
-            << (absl::GetFlag(FLAGS_tls_cert).empty() ? "plaintext"
+            << (absl::GetFlag(FLAGS_tls_cert).empty()    ? "plaintext"
                 : absl::GetFlag(FLAGS_client_ca).empty() ? "TLS"
                                                          : "mTLS")
             << "), API server " << config->server << ", namespaces "
@@ -160,8 +161,7 @@ int main(int argc, char** argv) {
 
   int signal = 0;
   sigwait(&signals, &signal);
-  std::cout << "kube-grpc-xds: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT")
-            << ", stopping\n"
+  std::cout << "kube-grpc-xds: " << (signal == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping\n"
             << std::flush;
   (*server)->Shutdown();
   return 0;
