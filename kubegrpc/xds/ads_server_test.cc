@@ -54,12 +54,16 @@ bool WaitFor(const std::function<bool()>& done) {
 // One ADS stream; a thread reads its responses into a queue.
 class AdsClient {
  public:
-  explicit AdsClient(int port, std::shared_ptr<grpc::ChannelCredentials> credentials =
-                                   grpc::InsecureChannelCredentials())
+  // `read`: false for a client that never reads its responses (stuck).
+  explicit AdsClient(
+      int port,
+      std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials(),
+      bool read = true)
       : stub_(AggregatedDiscoveryService::NewStub(
             grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), credentials))),
         stream_(stub_->StreamAggregatedResources(&context_)),
-        reader_([this] {
+        reader_([this, read] {
+          if (!read) return;
           DiscoveryResponse r;
           while (stream_->Read(&r)) {
             absl::MutexLock lock(&mu_);
@@ -381,6 +385,92 @@ TEST_F(AdsServerTest, TheServicesAnnotationsSetItsPoliciesAndBadOnesAreReported)
   ASSERT_TRUE(l.api_listener().api_listener().UnpackTo(&hcm));
   EXPECT_EQ(hcm.route_config().virtual_hosts(0).routes(0).route().retry_policy().retry_on(),
             "unavailable");
+}
+
+// Back-pressure: a client that never reads its stream is sent what HTTP/2
+// flow control lets through (the client's window and the sockets' buffers),
+// then nothing more: the server keeps the write under way and, per type,
+// only the latest state (coalesced), never a queue of every change. The
+// others get every change all the same.
+TEST_F(AdsServerTest, AStuckStreamDoesNotHoldUpTheOthersAndQueuesNothing) {
+  // A selector-less Service with one large EndpointSlice (no pods needed: the
+  // clients below only speak ADS), ~150 KB per response.
+  ASSERT_TRUE(
+      cluster_->k8s()
+          .store()
+          .Create(fakek8s::Resource::kServices,
+                  {{"metadata", {{"name", "big"}, {"namespace", "demo"}}},
+                   {"spec",
+                    {{"ports", nlohmann::json::array(
+                                   {{{"name", "grpc"}, {"port", 80}, {"targetPort", 8080}}})}}}})
+          .ok());
+  constexpr size_t kEndpoints = 5000;
+  nlohmann::json endpoints = nlohmann::json::array();
+  for (size_t i = 0; i < kEndpoints; ++i) {
+    endpoints.push_back(
+        {{"addresses", {absl::StrCat("127.9.", i / 250, ".", i % 250 + 1)}},
+         {"conditions", {{"ready", true}, {"serving", true}, {"terminating", false}}}});
+  }
+  ASSERT_TRUE(cluster_->k8s()
+                  .store()
+                  .Create(fakek8s::Resource::kEndpointSlices,
+                          {{"apiVersion", "discovery.k8s.io/v1"},
+                           {"kind", "EndpointSlice"},
+                           {"metadata",
+                            {{"name", "big-1"},
+                             {"namespace", "demo"},
+                             {"labels", {{"kubernetes.io/service-name", "big"}}}}},
+                           {"addressType", "IPv4"},
+                           {"ports", nlohmann::json::array({{{"name", "grpc"}, {"port", 8080}}})},
+                           {"endpoints", endpoints}})
+                  .ok());
+  AdsClient stuck(server_->port(), grpc::InsecureChannelCredentials(), /*read=*/false);
+  stuck.Request(kEndpointType, {"demo/big:80"});
+  AdsClient healthy(server_->port());
+  healthy.Request(kEndpointType, {"demo/big:80"});
+  std::optional<DiscoveryResponse> eds = healthy.Next(kEndpointType);
+  ASSERT_TRUE(eds.has_value());
+  ASSERT_EQ(Healthy(*eds).size(), kEndpoints);
+  int healthy_received = 1;
+  // One change; the healthy client must see it (and does, in order).
+  int change = 0;
+  auto one_change = [&] {
+    ++change;
+    ASSERT_TRUE(cluster_->k8s()
+                    .store()
+                    .Mutate(fakek8s::Resource::kEndpointSlices, "demo", "big-1",
+                            [c = change](nlohmann::json& slice) {
+                              slice["endpoints"][0]["conditions"]["ready"] = c % 2 == 0;
+                              return absl::OkStatus();
+                            })
+                    .ok());
+    healthy.Ack(*eds, {"demo/big:80"});
+    eds = healthy.Next(kEndpointType);
+    ASSERT_TRUE(eds.has_value()) << "change " << change;
+    ++healthy_received;
+    EXPECT_EQ(Healthy(*eds).size(), change % 2 == 0 ? kEndpoints : kEndpoints - 1)
+        << "change " << change;
+  };
+  // What the stuck stream has been sent (a response counts once written).
+  auto stuck_sent = [&] { return server_->Stats().responses - healthy_received; };
+  // Changes until the stuck stream's window is full: ten in a row reach it no more.
+  int64_t last = -1;
+  int unchanged = 0;
+  while (unchanged < 10 && change < 300) {
+    ASSERT_NO_FATAL_FAILURE(one_change());
+    // Let a write to the stuck stream that can still finish do so.
+    absl::SleepFor(absl::Milliseconds(20));
+    const int64_t now = stuck_sent();
+    unchanged = now == last ? unchanged + 1 : 0;
+    last = now;
+  }
+  ASSERT_EQ(unchanged, 10) << "the stuck stream kept taking responses: " << last;
+  // From now on: 30 more changes, every one to the healthy client, and next
+  // to none to the stuck one (a write that was slow to finish at most).
+  for (int i = 0; i < 30; ++i) ASSERT_NO_FATAL_FAILURE(one_change());
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_LE(stuck_sent(), last + 2) << "the stuck stream was sent a response per change";
+  EXPECT_EQ(server_->Stats().open_streams, 2);
 }
 
 // kube-grpc-xds --namespaces: a Service elsewhere does not exist for the
