@@ -473,6 +473,47 @@ TEST_F(AdsServerTest, AStuckStreamDoesNotHoldUpTheOthersAndQueuesNothing) {
   EXPECT_EQ(server_->Stats().open_streams, 2);
 }
 
+// The API server goes away: every client keeps the endpoints it has (nothing
+// is withdrawn for an error), a client that connects meanwhile gets the last
+// known ones, and changes flow again once the API is back.
+TEST_F(AdsServerTest, AnApiOutageKeepsEveryClientsLastEndpoints) {
+  AdsClient first(server_->port());
+  first.Request(kEndpointType, {"demo/web:80"});
+  std::optional<DiscoveryResponse> eds = first.Next(kEndpointType);
+  ASSERT_TRUE(eds.has_value());
+  ASSERT_EQ(Healthy(*eds).size(), 2u);
+  first.Ack(*eds, {"demo/web:80"});
+
+  struct Quiet : ServiceRegistry::Subscriber {
+    void OnEndpoints(const std::shared_ptr<const EndpointSet>&, const EndpointDelta&) override {}
+  } quiet;
+  absl::StatusOr<ServiceTarget> target = ParseTarget("web.demo:80");
+  ASSERT_TRUE(target.ok());
+  std::unique_ptr<ServiceRegistry::Subscription> status = registry_->Subscribe(*target, &quiet);
+  const int64_t errors = status->status().errors;
+  cluster_->api().BeginOutage();
+  cluster_->api().DropWatches();
+  ASSERT_TRUE(WaitFor([&] { return status->status().errors > errors; }));  // discovery noticed
+
+  AdsClient during(server_->port());
+  during.Request(kEndpointType, {"demo/web:80"});
+  std::optional<DiscoveryResponse> last_known = during.Next(kEndpointType);
+  ASSERT_TRUE(last_known.has_value());
+  EXPECT_EQ(Healthy(*last_known), Healthy(*eds));
+
+  ASSERT_TRUE(cluster_->api().EndOutage().ok());
+  ASSERT_TRUE(cluster_->ScaleTo("web", 3).ok());
+  for (AdsClient* client : {&first, &during}) {
+    std::optional<DiscoveryResponse> next = client->Next(kEndpointType);
+    while (next.has_value() && Healthy(*next).size() != 3) {
+      EXPECT_GE(Healthy(*next).size(), 2u);  // nothing withdrawn on the way
+      client->Ack(*next, {"demo/web:80"});
+      next = client->Next(kEndpointType);
+    }
+    ASSERT_TRUE(next.has_value());
+  }
+}
+
 // kube-grpc-xds --namespaces: a Service elsewhere does not exist for the
 // clients, and the API is not asked about it.
 TEST_F(AdsServerTest, ServicesOutsideTheServedNamespacesDoNotExist) {
