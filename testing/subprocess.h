@@ -40,6 +40,8 @@ class Subprocess {
   const std::string& output() const { return output_; }
   // Sends `signal` to the process.
   void Signal(int signal);
+  // Its process id (for /proc/<pid>/...).
+  pid_t pid() const { return pid_; }
   // Waits for the process to exit (killing it after `timeout`); its exit code,
   // or -1 if it was killed.
   int Wait(absl::Duration timeout);

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "google/protobuf/any.pb.h"
 #include "grpcpp/server_builder.h"
 #include "kubegrpc/xds/resources.h"
 
@@ -48,6 +49,9 @@ class ServiceWatch : public ServiceRegistry::Subscriber {
     Existence existence = Existence::kUnknown;
     bool synced = false;                     // a list succeeded
     std::shared_ptr<const EndpointSet> set;  // null until the first list is published
+    // `set` as a packed ClusterLoadAssignment, built once per change for
+    // every stream (null with `set`).
+    std::shared_ptr<const google::protobuf::Any> endpoints;
     std::shared_ptr<const ServicePolicy> policy = std::make_shared<ServicePolicy>();
   };
 
@@ -103,9 +107,15 @@ class ServiceWatch : public ServiceRegistry::Subscriber {
   }
 
   void OnEndpoints(const std::shared_ptr<const EndpointSet>& set, const EndpointDelta&) override {
+    std::shared_ptr<google::protobuf::Any> endpoints;
+    if (set != nullptr) {
+      endpoints = std::make_shared<google::protobuf::Any>();
+      endpoints->PackFrom(MakeLoadAssignment(target_, set.get()));
+    }
     {
       absl::MutexLock lock(&mu_);
       state_.set = set;
+      state_.endpoints = std::move(endpoints);
     }
     Notify();
   }
@@ -178,11 +188,16 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
  private:
   struct TypeState {
     std::set<std::string> names;  // subscribed
-    std::string nonce;            // of the last response sent
-    int64_t version = 0;          // of the last response sent
-    std::string sent;             // its resources, serialized (to skip repeats)
-    bool dirty = false;           // a response may be due
-    bool force = false;           // due even if it would repeat the last one
+    // The names that are targets, and their Services' keys.
+    std::map<std::string, std::string> keys;
+    // ClusterLoadAssignments: what each name carried last (a response need
+    // carry only those that changed: absent ones are kept by the client).
+    std::map<std::string, std::shared_ptr<const google::protobuf::Any>> sent_endpoints;
+    std::string nonce;    // of the last response sent
+    int64_t version = 0;  // of the last response sent
+    std::string sent;     // its resources, serialized (to skip repeats)
+    bool dirty = false;   // a response may be due
+    bool force = false;   // due even if it would repeat the last one
   };
 
   // The Services `types_` names, by key.
@@ -300,6 +315,13 @@ void StreamCore::OnRequest(const DiscoveryRequest& request) {
     if (names != t.names || request.response_nonce().empty()) {
       // New names, or the first request of this type: answer it.
       names_changed = names != t.names;
+      if (names_changed) {
+        t.keys.clear();
+        for (const std::string& name : names) {
+          absl::StatusOr<ServiceTarget> target = TargetOf(type, name);
+          if (target.ok()) t.keys.emplace(name, target->ToString());
+        }
+      }
       t.names = std::move(names);
       t.dirty = true;
       t.force = true;
@@ -370,9 +392,8 @@ void StreamCore::OnServiceChanged(const std::string& key) {
     absl::MutexLock lock(&mu_);
     if (reactor_ == nullptr) return;
     for (auto& [type, t] : types_) {
-      for (const std::string& name : t.names) {
-        absl::StatusOr<ServiceTarget> target = TargetOf(type, name);
-        if (target.ok() && target->ToString() == key) {
+      for (const auto& [name, name_key] : t.keys) {
+        if (name_key == key) {
           t.dirty = true;
           break;
         }
@@ -386,21 +407,32 @@ StreamCore::Built StreamCore::BuildLocked(const std::string& type, TypeState& t,
                                           DiscoveryResponse* out) {
   out->Clear();
   out->set_type_url(type);
+  const bool endpoints = type == kEndpointType;
+  std::map<std::string, std::shared_ptr<const google::protobuf::Any>> sent_endpoints;
   for (const std::string& name : t.names) {
-    absl::StatusOr<ServiceTarget> target = TargetOf(type, name);
-    if (!target.ok()) continue;  // not a Service: never exists
-    auto it = services_.find(target->ToString());
+    auto key = t.keys.find(name);
+    if (key == t.keys.end()) continue;  // not a Service: never exists
+    auto it = services_.find(key->second);
     if (it == services_.end()) return Built::kWait;  // being acquired
     const ServiceWatch::State state = it->second->state();
-    if (type == kEndpointType) {
+    if (endpoints) {
       if (state.existence == ServiceWatch::Existence::kMissing) continue;
       if (state.set != nullptr) {
-        out->add_resources()->PackFrom(MakeLoadAssignment(*target, state.set.get()));
+        // Only what changed since this stream's last response, unless the
+        // client asked (a new subscription): the same packed message for
+        // every stream.
+        auto sent = t.sent_endpoints.find(name);
+        if (t.force || sent == t.sent_endpoints.end() || sent->second != state.endpoints) {
+          *out->add_resources() = *state.endpoints;
+        }
+        sent_endpoints.emplace(name, state.endpoints);
       } else if (state.synced || state.existence == ServiceWatch::Existence::kUnknown) {
         return Built::kWait;  // listed (its set is on the way), or not heard of yet
       }
       continue;  // the API cannot be reached yet: nothing to say of its endpoints
     }
+    absl::StatusOr<ServiceTarget> target = TargetOf(type, name);
+    if (!target.ok()) continue;
     if (state.existence == ServiceWatch::Existence::kUnknown) return Built::kWait;
     if (state.existence == ServiceWatch::Existence::kMissing) continue;  // does not exist
     if (type == kListenerType) {
@@ -409,10 +441,15 @@ StreamCore::Built StreamCore::BuildLocked(const std::string& type, TypeState& t,
       out->add_resources()->PackFrom(MakeCluster(*target, *state.policy));
     }
   }
-  std::string serialized;
-  for (const auto& any : out->resources()) serialized += any.SerializeAsString();
-  if (!t.force && serialized == t.sent) return Built::kNothingNew;
-  t.sent = std::move(serialized);
+  if (endpoints) {
+    if (!t.force && out->resources_size() == 0) return Built::kNothingNew;
+    t.sent_endpoints = std::move(sent_endpoints);
+  } else {
+    std::string serialized;
+    for (const auto& any : out->resources()) serialized += any.SerializeAsString();
+    if (!t.force && serialized == t.sent) return Built::kNothingNew;
+    t.sent = std::move(serialized);
+  }
   t.force = false;
   out->set_version_info(std::to_string(++t.version));
   t.nonce = std::to_string(++nonces_);

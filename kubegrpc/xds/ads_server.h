@@ -13,10 +13,14 @@
 //   // bootstrap: {"xds_servers": [{"server_uri": "127.0.0.1:<(*server)->port()>", ...}]}
 //
 // The protocol, per stream and per resource type:
-// - Each response carries every subscribed resource of its type that exists
-//   (for Listeners and Clusters a missing one means "does not exist"), a
-//   version_info and a nonce of its own. A resource type is sent again only
-//   when what it would carry changed.
+// - A Listener or Cluster response carries every subscribed resource of its
+//   type that exists (a missing one means "does not exist"); a
+//   ClusterLoadAssignment response carries those that changed since the
+//   stream's last one (all of them when the client asks), as the protocol
+//   allows for endpoints: the client keeps the others. Each has a version_info
+//   and a nonce of its own. A type is sent again only when what it would carry
+//   changed, and each Service's assignment is built once per change for all
+//   streams.
 // - A request whose response_nonce is the last nonce sent is an ACK, or a NACK
 //   when it carries error_detail: the NACK is counted and reported (on_log)
 //   with the client's detail, and nothing is resent until the state changes;

@@ -27,6 +27,7 @@
 #include "kubegrpc/http_k8s_client.h"
 #include "kubegrpc/xds/resources.h"
 #include "nlohmann/json.hpp"
+#include "testing/ads_fleet.h"
 #include "testing/fake_cluster.h"
 
 namespace kubegrpc::xds {
@@ -512,6 +513,36 @@ TEST_F(AdsServerTest, AnApiOutageKeepsEveryClientsLastEndpoints) {
     }
     ASSERT_TRUE(next.has_value());
   }
+}
+
+// Many clients, one discovery per Service: a fleet of 50 streams (5
+// connections) subscribed to both Services gets both, then every change,
+// while the API is asked once per Service.
+TEST_F(AdsServerTest, AFleetOfStreamsSharesOneDiscoveryPerService) {
+  const int64_t lists = cluster_->api().RequestCounts()["list endpointslices"];
+  auto fleet = testing::AdsFleet::Start(absl::StrCat("127.0.0.1:", server_->port()), 50,
+                                        {"demo/web:80", "demo/api:80"});
+  ASSERT_TRUE(fleet.ok()) << fleet.status();
+  auto all_see = [](const std::string& cluster, size_t healthy) {
+    return [cluster, healthy](const std::vector<testing::AdsFleet::MemberView>& views) {
+      for (const auto& v : views) {
+        auto it = v.find(cluster);
+        if (it == v.end() || it->second.healthy != healthy) return false;
+      }
+      return true;
+    };
+  };
+  ASSERT_TRUE((*fleet)->WaitUntil(all_see("demo/web:80", 2), kPatience));
+  ASSERT_TRUE((*fleet)->WaitUntil(all_see("demo/api:80", 2), kPatience));
+  ASSERT_TRUE(cluster_->ScaleTo("web", 3).ok());
+  ASSERT_TRUE((*fleet)->WaitUntil(all_see("demo/web:80", 3), kPatience));
+  // The change of web's endpoints went out alone: api's assignment, which did
+  // not change, was sent to each stream once.
+  for (const auto& view : (*fleet)->Views()) EXPECT_EQ(view.at("demo/api:80").responses, 1);
+  EXPECT_EQ(cluster_->api().RequestCounts()["list endpointslices"], lists + 2);
+  EXPECT_EQ(registry_->Services().size(), 2u);
+  EXPECT_EQ(server_->Stats().open_streams, 50);
+  EXPECT_EQ((*fleet)->ended(), 0);
 }
 
 // kube-grpc-xds --namespaces: a Service elsewhere does not exist for the

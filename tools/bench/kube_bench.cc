@@ -22,7 +22,13 @@
 //                 controller at 20,000 pods (tools/bench/scale_bench.cc)
 //   api_requests  API requests per Service from many Connect calls
 //   memory        RSS per 1,000 idle connected channels; --mode=pool|bare
+//   fanout        the control plane (kube-grpc-xds's AdsServer, in a process of its
+//                 own) serving 1 / 100 / 1,000 ACKing client streams (AdsFleet)
+//                 subscribed to 10 Services: API watches, API change -> last
+//                 stream's ACK, memory per stream; a one-endpoint change of a
+//                 5,000-endpoint Service pushed to 100 streams
 //   serve         (internal) a gRPC server on many loopback addresses, for memory
+//   xds_serve     (internal) the control plane alone, for fanout
 // --quick shrinks every section to a few trials (CI checks they still run).
 
 #include <unistd.h>
@@ -33,6 +39,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -49,9 +56,14 @@
 #include "grpcpp/grpcpp.h"
 #include "kubegrpc/balancer.h"
 #include "kubegrpc/channel_pool.h"
+#include "kubegrpc/config.h"
 #include "kubegrpc/discovery.h"
+#include "kubegrpc/http_k8s_client.h"
+#include "kubegrpc/service_registry.h"
+#include "kubegrpc/xds/ads_server.h"
 #include "kubegrpc/xds/xds_channels.h"
 #include "nlohmann/json.hpp"
+#include "testing/ads_fleet.h"
 #include "testing/blackhole.h"
 #include "testing/fake_cluster.h"
 #include "testing/fake_subchannel.h"
@@ -69,6 +81,7 @@ ABSL_FLAG(std::string, out, "", "write the JSON result here (default: stdout)");
 ABSL_FLAG(int, endpoints, 1000, "memory/serve: number of endpoints");
 ABSL_FLAG(int, threads, 2, "throughput: caller threads (closed loops)");
 ABSL_FLAG(std::string, ip_prefix, "", "serve: listen on <prefix><i/250>.<i%250+1>");
+ABSL_FLAG(std::string, kubeconfig, "", "xds_serve: the cluster's kubeconfig");
 
 namespace kubegrpc::bench {
 namespace {
@@ -951,6 +964,193 @@ absl::StatusOr<json> Memory(const char* self) {
   return out;
 }
 
+// --- Control plane fan-out (kube-grpc-xds) -------------------------------------
+
+// The control plane on its own, in this process (kube_bench --section=xds_serve
+// --kubeconfig=FILE): the same AdsServer, registry and Kubernetes client as
+// the kube-grpc-xds binary. Prints "xds_serve: port N" and serves until killed.
+int XdsServe() {
+  KubeconfigOptions kubeconfig;
+  kubeconfig.paths = absl::GetFlag(FLAGS_kubeconfig);
+  absl::StatusOr<ClusterConfig> config = KubeconfigConfig(kubeconfig);
+  if (!config.ok()) {
+    std::cerr << "xds_serve: " << config.status() << "\n";
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<HttpK8sClient>> client = HttpK8sClient::Create(*config);
+  if (!client.ok()) {
+    std::cerr << "xds_serve: " << client.status() << "\n";
+    return 1;
+  }
+  std::shared_ptr<ServiceRegistry> registry =
+      ServiceRegistry::Create(std::shared_ptr<K8sClient>(*std::move(client)), DiscoveryOptions());
+  absl::StatusOr<std::unique_ptr<xds::AdsServer>> server =
+      xds::AdsServer::Start(registry.get(), "127.0.0.1:0");
+  if (!server.ok()) {
+    std::cerr << "xds_serve: " << server.status() << "\n";
+    return 1;
+  }
+  std::cout << "xds_serve: port " << (*server)->port() << std::endl;
+  while (true) pause();
+}
+
+int64_t ResidentBytesOf(pid_t pid) {
+  std::ifstream statm(absl::StrCat("/proc/", pid, "/statm"));
+  int64_t size = 0, resident = 0;
+  if (!(statm >> size >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+// 1, 100 and 1,000 xDS client streams (AdsFleet: ACKing, on shared
+// connections) subscribed to the same 10 Services, served by the control plane
+// in a process of its own: the API watches it opens, the time from an API
+// change to the last stream's ACK, its memory per stream; and a one-endpoint
+// change of a 5,000-endpoint Service pushed to 100 streams.
+absl::StatusOr<json> Fanout(const char* self) {
+  const std::vector<int> fleets =
+      Quick() ? std::vector<int>{1, 10} : std::vector<int>{1, 100, 1000};
+  const int trials = Quick() ? 4 : 40;
+  constexpr int kServices = 10;
+  absl::StatusOr<std::unique_ptr<FakeCluster>> cluster = FakeCluster::Start();
+  if (!cluster.ok()) return cluster.status();
+  std::vector<std::string> clusters;
+  for (int s = 0; s < kServices; ++s) {
+    testing::DeploymentSpec spec;
+    spec.name = absl::StrCat("svc-", s);
+    spec.replicas = 2;
+    if (absl::Status st = (*cluster)->CreateDeployment(spec); !st.ok()) return st;
+    clusters.push_back(absl::StrCat("demo/svc-", s, ":80"));
+  }
+  char dir_template[] = "/tmp/kube-bench-fanout-XXXXXX";
+  const std::string dir = mkdtemp(dir_template) != nullptr ? dir_template : "/tmp";
+  const std::string kubeconfig = dir + "/kubeconfig";
+  if (absl::Status st = (*cluster)->k8s().WriteKubeconfig(kubeconfig, "", "demo"); !st.ok()) {
+    return st;
+  }
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> server = testing::Subprocess::Start(
+      {self, "--section=xds_serve", absl::StrCat("--kubeconfig=", kubeconfig)});
+  if (!server.ok()) return server.status();
+  std::optional<std::string> line =
+      (*server)->ReadLineContaining("xds_serve: port", absl::Seconds(60));
+  if (!line.has_value()) {
+    return absl::InternalError(
+        absl::StrCat("the control plane did not start: ", (*server)->output()));
+  }
+  const std::string address = absl::StrCat("127.0.0.1:", line->substr(line->rfind(' ') + 1));
+  const int64_t rss_idle = ResidentBytesOf((*server)->pid());
+
+  auto all_see = [](const std::string& cluster, size_t healthy) {
+    return [cluster, healthy](const std::vector<testing::AdsFleet::MemberView>& views) {
+      for (const auto& v : views) {
+        auto it = v.find(cluster);
+        if (it == v.end() || it->second.healthy != healthy) return false;
+      }
+      return true;
+    };
+  };
+  auto last_received = [](testing::AdsFleet& fleet, const std::string& cluster) {
+    absl::Time last = absl::InfinitePast();
+    for (const auto& v : fleet.Views()) last = std::max(last, v.at(cluster).received);
+    return last;
+  };
+
+  json rows = json::array();
+  for (int n : fleets) {
+    const int64_t rss_before = ResidentBytesOf((*server)->pid());
+    absl::StatusOr<std::unique_ptr<testing::AdsFleet>> fleet =
+        testing::AdsFleet::Start(address, n, clusters);
+    if (!fleet.ok()) return fleet.status();
+    for (const std::string& c : clusters) {
+      if (!(*fleet)->WaitUntil(all_see(c, 2), absl::Seconds(120))) {
+        return absl::DeadlineExceededError(absl::StrCat(n, " streams did not all get ", c));
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(300));  // let the connections settle
+    const int64_t rss_with = ResidentBytesOf((*server)->pid());
+    std::vector<absl::Duration> to_last_ack;
+    for (int t = 0; t < trials; ++t) {
+      const int s = t % kServices;
+      const std::string pod = absl::StrCat("svc-", s, "-0");
+      const bool ready = (t / kServices) % 2 == 1;  // first not ready, then ready again
+      if (absl::Status st = (*cluster)->SetPodReady(pod, ready); !st.ok()) return st;
+      const std::vector<testing::ClusterEvent> events = (*cluster)->Events();
+      const auto* event = FindEvent(
+          events, pod,
+          ready ? testing::ClusterEvent::Kind::kReady : testing::ClusterEvent::Kind::kNotReady);
+      if (event == nullptr) return absl::InternalError("no event for the readiness change");
+      if (!(*fleet)->WaitUntil(all_see(clusters[s], ready ? 2 : 1), absl::Seconds(120))) {
+        return absl::DeadlineExceededError(absl::StrCat(n, " streams did not all see ", pod));
+      }
+      to_last_ack.push_back(last_received(**fleet, clusters[s]) - event->at);
+    }
+    // In steady state (a discovery lists first, then watches).
+    const int watches = (*cluster)->api().OpenWatchStreams();
+    // Leave every pod ready for the next fleet.
+    for (int s = 0; s < kServices; ++s) {
+      (void)(*cluster)->SetPodReady(absl::StrCat("svc-", s, "-0"), true);
+    }
+    rows.push_back({{"streams", n},
+                    {"connections", (n + 9) / 10},
+                    {"api_watches_open", watches},
+                    {"event_to_last_ack", Summarize(to_last_ack).ToJson()},
+                    {"server_rss_bytes", rss_with},
+                    {"server_bytes_per_stream", (rss_with - rss_before) / n},
+                    {"ended_streams", (*fleet)->ended()}});
+    fleet->reset();
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+
+  // A 5,000-endpoint Service, one endpoint changing, 100 streams.
+  const int big_streams = Quick() ? 10 : 100;
+  const size_t big = Quick() ? 500 : 5000;
+  fakek8s::ObjectStore& store = (*cluster)->k8s().store();
+  absl::StatusOr<json> service = store.Create(
+      fakek8s::Resource::kServices,
+      {{"metadata", {{"name", "big"}, {"namespace", "demo"}}},
+       {"spec",
+        {{"ports", json::array({{{"name", "grpc"}, {"port", 80}, {"targetPort", 8080}}})}}}});
+  if (!service.ok()) return service.status();
+  std::vector<std::pair<std::string, bool>> endpoints;
+  for (size_t i = 0; i < big; ++i) {
+    endpoints.push_back({absl::StrCat("127.9.", i / 250, ".", i % 250 + 1), true});
+  }
+  absl::StatusOr<json> slice = store.Create(fakek8s::Resource::kEndpointSlices,
+                                            MakeSlice("demo", "big", "big-1", 8080, endpoints));
+  if (!slice.ok()) return slice.status();
+  absl::StatusOr<std::unique_ptr<testing::AdsFleet>> fleet =
+      testing::AdsFleet::Start(address, big_streams, {"demo/big:80"});
+  if (!fleet.ok()) return fleet.status();
+  if (!(*fleet)->WaitUntil(all_see("demo/big:80", big), absl::Seconds(120))) {
+    return absl::DeadlineExceededError("the 5,000-endpoint Service did not reach every stream");
+  }
+  std::vector<absl::Duration> big_change;
+  for (int t = 0; t < trials; ++t) {
+    const bool ready = t % 2 == 1;
+    const absl::Time written = absl::Now();
+    absl::StatusOr<json> changed =
+        store.Mutate(fakek8s::Resource::kEndpointSlices, "demo", "big-1", [ready](json& s) {
+          s["endpoints"][0]["conditions"]["ready"] = ready;
+          return absl::OkStatus();
+        });
+    if (!changed.ok()) return changed.status();
+    if (!(*fleet)->WaitUntil(all_see("demo/big:80", ready ? big : big - 1), absl::Seconds(120))) {
+      return absl::DeadlineExceededError(
+          "a change of the large Service did not reach every stream");
+    }
+    big_change.push_back(last_received(**fleet, "demo/big:80") - written);
+  }
+  fleet->reset();
+  return json{{"section", "fanout"},
+              {"services", kServices},
+              {"trials", trials},
+              {"server_rss_idle_bytes", rss_idle},
+              {"fleets", rows},
+              {"large_service",
+               {{"endpoints", big},
+                {"streams", big_streams},
+                {"store_write_to_last_ack", Summarize(big_change).ToJson()}}}};
+}
+
 }  // namespace
 }  // namespace kubegrpc::bench
 
@@ -959,6 +1159,7 @@ int main(int argc, char** argv) {
   using namespace kubegrpc::bench;  // NOLINT
   const std::string section = absl::GetFlag(FLAGS_section);
   if (section == "serve") return Serve();
+  if (section == "xds_serve") return XdsServe();
   absl::StatusOr<nlohmann::json> result;
   if (section == "throughput") {
     result = Throughput();
@@ -976,10 +1177,12 @@ int main(int argc, char** argv) {
     result = ApiRequests();
   } else if (section == "memory") {
     result = Memory("/proc/self/exe");
+  } else if (section == "fanout") {
+    result = Fanout("/proc/self/exe");
   } else {
     std::cerr << "unknown --section=" << section
               << " (throughput, least_request, convergence, churn, scale, shutdown, api_requests, "
-                 "memory)\n";
+                 "memory, fanout)\n";
     return 2;
   }
   if (!result.ok()) {

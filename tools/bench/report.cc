@@ -161,6 +161,7 @@ int main(int argc, char** argv) {
       {"api_requests", kb({"--section=api_requests"})},
       {"memory_pool", kb({"--section=memory", "--mode=pool"})},
       {"memory_bare", kb({"--section=memory", "--mode=bare"})},
+      {"fanout", kb({"--section=fanout"})},
   };
   bool all_ok = true;
   json raw = json::object();
@@ -712,6 +713,55 @@ int main(int argc, char** argv) {
   } else {
     md.Add("**Failed (shutdown):**\n\n```\n" + sd.error + "\n```\n\n");
     targets.push_back({"Balancer shutdown", "section failed", Met(false)});
+  }
+
+  // ---- Control plane fan-out ----------------------------------------------------------
+  md.Add("## 7. Control plane fan-out (kube-grpc-xds)\n\n");
+  const Section& fo = get("fanout");
+  if (fo.ok) {
+    const json& f = fo.result;
+    md.Add(absl::StrCat(
+        "The control plane (kube-grpc-xds's `AdsServer`, registry and Kubernetes client) in a "
+        "process of its own, against fakek8s over HTTPS; the clients are ADS streams that ACK "
+        "every response at once (`testing/ads_fleet`), ten per connection, each subscribed to "
+        "the same ",
+        f["services"].get<int>(),
+        " Services. A trial turns one pod not ready (or ready again) in the API and waits until "
+        "every stream has received the change; the time runs from the API write to the last "
+        "stream's copy (which it ACKs at once). Memory: the server's RSS growth per stream "
+        "(idle: ",
+        Fixed(f["server_rss_idle_bytes"].get<double>() / 1048576.0, 1), " MiB).\n\n",
+        "| streams | connections | API watches open | API change -> last stream: median | p99 "
+        "| max | trials | server memory per stream |\n|---|---|---|---|---|---|---|---|\n"));
+    bool watches_flat = true;
+    double p99_at_most = 0;
+    int most = 0;
+    for (const json& row : f["fleets"]) {
+      md.Add(absl::StrCat(
+          "| ", row["streams"].get<int>(), " | ", row["connections"].get<int>(), " | ",
+          row["api_watches_open"].get<int>(), " | ", stat_cells(row["event_to_last_ack"], 1), " | ",
+          Fixed(row["server_bytes_per_stream"].get<double>() / 1024.0, 1), " KiB |\n"));
+      watches_flat &= row["api_watches_open"].get<int>() == f["services"].get<int>();
+      if (row["streams"].get<int>() >= most) {
+        most = row["streams"].get<int>();
+        p99_at_most = row["event_to_last_ack"]["p99_ms"].get<double>();
+      }
+    }
+    const json& big = f["large_service"];
+    md.Add(absl::StrCat(
+        "\nA one-endpoint change of a ", big["endpoints"].get<int>(),
+        "-endpoint Service, pushed to ", big["streams"].get<int>(),
+        " streams (store write -> last stream's copy): median ",
+        Fixed(big["store_write_to_last_ack"]["median_ms"].get<double>(), 1), " ms, p99 ",
+        Fixed(big["store_write_to_last_ack"]["p99_ms"].get<double>(), 1), " ms.\n\n"));
+    targets.push_back({"control plane: API watches open = the Services, whatever the clients",
+                       watches_flat ? "yes" : "no", Met(watches_flat)});
+    targets.push_back(
+        {absl::StrCat("control plane: API change -> last of ", most, " streams <= 50 ms p99"),
+         Fixed(p99_at_most, 1) + " ms", Met(p99_at_most <= 50)});
+  } else {
+    md.Add("**Failed (fanout):**\n\n```\n" + fo.error + "\n```\n\n");
+    targets.push_back({"control plane fan-out", "section failed", Met(false)});
   }
 
   // ---- Targets -----------------------------------------------------------------------

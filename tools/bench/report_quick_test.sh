@@ -9,16 +9,17 @@ out="$TEST_TMPDIR/BENCHMARKS.md"
 cat "$out"
 for heading in "## Machine" "## Targets" "## 1. Pick overhead" "## 2. Unary throughput" \
   "### Least-request with a slow pod" \
-  "## 3. Convergence" "## 4. Churn under load" "## 5. Scale" "## 6. Balancer shutdown"; do
+  "## 3. Convergence" "## 4. Churn under load" "## 5. Scale" "## 6. Balancer shutdown" \
+  "## 7. Control plane fan-out"; do
   grep -qF -- "$heading" "$out" || { echo "missing: $heading"; exit 1; }
 done
 if grep -q "section failed\|^\*\*Failed" "$out"; then
   echo "a section failed"
   exit 1
 fi
-# Fourteen targets, each with a verdict.
+# Sixteen targets, each with a verdict.
 n=$(grep -cE '^\| .* \| \*\*(met|not met)\*\* \|$' "$out")
-[ "$n" -eq 14 ] || { echo "expected 14 target verdicts, found $n"; exit 1; }
+[ "$n" -eq 16 ] || { echo "expected 16 target verdicts, found $n"; exit 1; }
 /usr/bin/python3 - "$TEST_TMPDIR/raw.json" <<'PY'
 import json, sys
 raw = json.load(open(sys.argv[1]))
