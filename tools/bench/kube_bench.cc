@@ -16,7 +16,7 @@
 //                 last call, crashed pod out of rotation); --mode=watch|poll, or
 //                 --mode=xds: through an xDS channel (first and last call only)
 //   churn         failed calls through a rolling update of 10 pods and a crash,
-//                 at a steady rate; --retry=true|false
+//                 at a steady rate; --retry=true|false; --mode=xds: through an xDS channel
 //   scale         discovery and pool at 500 / 5,000 / 20,000 endpoints, end to end
 //                 and beside the pre-incremental baseline; fakek8s's endpoint
 //                 controller at 20,000 pods (tools/bench/scale_bench.cc)
@@ -659,11 +659,38 @@ absl::StatusOr<json> Convergence() {
 
 absl::StatusOr<json> Churn() {
   const bool retry = absl::GetFlag(FLAGS_retry);
+  const bool xds = absl::GetFlag(FLAGS_mode) == "xds";
   const int pods = Quick() ? 3 : 10;
   absl::StatusOr<ClusterFixture> f = StartCluster(pods, {}, absl::Milliseconds(100));
   if (!f.ok()) return f.status();
   const double rate = 1000;
-  testing::LoadGenerator load(f->handle, {.threads = 4, .rate = rate, .retry = retry});
+  const testing::LoadOptions options{.threads = 4, .rate = rate, .retry = retry};
+  // --mode=xds: the same load through an xDS channel, gRPC retrying as the
+  // Service's kube-grpc.io/retry annotation asks (with --retry).
+  std::unique_ptr<kubegrpc::xds::XdsChannels> channels;
+  std::unique_ptr<testing::LoadGenerator> load_owner;
+  if (xds) {
+    if (retry) {
+      absl::StatusOr<json> annotated = f->cluster->k8s().store().Mutate(
+          fakek8s::Resource::kServices, "demo", "web", [](json& service) {
+            service["metadata"]["annotations"]["kube-grpc.io/retry"] =
+                R"({"retryOn": "unavailable,cancelled", "numRetries": 2})";
+            return absl::OkStatus();
+          });
+      if (!annotated.ok()) return annotated.status();
+    }
+    absl::StatusOr<std::unique_ptr<kubegrpc::xds::XdsChannels>> started =
+        kubegrpc::xds::XdsChannels::Start(f->cluster->client_config());
+    if (!started.ok()) return started.status();
+    channels = *std::move(started);
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = channels->Channel("web.demo:80");
+    if (!channel.ok()) return channel.status();
+    (*channel)->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    load_owner = std::make_unique<testing::LoadGenerator>(*channel, options);
+  } else {
+    load_owner = std::make_unique<testing::LoadGenerator>(f->handle, options);
+  }
+  testing::LoadGenerator& load = *load_owner;
   load.Start();
   absl::SleepFor(absl::Milliseconds(500));
   const absl::Time rollout_start = absl::Now();
@@ -684,7 +711,10 @@ absl::StatusOr<json> Churn() {
   }
   json failures = json::object();
   for (const auto& [code, n] : report.failures) failures[code] = n;
+  load_owner.reset();
+  channels.reset();
   return json{{"section", "churn"},
+              {"mode", xds ? "xds" : "pool"},
               {"retry", retry},
               {"pods", pods},
               {"load_calls_per_second", rate},

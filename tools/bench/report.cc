@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
       {"convergence_xds", kb({"--section=convergence", "--mode=xds"})},
       {"churn_retry", kb({"--section=churn", "--retry=true"})},
       {"churn_plain", kb({"--section=churn", "--retry=false"})},
+      {"churn_xds", kb({"--section=churn", "--mode=xds", "--retry=true"})},
       {"scale", kb({"--section=scale"})},
       {"shutdown", kb({"--section=shutdown"})},
       {"api_requests", kb({"--section=api_requests"})},
@@ -532,11 +533,31 @@ int main(int argc, char** argv) {
                           (*r)["calls_to_terminating_pods"].get<int64_t>(), " | ",
                           Fixed((*r)["p99_ms"].get<double>(), 1), " ms |\n"));
     }
+    const Section& cx = get("churn_xds");
+    if (cx.ok) {
+      const json& r = cx.result;
+      md.Add(absl::StrCat("| through an xDS channel (gRPC retrying from `kube-grpc.io/retry`) | ",
+                          r["ok"].get<int64_t>(), " | ", r["failed_during_rollout"].get<int64_t>(),
+                          " | ", r["failed_during_crash"].get<int64_t>(), " | ",
+                          r["failures"].empty() ? "-" : r["failures"].dump(), " | ",
+                          r["calls_to_terminating_pods"].get<int64_t>(), " | ",
+                          Fixed(r["p99_ms"].get<double>(), 1), " ms |\n"));
+    }
     md.Add("\n");
     const int64_t failed = a["failed"].get<int64_t>();
     targets.push_back({"0 failed calls with the retry helper through a rolling update and a crash",
                        absl::StrCat(failed, " failed of ", a["ok"].get<int64_t>() + failed),
                        Met(failed == 0)});
+    if (cx.ok) {
+      const int64_t xfailed = cx.result["failed"].get<int64_t>();
+      targets.push_back(
+          {"0 failed idempotent calls through a rolling update and a crash, xDS channel",
+           absl::StrCat(xfailed, " failed of ", cx.result["ok"].get<int64_t>() + xfailed),
+           Met(xfailed == 0)});
+    } else {
+      md.Add("**Failed (xDS):**\n\n```\n" + cx.error + "\n```\n\n");
+      targets.push_back({"churn through an xDS channel", "section failed", Met(false)});
+    }
   } else {
     md.Add("**Failed:**\n\n```\n" + cr.error + cn.error + "\n```\n\n");
     targets.push_back({"churn", "section failed", Met(false)});
