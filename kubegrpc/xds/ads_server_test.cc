@@ -86,7 +86,7 @@ class AdsClient {
                const std::string& version = "", const std::string& nonce = "",
                const std::string& error = "") {
     DiscoveryRequest request;
-    request.mutable_node()->set_id("ads-server-test");
+    if (!anonymous) request.mutable_node()->set_id("ads-server-test");
     request.set_type_url(type);
     for (const std::string& n : names) request.add_resource_names(n);
     request.set_version_info(version);
@@ -100,6 +100,8 @@ class AdsClient {
   }
   // Requests must reach the server (false: a stream that may be refused).
   bool must_write = true;
+  // Requests without a node (a malformed client's).
+  bool anonymous = false;
   void Ack(const DiscoveryResponse& r, const std::vector<std::string>& names) {
     Request(r.type_url(), names, r.version_info(), r.nonce());
   }
@@ -300,6 +302,14 @@ TEST_F(AdsServerTest, AServiceThatDoesNotExistIsLeftOutAndBadNamesGetNothing) {
   std::optional<DiscoveryResponse> cds = ads.Next(kClusterType);
   ASSERT_TRUE(cds.has_value());
   EXPECT_EQ(cds->resources_size(), 0);  // "does not exist", not an empty cluster
+
+  // A client that never says who it is (no node) is served all the same.
+  AdsClient anonymous(server_->port());
+  anonymous.anonymous = true;
+  anonymous.Request(kListenerType, {"web.demo:80"});
+  std::optional<DiscoveryResponse> served = anonymous.Next(kListenerType);
+  ASSERT_TRUE(served.has_value());
+  EXPECT_THAT(Names(*served), ::testing::ElementsAre("web.demo:80"));
 
   // A type this server does not serve: ignored, and said so.
   ads.Request("type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig", {"x"});
