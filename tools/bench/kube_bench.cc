@@ -38,6 +38,7 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <random>
@@ -51,6 +52,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
@@ -1024,6 +1026,23 @@ int XdsServe() {
   while (true) pause();
 }
 
+// CPU time (user + system) a process has used so far ("self" or a pid).
+absl::Duration CpuTimeOf(const std::string& pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command (which may hold spaces): state is field 3,
+  // utime 14, stime 15.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return absl::ZeroDuration();
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  if (fields.size() < 13) return absl::ZeroDuration();
+  int64_t utime = 0, stime = 0;
+  if (!absl::SimpleAtoi(fields[11], &utime) || !absl::SimpleAtoi(fields[12], &stime)) {
+    return absl::ZeroDuration();
+  }
+  return absl::Seconds(static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK));
+}
+
 int64_t ResidentBytesOf(pid_t pid) {
   std::ifstream statm(absl::StrCat("/proc/", pid, "/statm"));
   int64_t size = 0, resident = 0;
@@ -1098,6 +1117,11 @@ absl::StatusOr<json> Fanout(const char* self) {
     absl::SleepFor(absl::Milliseconds(300));  // let the connections settle
     const int64_t rss_with = ResidentBytesOf((*server)->pid());
     std::vector<absl::Duration> to_last_ack;
+    // Where the time goes: the CPU the server and this process (the fleet's
+    // streams, and fakek8s) use over the trials.
+    const std::string server_pid = std::to_string((*server)->pid());
+    const absl::Duration server_cpu_before = CpuTimeOf(server_pid);
+    const absl::Duration fleet_cpu_before = CpuTimeOf("self");
     for (int t = 0; t < trials; ++t) {
       const int s = t % kServices;
       const std::string pod = absl::StrCat("svc-", s, "-0");
@@ -1113,19 +1137,24 @@ absl::StatusOr<json> Fanout(const char* self) {
       }
       to_last_ack.push_back(last_received(**fleet, clusters[s]) - event->at);
     }
+    const absl::Duration server_cpu = CpuTimeOf(server_pid) - server_cpu_before;
+    const absl::Duration fleet_cpu = CpuTimeOf("self") - fleet_cpu_before;
     // In steady state (a discovery lists first, then watches).
     const int watches = (*cluster)->api().OpenWatchStreams();
     // Leave every pod ready for the next fleet.
     for (int s = 0; s < kServices; ++s) {
       (void)(*cluster)->SetPodReady(absl::StrCat("svc-", s, "-0"), true);
     }
-    rows.push_back({{"streams", n},
-                    {"connections", (n + 9) / 10},
-                    {"api_watches_open", watches},
-                    {"event_to_last_ack", Summarize(to_last_ack).ToJson()},
-                    {"server_rss_bytes", rss_with},
-                    {"server_bytes_per_stream", (rss_with - rss_before) / n},
-                    {"ended_streams", (*fleet)->ended()}});
+    rows.push_back(
+        {{"streams", n},
+         {"connections", (n + 9) / 10},
+         {"api_watches_open", watches},
+         {"event_to_last_ack", Summarize(to_last_ack).ToJson()},
+         {"server_rss_bytes", rss_with},
+         {"server_cpu_ms_per_trial", absl::ToDoubleMilliseconds(server_cpu) / trials},
+         {"fleet_and_api_cpu_ms_per_trial", absl::ToDoubleMilliseconds(fleet_cpu) / trials},
+         {"server_bytes_per_stream", (rss_with - rss_before) / n},
+         {"ended_streams", (*fleet)->ended()}});
     fleet->reset();
     absl::SleepFor(absl::Milliseconds(500));
   }

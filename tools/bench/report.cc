@@ -749,11 +749,14 @@ int main(int argc, char** argv) {
         f["services"].get<int>(),
         " Services. A trial turns one pod not ready (or ready again) in the API and waits until "
         "every stream has received the change; the time runs from the API write to the last "
-        "stream's copy (which it ACKs at once). Memory: the server's RSS growth per stream "
+        "stream's copy (which it ACKs at once). CPU per trial: what the server's process, and "
+        "this one (the fleet's streams and fakek8s), used over the trials, divided by their "
+        "number: on 2 cores, both compete. Memory: the server's RSS growth per stream "
         "(idle: ",
         Fixed(f["server_rss_idle_bytes"].get<double>() / 1048576.0, 1), " MiB).\n\n",
         "| streams | connections | API watches open | API change -> last stream: median | p99 "
-        "| max | trials | server memory per stream |\n|---|---|---|---|---|---|---|---|\n"));
+        "| max | trials | CPU per trial: server / fleet + API | server memory per stream "
+        "|\n|---|---|---|---|---|---|---|---|---|\n"));
     bool watches_flat = true;
     double p99_at_most = 0;
     int most = 0;
@@ -765,9 +768,11 @@ int main(int argc, char** argv) {
                              Fixed(row["server_bytes_per_stream"].get<double>() / 1048576.0, 1),
                              " MiB, with the discoveries it starts)")
               : Fixed(row["server_bytes_per_stream"].get<double>() / 1024.0, 1) + " KiB";
-      md.Add(absl::StrCat("| ", row["streams"].get<int>(), " | ", row["connections"].get<int>(),
-                          " | ", row["api_watches_open"].get<int>(), " | ",
-                          stat_cells(row["event_to_last_ack"], 1), " | ", memory, " |\n"));
+      md.Add(absl::StrCat(
+          "| ", row["streams"].get<int>(), " | ", row["connections"].get<int>(), " | ",
+          row["api_watches_open"].get<int>(), " | ", stat_cells(row["event_to_last_ack"], 1), " | ",
+          Fixed(row["server_cpu_ms_per_trial"].get<double>(), 1), " ms / ",
+          Fixed(row["fleet_and_api_cpu_ms_per_trial"].get<double>(), 1), " ms | ", memory, " |\n"));
       watches_flat &= row["api_watches_open"].get<int>() == f["services"].get<int>();
       if (row["streams"].get<int>() >= most) {
         most = row["streams"].get<int>();
