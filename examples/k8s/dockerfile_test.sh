@@ -12,16 +12,25 @@ echo "Dockerfile installs: $(echo $packages)"
 base="libc6 libgcc-s1 libstdc++6"  # in debian:12-slim
 # Sanitizer runtimes appear only in --config=asan builds, never in an image.
 sanitizers="libasan8 libubsan1 libtsan2"
+# Every shared library the binaries load, once (dpkg -S is slow: one call for
+# all). dpkg may know a library by its resolved path or by the path ldd gives
+# (merged /usr), so both are asked.
+declare -A lib_bin lib_real
 for bin in "$@"; do
   for lib in $(ldd "$bin" | awk '$3 ~ /^\// {print $3}'); do
-    pkg=$(dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true)
-    pkg=${pkg%%:*}
-    [ -n "$pkg" ] || { echo "$lib: not from a Debian package"; exit 1; }
-    if ! grep -qx "$pkg" <<<"$packages" && ! grep -qw "$pkg" <<<"$base $sanitizers"; then
-      echo "$(basename "$bin") loads $lib from $pkg, which the Dockerfile does not install"
-      exit 1
-    fi
+    lib_bin[$lib]=$(basename "$bin")
+    lib_real[$lib]=$(readlink -f "$lib")
   done
+done
+owners=$(dpkg -S "${!lib_bin[@]}" "${lib_real[@]}" 2>/dev/null || true)
+for lib in "${!lib_bin[@]}"; do
+  pkg=$( (grep -F ": ${lib_real[$lib]}" <<<"$owners" || grep -F ": $lib" <<<"$owners" || true) | head -1)
+  pkg=${pkg%%:*}
+  [ -n "$pkg" ] || { echo "$lib: not from a Debian package"; exit 1; }
+  if ! grep -qx "$pkg" <<<"$packages" && ! grep -qw "$pkg" <<<"$base $sanitizers"; then
+    echo "${lib_bin[$lib]} loads $lib from $pkg, which the Dockerfile does not install"
+    exit 1
+  fi
 done
 for pkg in $packages; do
   [ "$pkg" = ca-certificates ] && continue
