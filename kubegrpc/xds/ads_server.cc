@@ -304,6 +304,9 @@ void StreamCore::OnRequest(const DiscoveryRequest& request) {
       }
       if (request.has_error_detail()) {
         server_->Count(&AdsServerStats::nacks);
+        // The client kept none of that response: the next one carries every
+        // assignment again, not only those that change.
+        t.sent_endpoints.clear();
         nack = absl::StrCat("kube-grpc xDS: client \"", node_, "\" rejected ", type, " version ",
                             t.version, " and keeps version \"", request.version_info(),
                             "\": ", request.error_detail().message());

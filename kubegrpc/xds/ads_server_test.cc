@@ -290,6 +290,39 @@ TEST_F(AdsServerTest, ANackIsReportedAndNothingIsResentUntilTheStateChanges) {
   EXPECT_EQ(both->version_info(), "2");
 }
 
+// Assignments go out only when they change, but not after a NACK: the client
+// kept none of what it rejected, so the next response carries them all.
+TEST_F(AdsServerTest, AfterANackTheNextAssignmentsResponseCarriesEveryOne) {
+  AdsClient ads(server_->port());
+  const std::vector<std::string> both = {"demo/api:80", "demo/web:80"};
+  ads.Request(kEndpointType, both);
+  std::optional<DiscoveryResponse> eds = ads.Next(kEndpointType);
+  ASSERT_TRUE(eds.has_value());
+  while (eds->resources_size() < 2) {  // the second Service's list may come later
+    ads.Ack(*eds, both);
+    eds = ads.Next(kEndpointType);
+    ASSERT_TRUE(eds.has_value());
+  }
+  ads.Request(kEndpointType, both, "", eds->nonce(), "rejected for the test");
+  ASSERT_TRUE(WaitFor([&] { return server_->Stats().nacks == 1; }));
+  ASSERT_TRUE(cluster_->ScaleTo("web", 3).ok());
+  std::optional<DiscoveryResponse> next = ads.Next(kEndpointType);
+  ASSERT_TRUE(next.has_value());
+  EXPECT_THAT(Names(*next), ::testing::ElementsAre("demo/api:80", "demo/web:80"));
+  // ACKed, a later change carries only its own Service: wait until web's 3rd
+  // pod is in (its readiness may come in a response of its own).
+  ads.Ack(*next, both);
+  while (Healthy(*next).size() != (Names(*next).size() == 2 ? 5u : 3u)) {
+    next = ads.Next(kEndpointType);
+    ASSERT_TRUE(next.has_value());
+    ads.Ack(*next, both);
+  }
+  ASSERT_TRUE(cluster_->ScaleTo("web", 4).ok());
+  std::optional<DiscoveryResponse> only_web = ads.Next(kEndpointType);
+  ASSERT_TRUE(only_web.has_value());
+  EXPECT_THAT(Names(*only_web), ::testing::ElementsAre("demo/web:80"));
+}
+
 TEST_F(AdsServerTest, AServiceThatDoesNotExistIsLeftOutAndBadNamesGetNothing) {
   AdsClient ads(server_->port());
   ads.Request(kListenerType, {"web.demo:80", "nosuch.demo:80", "web.demo:81", "not a target"});
