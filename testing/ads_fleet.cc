@@ -163,6 +163,17 @@ void AdsFleet::Ended(int index) {
   ++ended_;
 }
 
+std::function<bool(const std::vector<AdsFleet::MemberView>&)> AdsFleet::AllSee(
+    const std::string& cluster, size_t healthy) {
+  return [cluster, healthy](const std::vector<MemberView>& views) {
+    for (const MemberView& v : views) {
+      auto it = v.find(cluster);
+      if (it == v.end() || it->second.healthy != healthy) return false;
+    }
+    return true;
+  };
+}
+
 bool AdsFleet::WaitUntil(const std::function<bool(const std::vector<MemberView>&)>& done,
                          absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;

@@ -57,6 +57,11 @@ class AdsFleet {
   }
   ~AdsFleet();  // cancels every stream and waits for them
 
+  // A WaitUntil condition: every member's last response for `cluster` said
+  // `healthy` endpoints were HEALTHY.
+  static std::function<bool(const std::vector<MemberView>&)> AllSee(const std::string& cluster,
+                                                                    size_t healthy);
+
   // Waits until `done` holds over every member's view (checked when any
   // response arrives, and every 10 ms); false after `timeout`.
   bool WaitUntil(const std::function<bool(const std::vector<MemberView>&)>& done,

@@ -13,6 +13,7 @@
 // and no Kubernetes access in the client; retries come from the Service's
 // kube-grpc.io/retry annotation.
 
+#include <functional>
 #include <iostream>
 #include <map>
 #include <string>
@@ -42,27 +43,19 @@ using kubegrpc::examples::Greeter;
 
 namespace {
 
-// The calls through a plain xDS channel: gRPC picks, from what the control
-// plane serves.
-int ViaXds() {
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
-      absl::StrCat("xds:///", absl::GetFlag(FLAGS_target)), grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(
-          absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_ready_timeout)))) {
-    std::cerr << "greeter_client: xds:///" << absl::GetFlag(FLAGS_target)
-              << " did not connect (is $GRPC_XDS_BOOTSTRAP set, and the control plane up?)\n";
-    return 1;
-  }
-  std::unique_ptr<Greeter::Stub> stub = Greeter::NewStub(channel);
+using kubegrpc::examples::HelloReply;
+using kubegrpc::examples::HelloRequest;
+
+// --count calls through `say_hello`, --interval apart; prints each answer and
+// the calls per pod. Exit code: 0 if none failed.
+int CallLoop(const std::function<grpc::Status(const HelloRequest&, HelloReply*)>& say_hello) {
   std::map<std::string, int> by_pod;
   int failed = 0;
   for (int i = 0; i < absl::GetFlag(FLAGS_count); ++i) {
-    kubegrpc::examples::HelloRequest request;
+    HelloRequest request;
     request.set_name(absl::GetFlag(FLAGS_name));
-    kubegrpc::examples::HelloReply reply;
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    grpc::Status status = stub->SayHello(&context, request, &reply);
+    HelloReply reply;
+    grpc::Status status = say_hello(request, &reply);
     if (status.ok()) {
       ++by_pod[reply.pod()];
       std::cout << reply.pod() << ": " << reply.message() << "\n";
@@ -78,6 +71,25 @@ int ViaXds() {
   for (const auto& [pod, n] : by_pod) std::cout << " " << pod << "=" << n;
   std::cout << "\nfailed: " << failed << std::endl;
   return failed == 0 ? 0 : 1;
+}
+
+// The calls through a plain xDS channel: gRPC picks, from what the control
+// plane serves.
+int ViaXds() {
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      absl::StrCat("xds:///", absl::GetFlag(FLAGS_target)), grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(
+          absl::ToChronoTime(absl::Now() + absl::GetFlag(FLAGS_ready_timeout)))) {
+    std::cerr << "greeter_client: xds:///" << absl::GetFlag(FLAGS_target)
+              << " did not connect (is $GRPC_XDS_BOOTSTRAP set, and the control plane up?)\n";
+    return 1;
+  }
+  std::unique_ptr<Greeter::Stub> stub = Greeter::NewStub(channel);
+  return CallLoop([&](const HelloRequest& request, HelloReply* reply) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    return stub->SayHello(&context, request, reply);
+  });
 }
 
 }  // namespace
@@ -111,28 +123,9 @@ int main(int argc, char** argv) {
     std::cerr << "greeter_client: " << all << "\n";
     return 1;
   }
-  std::map<std::string, int> by_pod;
-  int failed = 0;
-  for (int i = 0; i < absl::GetFlag(FLAGS_count); ++i) {
-    kubegrpc::examples::HelloRequest request;
-    request.set_name(absl::GetFlag(FLAGS_name));
-    kubegrpc::examples::HelloReply reply;
-    // SayHello is idempotent: a pod that went away is retried on another one.
-    grpc::Status status = kubegrpc::Call(*greeter, &Greeter::Stub::SayHello, request, &reply,
-                                         {.idempotent = true, .timeout = absl::Seconds(5)});
-    if (status.ok()) {
-      ++by_pod[reply.pod()];
-      std::cout << reply.pod() << ": " << reply.message() << "\n";
-    } else {
-      ++failed;
-      std::cout << "failed: " << status.error_code() << " " << status.error_message() << "\n";
-    }
-    if (absl::GetFlag(FLAGS_interval) > absl::ZeroDuration()) {
-      absl::SleepFor(absl::GetFlag(FLAGS_interval));
-    }
-  }
-  std::cout << "calls per pod:";
-  for (const auto& [pod, n] : by_pod) std::cout << " " << pod << "=" << n;
-  std::cout << "\nfailed: " << failed << std::endl;
-  return failed == 0 ? 0 : 1;
+  // SayHello is idempotent: a pod that went away is retried on another one.
+  return CallLoop([&](const HelloRequest& request, HelloReply* reply) {
+    return kubegrpc::Call(*greeter, &Greeter::Stub::SayHello, request, reply,
+                          {.idempotent = true, .timeout = absl::Seconds(5)});
+  });
 }

@@ -566,19 +566,10 @@ TEST_F(AdsServerTest, AFleetOfStreamsSharesOneDiscoveryPerService) {
   auto fleet = testing::AdsFleet::Start(absl::StrCat("127.0.0.1:", server_->port()), 50,
                                         {"demo/web:80", "demo/api:80"});
   ASSERT_TRUE(fleet.ok()) << fleet.status();
-  auto all_see = [](const std::string& cluster, size_t healthy) {
-    return [cluster, healthy](const std::vector<testing::AdsFleet::MemberView>& views) {
-      for (const auto& v : views) {
-        auto it = v.find(cluster);
-        if (it == v.end() || it->second.healthy != healthy) return false;
-      }
-      return true;
-    };
-  };
-  ASSERT_TRUE((*fleet)->WaitUntil(all_see("demo/web:80", 2), kPatience));
-  ASSERT_TRUE((*fleet)->WaitUntil(all_see("demo/api:80", 2), kPatience));
+  ASSERT_TRUE((*fleet)->WaitUntil(testing::AdsFleet::AllSee("demo/web:80", 2), kPatience));
+  ASSERT_TRUE((*fleet)->WaitUntil(testing::AdsFleet::AllSee("demo/api:80", 2), kPatience));
   ASSERT_TRUE(cluster_->ScaleTo("web", 3).ok());
-  ASSERT_TRUE((*fleet)->WaitUntil(all_see("demo/web:80", 3), kPatience));
+  ASSERT_TRUE((*fleet)->WaitUntil(testing::AdsFleet::AllSee("demo/web:80", 3), kPatience));
   // The change of web's endpoints went out alone: api's assignment, which did
   // not change, was sent to each stream once.
   for (const auto& view : (*fleet)->Views()) EXPECT_EQ(view.at("demo/api:80").responses, 1);

@@ -1088,15 +1088,6 @@ absl::StatusOr<json> Fanout(const char* self) {
   const std::string address = absl::StrCat("127.0.0.1:", line->substr(line->rfind(' ') + 1));
   const int64_t rss_idle = ResidentBytesOf((*server)->pid());
 
-  auto all_see = [](const std::string& cluster, size_t healthy) {
-    return [cluster, healthy](const std::vector<testing::AdsFleet::MemberView>& views) {
-      for (const auto& v : views) {
-        auto it = v.find(cluster);
-        if (it == v.end() || it->second.healthy != healthy) return false;
-      }
-      return true;
-    };
-  };
   auto last_received = [](testing::AdsFleet& fleet, const std::string& cluster) {
     absl::Time last = absl::InfinitePast();
     for (const auto& v : fleet.Views()) last = std::max(last, v.at(cluster).received);
@@ -1110,7 +1101,7 @@ absl::StatusOr<json> Fanout(const char* self) {
         testing::AdsFleet::Start(address, n, clusters);
     if (!fleet.ok()) return fleet.status();
     for (const std::string& c : clusters) {
-      if (!(*fleet)->WaitUntil(all_see(c, 2), absl::Seconds(120))) {
+      if (!(*fleet)->WaitUntil(testing::AdsFleet::AllSee(c, 2), absl::Seconds(120))) {
         return absl::DeadlineExceededError(absl::StrCat(n, " streams did not all get ", c));
       }
     }
@@ -1132,7 +1123,8 @@ absl::StatusOr<json> Fanout(const char* self) {
           events, pod,
           ready ? testing::ClusterEvent::Kind::kReady : testing::ClusterEvent::Kind::kNotReady);
       if (event == nullptr) return absl::InternalError("no event for the readiness change");
-      if (!(*fleet)->WaitUntil(all_see(clusters[s], ready ? 2 : 1), absl::Seconds(120))) {
+      if (!(*fleet)->WaitUntil(testing::AdsFleet::AllSee(clusters[s], ready ? 2 : 1),
+                               absl::Seconds(120))) {
         return absl::DeadlineExceededError(absl::StrCat(n, " streams did not all see ", pod));
       }
       to_last_ack.push_back(last_received(**fleet, clusters[s]) - event->at);
@@ -1179,7 +1171,7 @@ absl::StatusOr<json> Fanout(const char* self) {
   absl::StatusOr<std::unique_ptr<testing::AdsFleet>> fleet =
       testing::AdsFleet::Start(address, big_streams, {"demo/big:80"});
   if (!fleet.ok()) return fleet.status();
-  if (!(*fleet)->WaitUntil(all_see("demo/big:80", big), absl::Seconds(120))) {
+  if (!(*fleet)->WaitUntil(testing::AdsFleet::AllSee("demo/big:80", big), absl::Seconds(120))) {
     return absl::DeadlineExceededError("the 5,000-endpoint Service did not reach every stream");
   }
   std::vector<absl::Duration> big_change;
@@ -1192,7 +1184,8 @@ absl::StatusOr<json> Fanout(const char* self) {
           return absl::OkStatus();
         });
     if (!changed.ok()) return changed.status();
-    if (!(*fleet)->WaitUntil(all_see("demo/big:80", ready ? big : big - 1), absl::Seconds(120))) {
+    if (!(*fleet)->WaitUntil(testing::AdsFleet::AllSee("demo/big:80", ready ? big : big - 1),
+                             absl::Seconds(120))) {
       return absl::DeadlineExceededError(
           "a change of the large Service did not reach every stream");
     }
