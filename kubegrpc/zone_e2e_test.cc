@@ -130,6 +130,8 @@ TEST_F(ZoneE2ETest, SameZoneFromTheNodeAndSpillOverWhenTheZoneIsDown) {
   Start(/*nodes=*/true);
   ASSERT_TRUE(WaitFor([&] { return Zone().active && Picked() == 2; })) << Zone().reason;
   EXPECT_EQ(Zone().client_zone, "zone-b");
+  // Events are delivered on the Balancer's event thread, after the state changed.
+  ASSERT_TRUE(WaitFor([&] { return !EventDetails(BalancerEvent::Kind::kClientZone).empty(); }));
   EXPECT_THAT(EventDetails(BalancerEvent::Kind::kClientZone),
               ::testing::ElementsAre(HasSubstr("zone zone-b (from Node fake-node-zone-b")));
   EXPECT_EQ(Answered(60), (std::set<std::string>{"web-1", "web-4"}));
@@ -149,6 +151,11 @@ TEST_F(ZoneE2ETest, SameZoneFromTheNodeAndSpillOverWhenTheZoneIsDown) {
   ASSERT_TRUE(cluster_->pod("web-1")->Restart().ok());
   ASSERT_TRUE(WaitFor([&] { return Zone().active && Picked() == 1; })) << Zone().reason;
   EXPECT_EQ(Answered(30), (std::set<std::string>{"web-1"}));
+  // The switch's event may trail the state it reports.
+  WaitFor([&] {
+    std::vector<std::string> s = EventDetails(BalancerEvent::Kind::kZoneRouting);
+    return s.size() >= 3 && s.back().find("zone zone-b") != std::string::npos;
+  });
   std::vector<std::string> switches = EventDetails(BalancerEvent::Kind::kZoneRouting);
   ASSERT_GE(switches.size(), 3u);
   EXPECT_THAT(switches[switches.size() - 2], HasSubstr("spilling over"));
