@@ -35,8 +35,13 @@ class ThreadPerConnection : public httplib::TaskQueue {
   // Whether the calling thread serves a connection past the cap.
   static bool OverCapacity() { return over_capacity_; }
 
+  // What httplib's enqueue returns: void in 0.11, bool (accepted) in 0.41.
+  using EnqueueResult =
+      decltype(std::declval<httplib::TaskQueue&>().enqueue(std::function<void()>()));
+
   // Runs `fn` (one connection) on a new thread; finished threads are joined.
-  void enqueue(std::function<void()> fn) override {
+  // Always accepted: a connection past the cap is answered 429 on its thread.
+  EnqueueResult enqueue(std::function<void()> fn) override {
     absl::MutexLock lock(&mu_);
     // Join the threads that have finished.
     for (auto it = threads_.begin(); it != threads_.end();) {
@@ -55,6 +60,7 @@ class ThreadPerConnection : public httplib::TaskQueue {
                             done->store(true);
                           }),
                           done);
+    return static_cast<EnqueueResult>(true);  // `return void-expression;` under 0.11
   }
   // Waits for every connection's thread.
   void shutdown() override {

@@ -199,8 +199,12 @@ class Merger {
   // the others stay where they are.
   static json Reorder(json list, const json& order, const std::string& merge_key) {
     auto id_of = [&](const json& item) -> std::optional<json> {
-      if (merge_key.empty()) return item;
-      if (item.is_object() && item.contains(merge_key)) return item[merge_key];
+      // in_place: json converts to anything, so `return item;` is ambiguous with
+      // nlohmann-json 3.11.3.
+      if (merge_key.empty()) return std::optional<json>(std::in_place, item);
+      if (item.is_object() && item.contains(merge_key)) {
+        return std::optional<json>(std::in_place, item[merge_key]);
+      }
       return std::nullopt;
     };
     auto rank = [&](const json& item) -> std::optional<size_t> {

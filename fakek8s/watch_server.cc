@@ -24,8 +24,10 @@ using internal::WriteError;
 
 namespace {
 
-// Not plain "application/json": httplib would gzip the stream for clients that
-// accept it (kubectl does), holding events back in the compressor.
+// A watch stream is never compressed, as on a real API server: a compressor would
+// hold events back. cpp-httplib 0.11 compresses plain "application/json" for
+// clients that accept it (kubectl does) but not this; 0.41 compresses this too,
+// so Serve also drops the request's Accept-Encoding.
 constexpr char kWatchContentType[] = "application/json;charset=utf-8";
 
 }  // namespace
@@ -98,6 +100,9 @@ void WatchServer::Serve(const httplib::Request& req, httplib::Response& res, con
   TableOptions table;
   if (req.has_param("includeObject")) table.include_object = Param(req, "includeObject");
 
+  // httplib reads Accept-Encoding only when it writes this response; the request
+  // is its own (non-const) object, handed to handlers as const.
+  const_cast<httplib::Request&>(req).headers.erase("Accept-Encoding");
   res.status = 200;
   res.set_chunked_content_provider(
       kWatchContentType,

@@ -69,7 +69,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t q = target.find('?');
   // As httplib does on a real connection: the path is percent-decoded and the
   // query split into parameters.
+#ifdef CPPHTTPLIB_VERSION_NUM  // Debian sid's 0.41; bookworm's 0.11 has only decode_url
+  req.path = httplib::decode_path_component(std::string(target.substr(0, q)));
+#else
   req.path = httplib::detail::decode_url(std::string(target.substr(0, q)), false);
+#endif
   if (q != absl::string_view::npos) {
     httplib::detail::parse_query_text(std::string(target.substr(q + 1)), req.params);
   }

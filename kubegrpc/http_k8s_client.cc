@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <type_traits>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -106,6 +107,45 @@ struct HttpK8sClient::Endpoint {
 };
 
 namespace {
+
+// The OpenSSL verify result of a client's last TLS handshake (X509_V_OK without
+// TLS). cpp-httplib 0.11 calls it get_openssl_verify_result, 0.41 get_verify_result.
+template <typename Client>
+auto VerifyResultOf(const Client& c, int) -> decltype(c.get_openssl_verify_result()) {
+  return c.get_openssl_verify_result();
+}
+template <typename Client>
+auto VerifyResultOf(const Client& c, long) -> decltype(c.get_verify_result()) {
+  return c.get_verify_result();
+}
+long TlsVerifyResult(const httplib::ClientImpl* client) {
+  const auto* ssl = dynamic_cast<const httplib::SSLClient*>(client);
+  return ssl == nullptr ? X509_V_OK : static_cast<long>(VerifyResultOf(*ssl, 0));
+}
+
+// cpp-httplib 0.41 reports some failures with errors 0.11 does not have. Each is
+// mapped to the 0.11 error that meant the same (templates, since 0.11 lacks the
+// names): a hostname mismatch was a failed server verification, a connection
+// closed or timed out while reading was a read error.
+template <typename E, typename = void>
+struct HasNewErrors : std::false_type {};
+template <typename E>
+struct HasNewErrors<E, std::void_t<decltype(E::SSLServerHostnameVerification),
+                                   decltype(E::ConnectionClosed), decltype(E::Timeout)>>
+    : std::true_type {};
+template <typename E>
+bool IsHostnameMismatch(E e) {
+  if constexpr (HasNewErrors<E>::value) return e == E::SSLServerHostnameVerification;
+  return false;
+}
+template <typename E>
+E AsOldError(E e) {
+  if constexpr (HasNewErrors<E>::value) {
+    if (e == E::SSLServerHostnameVerification) return E::SSLServerVerification;
+    if (e == E::ConnectionClosed || e == E::Timeout) return E::Read;
+  }
+  return e;
+}
 
 std::string SourceName(EndpointSource source) {
   return source == EndpointSource::kEndpointSlices ? "EndpointSlices" : "Endpoints";
@@ -306,10 +346,13 @@ HttpK8sClient::Connection HttpK8sClient::NewConnection(absl::Duration read_timeo
 absl::Status HttpK8sClient::ConnectionError(int error, int err_no, long verify_result,
                                             absl::Duration elapsed, absl::Duration read_timeout,
                                             const std::string& context) const {
-  const auto e = static_cast<httplib::Error>(error);
+  const auto raw = static_cast<httplib::Error>(error);
+  const auto e = AsOldError(raw);
   if (e == httplib::Error::SSLConnection || e == httplib::Error::SSLServerVerification) {
     std::string why = verify_result != X509_V_OK ? X509_verify_cert_error_string(verify_result)
-                                                 : "the handshake did not complete";
+                      : IsHostnameMismatch(raw)
+                          ? "the server's certificate is not issued for its name"
+                          : "the handshake did not complete";
     return absl::UnavailableError(absl::StrCat(
         "kube-grpc: ", context, ": TLS handshake with the API server ", config_.server,
         " failed: ", why, " (check the certificate authority from ", config_.source, ")"));
@@ -469,10 +512,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path, const st
     if (cancel != nullptr && cancel->cancelled()) {
       return absl::CancelledError(absl::StrCat("kube-grpc: ", context, ": cancelled"));
     }
-    long verify_result = X509_V_OK;
-    if (auto* ssl = dynamic_cast<httplib::SSLClient*>(connection.client.get())) {
-      verify_result = ssl->get_openssl_verify_result();
-    }
+    const long verify_result = TlsVerifyResult(connection.client.get());
     int status = 0;
     std::string retry_after;
     std::string location;
@@ -489,7 +529,7 @@ absl::StatusOr<std::string> HttpK8sClient::Get(const std::string& path, const st
                                                        options_.max_response_bytes, " bytes"));
     }
     if (status == 0) {
-      const httplib::Error e = r.error();
+      const httplib::Error e = AsOldError(r.error());
       // A keep-alive connection the server (or a proxy) closed while it was idle
       // fails before any answer: once more, on a new connection.
       if (reused && !fresh &&
@@ -692,16 +732,13 @@ absl::Status HttpK8sClient::WatchEndpointsImpl(
     if (status >= 300 && status < 400) return RedirectError(status, location, context);
     if (status != 0 && status != 200) return HttpError(status, error_body, retry_after, context);
     if (!r) {
-      if (status == 200 && r.error() == httplib::Error::Read) {
+      if (status == 200 && AsOldError(r.error()) == httplib::Error::Read) {
         return absl::UnavailableError(
             absl::StrCat("kube-grpc: ", context,
                          ": the watch stream broke or went silent (no event or bookmark for ",
                          absl::FormatDuration(read_timeout), ")"));
       }
-      long verify_result = X509_V_OK;
-      if (auto* ssl = dynamic_cast<httplib::SSLClient*>(connection.client.get())) {
-        verify_result = ssl->get_openssl_verify_result();
-      }
+      const long verify_result = TlsVerifyResult(connection.client.get());
       return ConnectionError(static_cast<int>(r.error()), err_no, verify_result,
                              absl::Now() - start, read_timeout, context);
     }
