@@ -17,6 +17,8 @@ must live in the package that calls the macro; `deps` name other
 `kubegrpc_cc_grpc_library` targets whose protos these import.
 """
 
+load("@rules_cc//cc:defs.bzl", "cc_library")
+
 ProtoSourcesInfo = provider(
     doc = "The .proto files of a kubegrpc_cc_grpc_library and of everything it imports.",
     fields = {"transitive": "depset of .proto Files"},
@@ -114,7 +116,7 @@ def kubegrpc_cc_grpc_library(name, srcs, deps = [], grpc = True, visibility = No
     lib_deps = [Label("@com_google_protobuf//:protobuf")]
     if grpc:
         lib_deps.append(Label("@com_github_grpc_grpc//:grpc++"))
-    native.cc_library(
+    cc_library(
         name = name,
         srcs = cc_srcs,
         hdrs = hdrs,

@@ -10,9 +10,11 @@ The source defines `extern "C" int LLVMFuzzerTestOneInput(const uint8_t*, size_t
 and signals a broken property with __builtin_trap() (or a sanitizer report).
 """
 
+load("@rules_cc//cc:defs.bzl", "cc_test")
+
 def kubegrpc_fuzz_test(name, srcs, deps = [], corpus = None, size = "small", **kwargs):
     corpus = corpus or "corpus/" + name
-    native.cc_test(
+    cc_test(
         name = name,
         size = size,
         srcs = srcs,
