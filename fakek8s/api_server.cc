@@ -146,6 +146,10 @@ absl::Status ApiServer::StartListeningLocked(int port) {
 void ApiServer::StopListeningLocked() {
   watches_.EndAll();
   if (http_ != nullptr) http_->stop();
+  // And the open connections end, as when a server dies. httplib's stop() only
+  // closes the listener; cpp-httplib 0.41 then lets a TLS connection's thread
+  // sit in a read until the read timeout (30 s), which joining it would wait for.
+  internal::ShutdownConnections(options_.host, port_);
   if (listen_thread_.joinable()) listen_thread_.join();
   http_.reset();
 }

@@ -32,13 +32,17 @@ bool AddressOf(const sockaddr_storage& a, std::string* host, int* port) {
   return true;
 }
 
-}  // namespace
+struct Connection {
+  int fd;
+  std::string local_host, remote_host;
+  int local_port, remote_port;
+};
 
-int ConnectionSocket(const httplib::Request& req) {
-  if (req.remote_port <= 0 || req.local_port <= 0) return -1;  // served in process
+// Calls `visit` with each connected IP socket of this process until it returns true.
+template <typename Visit>
+void ForEachConnection(Visit visit) {
   DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
-  int found = -1;
+  if (dir == nullptr) return;
   while (const dirent* entry = ::readdir(dir)) {
     char* end = nullptr;
     const long fd = std::strtol(entry->d_name, &end, 10);
@@ -52,20 +56,43 @@ int ConnectionSocket(const httplib::Request& req) {
             0) {
       continue;
     }
-    std::string local_host, remote_host;
-    int local_port = 0, remote_port = 0;
-    if (!AddressOf(local, &local_host, &local_port) ||
-        !AddressOf(remote, &remote_host, &remote_port)) {
+    Connection c{static_cast<int>(fd), "", "", 0, 0};
+    if (!AddressOf(local, &c.local_host, &c.local_port) ||
+        !AddressOf(remote, &c.remote_host, &c.remote_port)) {
       continue;
     }
-    if (local_port == req.local_port && remote_port == req.remote_port &&
-        local_host == req.local_addr && remote_host == req.remote_addr) {
-      found = static_cast<int>(fd);
-      break;
-    }
+    if (visit(c)) break;
   }
   ::closedir(dir);
+}
+
+}  // namespace
+
+int ConnectionSocket(const httplib::Request& req) {
+  if (req.remote_port <= 0 || req.local_port <= 0) return -1;  // served in process
+  int found = -1;
+  ForEachConnection([&](const Connection& c) {
+    if (c.local_port == req.local_port && c.remote_port == req.remote_port &&
+        c.local_host == req.local_addr && c.remote_host == req.remote_addr) {
+      found = c.fd;
+      return true;
+    }
+    return false;
+  });
   return found;
+}
+
+int ShutdownConnections(const std::string& host, int port) {
+  const bool any = host.empty() || host == "0.0.0.0" || host == "::";
+  int count = 0;
+  ForEachConnection([&](const Connection& c) {
+    if (c.local_port == port && (any || c.local_host == host)) {
+      ::shutdown(c.fd, SHUT_RDWR);
+      ++count;
+    }
+    return false;
+  });
+  return count;
 }
 
 bool PeerClosed(int fd) {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -87,6 +88,11 @@ class ThreadPerConnection : public httplib::TaskQueue {
 int ConnectionSocket(const httplib::Request& req);
 // Whether the peer of socket `fd` has closed its side (or the socket failed).
 bool PeerClosed(int fd);
+// Shuts down (both directions) every connection this process accepted on
+// `host`:`port` (any local address if `host` is a wildcard), as a server that
+// dies does: each one's thread sees the connection end at once, instead of
+// waiting out a read timeout. Returns how many it shut down.
+int ShutdownConnections(const std::string& host, int port);
 
 }  // namespace fakek8s::internal
 
