@@ -71,9 +71,21 @@ class MetricsTest : public ::testing::Test {
     ASSERT_TRUE(handle.ok()) << handle.status();
     handle_ = *std::move(handle);
     ASSERT_TRUE(balancer_->WaitForReady("web.demo:80", absl::Now() + absl::Seconds(60)).ok());
+    // WaitForReady returns at the first READY pod; the counts below assume all
+    // three share the calls, so wait for every channel (the pool connects eagerly).
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (ReadyChannels() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_EQ(ReadyChannels(), 3);
     auto server = ServeMetrics(*balancer_, "127.0.0.1:0");
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
+  }
+  int ReadyChannels() {
+    int ready = 0;
+    for (const ServiceSnapshot& s : balancer_->Snapshot()) {
+      for (const EndpointSnapshot& e : s.endpoints) ready += e.state == ChannelState::kReady;
+    }
+    return ready;
   }
   // `n` calls through kubegrpc::Call (not retried).
   void Calls(int n) {
