@@ -64,27 +64,74 @@ mkdir -p "$(dirname "$root")"
 exec 9>"$root.lock"
 flock 9
 
-# The chroot, once. A half-built one (no ready marker) is removed and built again.
-packages_id=$(printf '%s\n' "${PACKAGES[@]}" | sha256sum | cut -c1-16)
-if [ ! -f "$root/.kube-grpc-ready" ]; then
+# Mounts, private so that nothing propagates back to the host, and undone on exit
+# (after Bazel's server, which holds them, has stopped). apt needs them too.
+mounted=()
+mounts_under_root() {  # every mount point at or below $root, deepest first
+  awk -v r="$root" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r
+}
+cleanup() {
+  if [ -x "$root/usr/bin/bazel" ] && [ "${#mounted[@]}" -gt 0 ]; then
+    chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin \
+      bash -c "cd '$inside/$dir' 2>/dev/null && bazel --bazelrc='$inside/tools/bazel7/bazelrc' shutdown" >/dev/null 2>&1 || true
+  fi
+  local i
+  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
+    umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" 2>/dev/null || true
+  done
+  mounted=()
+}
+trap cleanup EXIT
+mount_private() {  # mount_private TARGET MOUNT-ARGS...
+  local target=$1
+  shift
+  mkdir -p "$target"
+  mount "$@" "$target" || die "mount $* $target failed"
+  mounted+=("$target")
+  mount --make-rprivate "$target" 2>/dev/null || true
+}
+mount_all() {
+  mount_private "$root/proc" -t proc proc
+  mount_private "$root/sys" -t sysfs sysfs
+  mount_private "$root/dev" --bind /dev
+  mount_private "$root/dev/shm" -t tmpfs -o mode=1777 tmpfs
+  mount_private "$root/dev/pts" -t devpts -o newinstance,ptmxmode=0666 devpts
+  mount_private "$root$inside" --bind "$checkout"
+}
+
+# Left over from a run that was killed: unmount before anything else (and never
+# delete a directory that still has the host's /dev or the checkout mounted in it).
+for m in $(mounts_under_root); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+[ -z "$(mounts_under_root)" ] || die "cannot unmount $(mounts_under_root | tr '\n' ' ')"
+
+# The base system, once (a half-built one is removed and built again).
+if [ ! -f "$root/.kube-grpc-debootstrapped" ]; then
   command -v debootstrap >/dev/null || {
     echo "bazel7: installing debootstrap"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
       die "could not install debootstrap from Debian's archive"
   }
-  rm -rf "$root"
-  echo "bazel7: building a Debian sid chroot in $root (once; about two minutes)"
+  rm -rf --one-file-system "$root"
+  echo "bazel7: building a Debian sid chroot in $root (once; about three minutes with its packages)"
   if ! debootstrap --variant=minbase sid "$root" "$mirror" >"$root.debootstrap.log" 2>&1; then
     tail -5 "$root.debootstrap.log" >&2
     die "debootstrap sid from $mirror failed (log: $root.debootstrap.log)"
   fi
+  touch "$root/.kube-grpc-debootstrapped"
 fi
+
+mount_all
+
+# The packages, again whenever the list changes (or a previous install failed).
+packages_id=$(printf '%s\n' "${PACKAGES[@]}" | sha256sum | cut -c1-16)
 if [ "$(cat "$root/.kube-grpc-ready" 2>/dev/null)" != "$packages_id" ]; then
   echo "bazel7: installing packages in the chroot: ${PACKAGES[*]}"
   cp /etc/resolv.conf "$root/etc/resolv.conf"
-  # The archive's snapshot is older than sid's Valid-Until window.
+  # The archive's snapshot is older than sid's Valid-Until window; an install that
+  # was cut short is finished first.
   if ! chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    bash -c "apt-get -qq -o Acquire::Check-Valid-Until=false update &&
+    bash -c "dpkg --configure -a &&
+             apt-get -qq -o Acquire::Check-Valid-Until=false update &&
              apt-get install -y -qq --no-install-recommends ${PACKAGES[*]}" >"$root.apt.log" 2>&1; then
     tail -20 "$root.apt.log" >&2
     die "installing packages in the sid chroot failed (log: $root.apt.log)"
@@ -99,33 +146,6 @@ for f in /var/cache/kube-grpc/*.tgz; do
   [ -f "$f" ] && cp -u "$f" "$root/var/cache/kube-grpc/"
 done
 cp /etc/hosts "$root/etc/hosts"
-
-# Mounts for this run, private so that nothing propagates back to the host, and
-# undone on exit (after Bazel's server, which holds them, has stopped).
-mounted=()
-cleanup() {
-  chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/bin:/bin \
-    bash -c "cd '$inside/$dir' 2>/dev/null && bazel --bazelrc='$inside/tools/bazel7/bazelrc' shutdown" >/dev/null 2>&1 || true
-  local i
-  for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-    umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" 2>/dev/null || true
-  done
-}
-trap cleanup EXIT
-mount_private() {  # mount_private TARGET MOUNT-ARGS...
-  local target=$1
-  shift
-  mkdir -p "$target"
-  mount "$@" "$target" || die "mount $* $target failed"
-  mounted+=("$target")
-  mount --make-rprivate "$target" 2>/dev/null || true
-}
-mount_private "$root/proc" -t proc proc
-mount_private "$root/sys" -t sysfs sysfs
-mount_private "$root/dev" --bind /dev
-mount_private "$root/dev/shm" -t tmpfs -o mode=1777 tmpfs
-mount_private "$root/dev/pts" -t devpts -o newinstance,ptmxmode=0666 devpts
-mount_private "$root$inside" --bind "$checkout"
 
 # Bazel's own environment: a clean one, as on a fresh machine.
 status=0
