@@ -3,8 +3,10 @@
 Debian's `bazel-bootstrap` has no network: the repositories that Bazel's default
 WORKSPACE suffix would download (`rules_cc`, `rules_java`, `remote_coverage_tools`)
 are replaced by tiny local repositories, and `platforms` comes from Debian's
-`bazel-platforms` package. Each shim is only defined when the workspace has not
-defined that repository already, so a monorepo with the real rules keeps them.
+`bazel-platforms` package. `rules_shell` (where Bazel 9 keeps `sh_test`, which the
+BUILD files load from it) maps to Bazel 4's native shell rules the same way. Each
+shim is only defined when the workspace has not defined that repository already, so
+a monorepo with the real rules keeps them.
 """
 
 def _files_repository_impl(rctx):
@@ -48,6 +50,16 @@ java_test = native.java_test
 java_toolchain = native.java_toolchain
 """
 
+_RULES_SHELL_SH_TEST = """\
+\"\"\"Offline shim: rules_shell's sh_test is Bazel 4's native one.\"\"\"
+sh_test = native.sh_test
+"""
+
+_RULES_SHELL_SH_BINARY = """\
+\"\"\"Offline shim: rules_shell's sh_binary is Bazel 4's native one.\"\"\"
+sh_binary = native.sh_binary
+"""
+
 # Coverage is not supported offline: the tools exist so that test rules resolve,
 # and say so clearly if someone runs `bazel coverage`.
 _COVERAGE_STUB = """\
@@ -57,7 +69,7 @@ exit 1
 """
 
 def kubegrpc_bazel_shims():
-    """Defines rules_cc, rules_java, remote_coverage_tools and platforms offline."""
+    """Defines rules_cc, rules_java, rules_shell, remote_coverage_tools and platforms offline."""
     if not native.existing_rule("rules_cc"):
         _files_repository(
             name = "rules_cc",
@@ -76,6 +88,17 @@ def kubegrpc_bazel_shims():
                 "BUILD.bazel": "",
                 "java/BUILD.bazel": "exports_files([\"defs.bzl\"])\n",
                 "java/defs.bzl": _RULES_JAVA_DEFS,
+            },
+        )
+    if not native.existing_rule("rules_shell"):
+        _files_repository(
+            name = "rules_shell",
+            files = {
+                "WORKSPACE": "workspace(name = \"rules_shell\")\n",
+                "BUILD.bazel": "",
+                "shell/BUILD.bazel": "exports_files([\"sh_binary.bzl\", \"sh_test.bzl\"])\n",
+                "shell/sh_binary.bzl": _RULES_SHELL_SH_BINARY,
+                "shell/sh_test.bzl": _RULES_SHELL_SH_TEST,
             },
         )
     if not native.existing_rule("remote_coverage_tools"):

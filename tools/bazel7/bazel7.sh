@@ -29,7 +29,7 @@ inside=/src/kube-grpc
 # What the build and the tests need inside the chroot (compare tools/setup.sh).
 PACKAGES=(
   bazel-bootstrap bazel-rules-cc bazel-platforms bazel-skylib bazel-rules-proto
-  bazel-rules-license
+  bazel-rules-license bazel-rules-shell
   g++ pkg-config
   libgrpc++-dev libgrpc-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libre2-dev libc-ares-dev
