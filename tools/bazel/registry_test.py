@@ -79,7 +79,7 @@ check_module("kubegrpc_system_libs", [])
 
 # kube-grpc's own MODULE.bazel.
 debian_overrides = {"rules_cc", "platforms", "bazel_skylib", "rules_java", "rules_proto",
-                    "rules_python", "rules_license", "bazel_features", "rules_shell"}
+                    "rules_python", "rules_license", "bazel_features"}
 module = open(os.path.join(root, "MODULE.bazel")).read()
 deps = re.findall(r"bazel_dep\(([^)]*)\)", module)
 if not deps:
