@@ -10,14 +10,20 @@ a monorepo with the real rules keeps them.
 """
 
 def _files_repository_impl(rctx):
+    rctx.file("WORKSPACE", "workspace(name = \"%s\")\n" % rctx.name)
     for path, content in rctx.attr.files.items():
         rctx.file(path, content, executable = path.endswith(".sh"))
 
 _files_repository = repository_rule(
     implementation = _files_repository_impl,
     attrs = {"files": attr.string_dict(mandatory = True)},
-    doc = "A repository made of the given files (path -> content).",
+    doc = "A repository made of the given files (path -> content) and a WORKSPACE file.",
 )
+
+def _shim(name, files):
+    """Defines repository `name` from `files` unless the workspace already has it."""
+    if not native.existing_rule(name):
+        _files_repository(name = name, files = files)
 
 # rules_cc: re-export the native rules, which is what rules_cc 0.0.x does too.
 _RULES_CC_DEFS = """\
@@ -70,52 +76,44 @@ exit 1
 
 def kubegrpc_bazel_shims():
     """Defines rules_cc, rules_java, rules_shell, remote_coverage_tools and platforms offline."""
-    if not native.existing_rule("rules_cc"):
-        _files_repository(
-            name = "rules_cc",
-            files = {
-                "WORKSPACE": "workspace(name = \"rules_cc\")\n",
-                "BUILD.bazel": "",
-                "cc/BUILD.bazel": "exports_files([\"defs.bzl\"])\n",
-                "cc/defs.bzl": _RULES_CC_DEFS,
-            },
-        )
-    if not native.existing_rule("rules_java"):
-        _files_repository(
-            name = "rules_java",
-            files = {
-                "WORKSPACE": "workspace(name = \"rules_java\")\n",
-                "BUILD.bazel": "",
-                "java/BUILD.bazel": "exports_files([\"defs.bzl\"])\n",
-                "java/defs.bzl": _RULES_JAVA_DEFS,
-            },
-        )
-    if not native.existing_rule("rules_shell"):
-        _files_repository(
-            name = "rules_shell",
-            files = {
-                "WORKSPACE": "workspace(name = \"rules_shell\")\n",
-                "BUILD.bazel": "",
-                "shell/BUILD.bazel": "exports_files([\"sh_binary.bzl\", \"sh_test.bzl\"])\n",
-                "shell/sh_binary.bzl": _RULES_SHELL_SH_BINARY,
-                "shell/sh_test.bzl": _RULES_SHELL_SH_TEST,
-            },
-        )
-    if not native.existing_rule("remote_coverage_tools"):
-        _files_repository(
-            name = "remote_coverage_tools",
-            files = {
-                "WORKSPACE": "workspace(name = \"remote_coverage_tools\")\n",
-                "coverage_report_generator.sh": _COVERAGE_STUB,
-                "lcov_merger.sh": _COVERAGE_STUB,
-                "BUILD.bazel": """\
+    _shim(
+        name = "rules_cc",
+        files = {
+            "BUILD.bazel": "",
+            "cc/BUILD.bazel": "exports_files([\"defs.bzl\"])\n",
+            "cc/defs.bzl": _RULES_CC_DEFS,
+        },
+    )
+    _shim(
+        name = "rules_java",
+        files = {
+            "BUILD.bazel": "",
+            "java/BUILD.bazel": "exports_files([\"defs.bzl\"])\n",
+            "java/defs.bzl": _RULES_JAVA_DEFS,
+        },
+    )
+    _shim(
+        name = "rules_shell",
+        files = {
+            "BUILD.bazel": "",
+            "shell/BUILD.bazel": "exports_files([\"sh_binary.bzl\", \"sh_test.bzl\"])\n",
+            "shell/sh_binary.bzl": _RULES_SHELL_SH_BINARY,
+            "shell/sh_test.bzl": _RULES_SHELL_SH_TEST,
+        },
+    )
+    _shim(
+        name = "remote_coverage_tools",
+        files = {
+            "coverage_report_generator.sh": _COVERAGE_STUB,
+            "lcov_merger.sh": _COVERAGE_STUB,
+            "BUILD.bazel": """\
 package(default_visibility = ["//visibility:public"])
 sh_binary(name = "coverage_report_generator", srcs = ["coverage_report_generator.sh"])
 sh_binary(name = "lcov_merger", srcs = ["lcov_merger.sh"])
 sh_binary(name = "Main", srcs = ["lcov_merger.sh"])
 """,
-            },
-        )
+        },
+    )
     if not native.existing_rule("platforms"):
         native.local_repository(
             name = "platforms",
