@@ -59,9 +59,15 @@ class OutlierE2ETest : public ::testing::Test {
     for (const ServiceSnapshot& s : balancer_->Snapshot()) return s.endpoints;
     return {};
   }
+  // Picked and READY. Picked alone is not enough: while no channel is READY
+  // the pool picks the CONNECTING ones too, and drops those still connecting
+  // once another is READY (CI saw the hung pod leave the picker that way right
+  // after Start, so the loop below never called it).
   int Picked() {
     int n = 0;
-    for (const EndpointSnapshot& e : Endpoints()) n += e.picked ? 1 : 0;
+    for (const EndpointSnapshot& e : Endpoints()) {
+      n += e.picked && e.state == ChannelState::kReady ? 1 : 0;
+    }
     return n;
   }
   std::optional<EndpointSnapshot> Pod(const std::string& name) {
@@ -116,6 +122,8 @@ TEST_F(OutlierE2ETest, AHangingPodIsOutAfterItsDeadlineExceededCalls) {
   const std::string hung = cluster_->Pods("web")[1];
   ASSERT_TRUE(cluster_->HangPod(hung, absl::Minutes(5)).ok());
   // Calls to it run out their deadline; the fifth in a row takes it out.
+  ASSERT_TRUE(Pod(hung).has_value());
+  ASSERT_TRUE(Pod(hung)->picked);
   int failed = 0;
   for (int i = 0; i < 30 && Pod(hung)->picked; ++i) {
     failed += CallOnce(/*short_deadline_pod=*/hung).empty() ? 1 : 0;

@@ -93,10 +93,14 @@ class ZoneE2ETest : public ::testing::Test {
     for (const ServiceSnapshot& s : balancer_->Snapshot()) return s.zone;
     return {};
   }
+  // Picked and READY: while no channel is READY the pool also picks those
+  // still connecting, and drops them again once one is READY.
   int Picked() {
     int n = 0;
     for (const ServiceSnapshot& s : balancer_->Snapshot()) {
-      for (const EndpointSnapshot& e : s.endpoints) n += e.picked ? 1 : 0;
+      for (const EndpointSnapshot& e : s.endpoints) {
+        n += e.picked && e.state == ChannelState::kReady ? 1 : 0;
+      }
     }
     return n;
   }
