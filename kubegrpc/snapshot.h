@@ -49,7 +49,10 @@ struct EndpointSnapshot {
   ChannelState state = ChannelState::kIdle;
   bool healthy = true;
   bool draining = false;
-  bool picked = false;  // in the current picker
+  // In the current picker. Picks go to READY endpoints; only while none is
+  // READY do they go to the CONNECTING and IDLE ones (and, if all are failing,
+  // to all), so "picked" alone does not mean connected: check `state` too.
+  bool picked = false;
   // Taken out by outlier detection until `ejected_until`, and why.
   bool ejected = false;
   absl::Time ejected_until = absl::InfinitePast();
