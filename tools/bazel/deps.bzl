@@ -25,7 +25,7 @@ is built from, unpacked from the npm archive `tools/setup.sh` fetched. Like ever
 repository here it is read only when a target that needs it is built.
 """
 
-load("//tools/bazel/system:system.bzl", "SYSTEM_LIBRARIES", "system_repository")
+load("//tools/bazel/system:system.bzl", "SYSTEM_LIBRARIES", "system_library_repository")
 load(":xds_api.bzl", "kubegrpc_xds_api")
 
 def kubegrpc_system_deps():
@@ -35,13 +35,7 @@ def kubegrpc_system_deps():
     `grpc_deps()`) is left alone. Call `kubegrpc_bazel_shims()` from shims.bzl first
     when building with Debian's offline Bazel.
     """
-    for spec in SYSTEM_LIBRARIES.values():
-        name = spec["workspace_name"]
-        if not native.existing_rule(name):
-            system_repository(
-                name = name,
-                libraries = spec.get("libraries", {}),
-                tools = spec.get("tools", {}),
-                include_prefix_env = spec.get("include_prefix_env", ""),
-            )
+    for module, spec in SYSTEM_LIBRARIES.items():
+        if not native.existing_rule(spec["workspace_name"]):
+            system_library_repository(spec["workspace_name"], module)
     kubegrpc_xds_api()

@@ -5,7 +5,7 @@ version with the right name and version, a local_path source that exists, and a
 stand-in BUILD file calling system_aliases in every package the library has targets
 in. For every bazel_dep of kube-grpc's MODULE.bazel: the registry has that version
 (rules Debian's Bazel overrides excepted), under the repo_name WORKSPACE uses too.
-Run by //tools/bazel:registry_test; arguments: the repository root.
+Run by .ci/run; argument: the repository root.
 """
 
 import json
@@ -27,8 +27,6 @@ def load_system_libraries():
 
     env = {
         "repository_rule": lambda **k: None,
-        "module_extension": lambda **k: None,
-        "tag_class": lambda **k: None,
         "attr": Stub(),
         "native": Stub(),
         "fail": lambda msg: errors.append(msg),

@@ -4,7 +4,7 @@ repository rule. Kept out of system.bzl, which Bazel 4's WORKSPACE loads too: Ba
 has no module_extension or tag_class.
 """
 
-load(":system.bzl", "SYSTEM_LIBRARIES", "system_repository")
+load(":system.bzl", "SYSTEM_LIBRARIES", "system_library_repository")
 
 def _repo(module):
     """The name of the system repository the `system` extension makes for a module."""
@@ -16,13 +16,7 @@ def _system_impl(mctx):
             if tag.module not in SYSTEM_LIBRARIES:
                 fail("kube-grpc: no system library is known as module %r (known: %s)" %
                      (tag.module, ", ".join(sorted(SYSTEM_LIBRARIES.keys()))))
-            spec = SYSTEM_LIBRARIES[tag.module]
-            system_repository(
-                name = _repo(tag.module),
-                libraries = spec.get("libraries", {}),
-                tools = spec.get("tools", {}),
-                include_prefix_env = spec.get("include_prefix_env", ""),
-            )
+            system_library_repository(_repo(tag.module), tag.module)
 
 system = module_extension(
     implementation = _system_impl,

@@ -106,6 +106,16 @@ system_repository = repository_rule(
     doc = "A repository of cc_library targets over system libraries found by pkg-config.",
 )
 
+def system_library_repository(name, module):
+    """A `system_repository` called `name` over SYSTEM_LIBRARIES[module]."""
+    spec = SYSTEM_LIBRARIES[module]
+    system_repository(
+        name = name,
+        libraries = spec.get("libraries", {}),
+        tools = spec.get("tools", {}),
+        include_prefix_env = spec.get("include_prefix_env", ""),
+    )
+
 def _absl(targets):
     """'dir:target' (or 'dir:target=pc_module') -> {'absl/dir:target': ['absl_...']}."""
     out = {}
